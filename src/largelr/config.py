@@ -1,0 +1,274 @@
+"""Run configuration: typed frozen dataclasses, dotted ``--set`` overrides, canonical JSON, run ids.
+
+This module must not import torch: the CLI validates configs before anything heavy is loaded.
+Checks of family-specific keys (``data.kwargs``, ``model.kwargs``) against the registered
+factories live in ``largelr.validate``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from largelr.errors import ConfigError
+from largelr.registry import type_matches, type_name
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "double_mnist"  # key in DATASETS
+    rho: float = 0.99  # fraction of bias-aligned samples in the train and val splits
+    n_train: int = 10000  # samples in the biased training split
+    n_val: int = 2000  # samples in the biased validation split (same rho as train)
+    n_test: int = 2000  # samples in the unbiased test split (spurious attribute uniform)
+    kwargs: dict[str, Any] = field(default_factory=dict)  # dataset-specific, see `largelr data list`
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"  # key in MODELS
+    kwargs: dict[str, Any] = field(default_factory=dict)  # family-specific (mlp: width, depth, bias)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.1  # constant learning rate (no schedule), as in the paper
+    momentum: float = 0.0  # SGD only
+    weight_decay: float = 0.0  # L2 penalty added by the optimizer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 100
+    until: Literal["converged", "budget"] = "converged"  # converged: stop early when train acc = 100%
+    # and train loss < loss_tol; budget: always run the full budget
+    steps: int | None = 5000  # budget in optimizer steps (the cap when until=converged); xor epochs
+    epochs: float | None = None  # budget in passes over the training split; xor steps
+    loss_tol: float = 5e-5  # convergence threshold on the full-train mean cross-entropy
+    eval_every: int = 500  # steps between evaluations (history rows, convergence/divergence checks)
+    fail_after: int = 1000  # steps after which train acc <= 1.25x chance marks the run "failed"
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    metrics: tuple[str, ...] = ("default",)  # metric names or sets ("default", "full"), see README
+    n_repr: int = 1000  # test samples (fixed subset) for representation metrics
+    kappa: float = 0.1  # fraction of weights kept by comp_kappa
+    sparsities: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
+
+
+@dataclass(frozen=True)
+class SeedConfig:
+    data: int = 0  # dataset construction: source-pool split, attribute assignment, pairing
+    init: int = 0  # weight initialisation
+    order: int = 0  # minibatch order
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seeds: SeedConfig = field(default_factory=SeedConfig)
+
+
+# Fields that do not change a run's numbers: excluded from the run id.
+NON_SEMANTIC = {("train", "device")}
+
+
+# ---------------------------------------------------------------------------------------------
+# (de)serialisation
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """A plain JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def to_json(cfg: RunConfig, indent: int | None = None) -> str:
+    """Canonical JSON: sorted keys, fixed separators, so equal configs give equal strings."""
+    sep = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(to_dict(cfg), sort_keys=True, separators=sep, indent=indent)
+
+
+def from_dict(d: dict[str, Any], where: str = "config") -> RunConfig:
+    """Build and validate a RunConfig from a (possibly partial) nested dict."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where} must be a JSON object, got {type(d).__name__}")
+    cfg = RunConfig()
+    for section, values in d.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: section {section!r} must be an object")
+        for key, value in values.items():
+            cfg = set_path(cfg, f"{section}.{key}", value)
+    return validate(cfg)
+
+
+def load_json(path: str | Path) -> RunConfig:
+    """Read a config written by ``to_json`` (e.g. a run's ``config.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    return from_dict(d, where=str(path))
+
+
+def run_id(cfg: RunConfig) -> str:
+    """Content hash of the semantic part of the config (device and paths excluded)."""
+    d = to_dict(cfg)
+    for section, key in NON_SEMANTIC:
+        d[section].pop(key, None)
+    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def flatten(cfg: RunConfig) -> dict[str, Any]:
+    """``{"data.rho": 0.99, "model.kwargs.width": 256, ...}`` for tables."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, obj: Any) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out[prefix] = tuple(obj) if isinstance(obj, list) else obj
+
+    walk("", to_dict(cfg))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# overrides
+
+
+def parse_value(text: str) -> Any:
+    """Parse an override value: a Python literal if it is one, else the raw string.
+
+    >>> parse_value("0.1"), parse_value("[1, 2]"), parse_value("right")
+    (0.1, [1, 2], 'right')
+    """
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``["optim.lr=0.05", "model.kwargs.width=512", ...]`` and validate the result."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like key=value, e.g. optim.lr=0.05")
+        key, text = item.split("=", 1)
+        cfg = set_path(cfg, key.strip(), parse_value(text.strip()))
+    return validate(cfg)
+
+
+def set_path(cfg: RunConfig, path: str, value: Any) -> RunConfig:
+    """Return ``cfg`` with the dotted ``path`` set to ``value``, type-checked against the field."""
+    parts = path.split(".")
+    section_names = [f.name for f in dataclasses.fields(RunConfig)]
+    if parts[0] not in section_names or len(parts) < 2:
+        raise ConfigError(_unknown(path, valid_keys()))
+    section = getattr(cfg, parts[0])
+    hints = typing.get_type_hints(type(section))
+    name = parts[1]
+    if name not in hints:
+        raise ConfigError(_unknown(path, valid_keys()))
+    if name == "kwargs":
+        if len(parts) == 2:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path} must be a dict, got {type(value).__name__}")
+            new = dict(value)
+        else:
+            new = {**section.kwargs, ".".join(parts[2:]): value}
+        return dataclasses.replace(cfg, **{parts[0]: dataclasses.replace(section, kwargs=new)})
+    if len(parts) > 2:
+        raise ConfigError(_unknown(path, valid_keys()))
+    tp = hints[name]
+    if not type_matches(value, tp):
+        raise ConfigError(f"{path} must be {type_name(tp)}, got {type(value).__name__} {value!r}")
+    if isinstance(value, list):
+        value = tuple(value)
+    if tp is float and isinstance(value, int):
+        value = float(value)
+    return dataclasses.replace(cfg, **{parts[0]: dataclasses.replace(section, **{name: value})})
+
+
+def valid_keys() -> list[str]:
+    """Every settable dotted key (``kwargs`` keys are listed per family by ``largelr data/model list``)."""
+    keys = []
+    for sec in dataclasses.fields(RunConfig):
+        for f in dataclasses.fields(sec.default_factory()):  # type: ignore[misc]
+            keys.append(f"{sec.name}.{f.name}" + (".<name>" if f.name == "kwargs" else ""))
+    return keys
+
+
+def _unknown(path: str, keys: list[str]) -> str:
+    close = difflib.get_close_matches(path, keys, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return f"unknown config key {path!r}; {hint}valid keys: {', '.join(keys)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# value checks
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise ConfigError(msg)
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Range checks that types alone cannot express. Returns ``cfg`` unchanged when valid."""
+    d, t, o, e = cfg.data, cfg.train, cfg.optim, cfg.eval
+    _check(0.0 <= d.rho <= 1.0, f"data.rho must be in [0, 1], got {d.rho}")
+    for name in ("n_train", "n_val", "n_test"):
+        _check(getattr(d, name) > 0, f"data.{name} must be a positive integer, got {getattr(d, name)}")
+    _check(math.isfinite(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr}")
+    _check(0.0 <= o.momentum < 1.0, f"optim.momentum must be in [0, 1), got {o.momentum}")
+    _check(o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}")
+    _check(t.batch_size > 0, f"train.batch_size must be a positive integer, got {t.batch_size}")
+    _check(
+        (t.steps is None) != (t.epochs is None),
+        f"set exactly one of train.steps and train.epochs (got steps={t.steps}, epochs={t.epochs}); "
+        "use train.steps=None to switch to epochs",
+    )
+    _check(t.steps is None or t.steps > 0, f"train.steps must be positive, got {t.steps}")
+    _check(t.epochs is None or t.epochs > 0, f"train.epochs must be positive, got {t.epochs}")
+    _check(t.loss_tol > 0, f"train.loss_tol must be positive, got {t.loss_tol}")
+    _check(t.eval_every > 0, f"train.eval_every must be a positive integer, got {t.eval_every}")
+    _check(t.fail_after >= 0, f"train.fail_after must be >= 0, got {t.fail_after}")
+    _check(
+        t.device == "cpu" or t.device.startswith(("cuda", "mps")),
+        f"train.device must be cpu, cuda, cuda:N or mps, got {t.device!r}",
+    )
+    _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
+    _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")
+    _check(len(e.sparsities) > 0, "eval.sparsities must not be empty")
+    for s in e.sparsities:
+        _check(0.0 <= s < 1.0, f"eval.sparsities values must be in [0, 1), got {s}")
+    _check(len(e.metrics) > 0, "eval.metrics must name at least one metric or metric set")
+    return cfg
+
+
+def total_steps(train: TrainConfig, n_train: int) -> int:
+    """The step budget, from ``train.steps`` or ``train.epochs`` (the one place epochs become steps)."""
+    if train.steps is not None:
+        return train.steps
+    assert train.epochs is not None
+    return max(1, math.ceil(train.epochs * n_train / train.batch_size))

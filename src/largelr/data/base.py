@@ -1,0 +1,123 @@
+"""The dataset interface every spurious-correlation dataset returns, and its registry.
+
+A dataset is a set of in-memory tensor splits. Each sample carries its label ``y``, its spurious
+attribute ``s``, whether it is bias-aligned, and (where the construction defines them) boolean
+masks of the core and spurious image regions. Builders never draw from global RNGs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from largelr.registry import Registry
+
+SPLITS = ("train", "val", "test")
+# parameters every builder takes and that come from the typed DataConfig fields, not data.kwargs
+COMMON_PARAMS = ("rho", "n_train", "n_val", "n_test", "seed")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split as tensors.
+
+    Attributes:
+        x: (N, C, H, W) float32 inputs in [0, 1] (or (N, D) for vector datasets).
+        y: (N,) int64 labels in [0, num_classes).
+        s: (N,) int64 spurious attributes in [0, num_attrs).
+        aligned: (N,) bool, True for bias-aligned samples.
+        masks: region name ("core", "spurious") -> (N, H, W) bool, or empty if undefined.
+    """
+
+    x: Tensor
+    y: Tensor
+    s: Tensor
+    aligned: Tensor
+    masks: dict[str, Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(
+            self.x.to(device),
+            self.y.to(device),
+            self.s.to(device),
+            self.aligned.to(device),
+            {k: v.to(device) for k, v in self.masks.items()},
+        )
+
+    def subset(self, idx: Tensor) -> Split:
+        return Split(
+            self.x[idx], self.y[idx], self.s[idx], self.aligned[idx], {k: v[idx] for k, v in self.masks.items()}
+        )
+
+
+@dataclass(frozen=True)
+class SpuriousDataset:
+    """Train (biased), val (biased) and test (unbiased) splits plus what metrics need to know."""
+
+    name: str
+    num_classes: int
+    num_attrs: int
+    splits: dict[str, Split]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.splits["train"].x.shape[1:])
+
+    @property
+    def num_groups(self) -> int:
+        return self.num_classes * self.num_attrs
+
+    def group(self, split: Split) -> Tensor:
+        """(N,) group ids ``y * num_attrs + s``."""
+        return split.y * self.num_attrs + split.s
+
+    def to(self, device: torch.device | str) -> SpuriousDataset:
+        return replace(self, splits={k: v.to(device) for k, v in self.splits.items()})
+
+
+class DatasetBuilder(Protocol):
+    def __call__(self, *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, **kw: Any) -> SpuriousDataset:
+        ...
+
+
+DATASETS: Registry[DatasetBuilder] = Registry("dataset")
+
+
+def exact_attributes(y: Tensor, rho: float, num_attrs: int, gen: torch.Generator) -> Tensor:
+    """Spurious attributes with exact proportions (the LfF convention, paper-spec section 2).
+
+    For class c with n_c samples, round(rho * n_c) get attribute c and the rest are spread as
+    evenly as possible over the other attributes (which ones get the remainder is random).
+    Positions within the class are shuffled.
+
+    Args:
+        y: (N,) labels; class c is associated with attribute c.
+        rho: fraction of bias-aligned samples per class.
+        num_attrs: number of attribute values (>= number of classes present).
+        gen: the generator all randomness is drawn from.
+    """
+    s = torch.empty_like(y)
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).flatten()
+        n_c = len(idx)
+        n_aligned = int(round(rho * n_c))
+        others = torch.tensor([a for a in range(num_attrs) if a != c], dtype=torch.long)
+        counts = torch.full((len(others),), (n_c - n_aligned) // len(others), dtype=torch.long)
+        extra = (n_c - n_aligned) - int(counts.sum())
+        counts[torch.randperm(len(others), generator=gen)[:extra]] += 1
+        values = torch.cat([torch.full((n_aligned,), c, dtype=torch.long), others.repeat_interleave(counts)])
+        s[idx] = values[torch.randperm(n_c, generator=gen)]
+    return s
+
+
+def balanced_labels(n: int, num_classes: int, gen: torch.Generator) -> Tensor:
+    """(n,) labels with class counts differing by at most one, in random order."""
+    y = torch.arange(n) % num_classes
+    return y[torch.randperm(n, generator=gen)]

@@ -1,0 +1,91 @@
+"""One evaluation pass: forward each split once, extract features once, run every requested metric.
+
+``EvalContext`` caches logits per split and penultimate features on a fixed random subset, so
+metrics share them instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from largelr.config import EvalConfig
+from largelr.data import SpuriousDataset
+from largelr.metrics import METRICS, resolve_metric_names
+from largelr.seeding import make_generator
+
+EVAL_BATCH = 2000
+
+
+class EvalContext:
+    """What metrics see: the model in eval mode, the dataset, the eval config and cached tensors."""
+
+    def __init__(self, model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0) -> None:
+        self.model, self.data, self.cfg, self.seed = model.eval(), data, cfg, seed
+        self._logits: dict[str, Tensor] = {}
+        self._features: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        train = data.splits["train"]
+        counts = torch.bincount(data.group(train), minlength=data.num_groups).double()
+        self.train_group_frac = (counts / counts.sum()).view(data.num_classes, data.num_attrs).cpu()
+
+    @torch.no_grad()
+    def forward(self, model: nn.Module, x: Tensor) -> Tensor:
+        """Logits of ``model`` on ``x`` in batches (eval mode, no grad), returned on the CPU."""
+        model.eval()
+        return torch.cat([model(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)])
+
+    def logits(self, split: str) -> Tensor:
+        if split not in self._logits:
+            self._logits[split] = self.forward(self.model, self.data.splits[split].x)
+        return self._logits[split]
+
+    def repr_index(self, split: str) -> Tensor:
+        """The fixed random subset (``eval.n_repr`` samples, seeded) used by representation metrics."""
+        n = len(self.data.splits[split])
+        gen = make_generator(self.seed, "repr_subset", split)
+        return torch.randperm(n, generator=gen)[: min(n, self.cfg.n_repr)].sort().values
+
+    @torch.no_grad()
+    def features(self, split: str) -> tuple[Tensor, Tensor, Tensor]:
+        """(Z, y, s) on the fixed subset: penultimate activations (CPU, float32), labels, attributes."""
+        if split not in self._features:
+            sp = self.data.splits[split]
+            idx = self.repr_index(split).to(sp.y.device)
+            x = sp.x[idx]
+            Z = torch.cat([self.model.features(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)])
+            self._features[split] = (Z, sp.y[idx].cpu(), sp.s[idx].cpu())
+        return self._features[split]
+
+
+def evaluate(
+    model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run the metrics ``cfg.metrics`` names (sets expanded).
+
+    Returns:
+        (metrics, seconds per metric). Metric labels and attributes are compared on the CPU.
+    """
+    ctx = EvalContext(model, _labels_on_cpu(data), cfg, seed)
+    out: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    for name in resolve_metric_names(cfg.metrics):
+        t0 = time.perf_counter()
+        out.update(METRICS.get(name)(ctx))
+        timings[name] = time.perf_counter() - t0
+    return out, timings
+
+
+def _labels_on_cpu(data: SpuriousDataset) -> SpuriousDataset:
+    """Keep inputs where they are (the model's device) but move labels/attributes/masks to the CPU."""
+    from dataclasses import replace
+
+    from largelr.data import Split
+
+    splits = {
+        k: Split(v.x, v.y.cpu(), v.s.cpu(), v.aligned.cpu(), {m: t.cpu() for m, t in v.masks.items()})
+        for k, v in data.splits.items()
+    }
+    return replace(data, splits=splits)

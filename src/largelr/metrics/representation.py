@@ -1,0 +1,73 @@
+"""Properties of the penultimate representation: activation sparsity and class separation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from largelr.metrics.base import METRICS
+
+
+def activation_sparsity(Z: Tensor) -> dict[str, float]:
+    """Fraction of exactly-zero activations and fraction of dead units (zero on every sample).
+
+    Args:
+        Z: (N, D) penultimate activations.
+    """
+    zero = Z == 0
+    return {"act_zero_frac": float(zero.double().mean()), "dead_frac": float(zero.all(0).double().mean())}
+
+
+def mean_cosine_matrix(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
+    """(K, K) matrix M[c, c'] = mean over a in Z_c, b in Z_c' of cos(a, b); rows for empty classes are NaN.
+
+    Uses mean_{a,b} <a/|a|, b/|b|> = <mean_a a/|a|, mean_b b/|b|>. All-zero vectors have cosine 0
+    with everything (they contribute 0 to the mean).
+    """
+    Zn = Z.double() / Z.double().norm(dim=1, keepdim=True).clamp(min=1e-12)
+    K = num_values
+    counts = torch.bincount(labels, minlength=K).double()
+    means = torch.zeros(K, Z.shape[1], dtype=torch.double).index_add_(0, labels, Zn) / counts.clamp(min=1)[:, None]
+    M = means @ means.T
+    empty = counts == 0
+    M[empty, :] = float("nan")
+    M[:, empty] = float("nan")
+    return M
+
+
+def separation(Z: Tensor, labels: Tensor, num_values: int) -> float:
+    """1 - D_within / D_between with cosine distance D(A, B) = 1 - mean cos(a, b) (paper-spec section 5).
+
+    D_within averages D(Z_c, Z_c) over classes (all pairs a, b in Z_c, including a = b, as the
+    definition reads); D_between averages D(Z_c, Z_c') over ordered pairs c != c'. Classes absent
+    from ``labels`` are skipped.
+    """
+    M = mean_cosine_matrix(Z, labels, num_values)
+    present = ~torch.isnan(M.diagonal())
+    M = M[present][:, present]
+    k = M.shape[0]
+    if k < 2:
+        return float("nan")
+    d_within = (1 - M.diagonal()).mean()
+    off = ~torch.eye(k, dtype=torch.bool)
+    d_between = (1 - M[off]).mean()
+    return float(1 - d_within / d_between) if d_between > 0 else float("nan")
+
+
+@METRICS.register("activation_sparsity")
+def activation_sparsity_metric(ctx) -> dict[str, Any]:
+    """Zero fraction and dead-unit fraction of penultimate activations on the fixed test subset."""
+    Z, _, _ = ctx.features("test")
+    return {f"test/{k}": v for k, v in activation_sparsity(Z).items()}
+
+
+@METRICS.register("class_separation")
+def class_separation(ctx) -> dict[str, Any]:
+    """Cosine class separation of penultimate features (and the same with s: bias separation)."""
+    Z, y, s = ctx.features("test")
+    return {
+        "test/class_sep": separation(Z, y, ctx.data.num_classes),
+        "test/bias_sep": separation(Z, s, ctx.data.num_attrs),
+    }

@@ -1,0 +1,80 @@
+"""Robustness to the spurious correlation: accuracies by bias-alignment and by group (paper-spec section 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from largelr.metrics.base import METRICS
+
+
+def group_accuracy(pred: Tensor, y: Tensor, s: Tensor, num_classes: int, num_attrs: int) -> Tensor:
+    """(num_classes, num_attrs) matrix A[i, j] = accuracy on samples with y=i, s=j; NaN where empty."""
+    g = y * num_attrs + s
+    n = torch.bincount(g, minlength=num_classes * num_attrs).double()
+    hit = torch.bincount(g, weights=(pred == y).double(), minlength=num_classes * num_attrs)
+    acc = torch.where(n > 0, hit / n.clamp(min=1), torch.full_like(n, float("nan")))
+    return acc.view(num_classes, num_attrs)
+
+
+def robustness_metrics(
+    pred: Tensor,
+    y: Tensor,
+    s: Tensor,
+    aligned: Tensor,
+    num_classes: int,
+    num_attrs: int,
+    train_group_frac: Tensor | None = None,
+) -> dict[str, Any]:
+    """All robustness numbers for one split.
+
+    Args:
+        pred, y, s: (N,) predicted labels, labels and spurious attributes.
+        aligned: (N,) bool, bias-aligned samples.
+        train_group_frac: (num_classes, num_attrs) group proportions of the training split, for the
+            group_DRO-style average accuracy; None to skip it.
+
+    Returns:
+        acc, acc_ba, acc_bc, worst_group_acc (min over non-empty groups), unbiased_acc (mean over
+        non-empty groups), avg_acc (groups weighted by training proportions), bias_following
+        (share of bias-conflicting errors that predict the spurious class), group_acc (matrix as
+        nested lists, NaN -> None). A quantity with no samples to average is NaN.
+    """
+    correct = (pred == y).double()
+    A = group_accuracy(pred, y, s, num_classes, num_attrs)
+    present = ~torch.isnan(A)
+    out: dict[str, Any] = {
+        "acc": _mean(correct),
+        "acc_ba": _mean(correct[aligned]),
+        "acc_bc": _mean(correct[~aligned]),
+        "worst_group_acc": float(A[present].min()) if present.any() else float("nan"),
+        "unbiased_acc": float(A[present].mean()) if present.any() else float("nan"),
+    }
+    if train_group_frac is not None:
+        w = train_group_frac.double() * present
+        out["avg_acc"] = float((w * torch.nan_to_num(A)).sum() / w.sum()) if w.sum() > 0 else float("nan")
+    bc_err = (y != s) & (pred != y)
+    out["bias_following"] = _mean((pred[bc_err] == s[bc_err]).double())
+    out["group_acc"] = [[None if torch.isnan(v) else float(v) for v in row] for row in A]
+    return out
+
+
+def _mean(t: Tensor) -> float:
+    return float(t.mean()) if t.numel() else float("nan")
+
+
+@METRICS.register("robustness")
+def robustness(ctx) -> dict[str, Any]:
+    """acc, acc_ba, acc_bc, group accuracy matrix, worst-group/unbiased/average accuracy, bias-following
+    share of BC errors, on the val (biased) and test (unbiased) splits."""
+    out: dict[str, Any] = {}
+    for split in ("val", "test"):
+        sp = ctx.data.splits[split]
+        pred = ctx.logits(split).argmax(1)
+        vals = robustness_metrics(
+            pred, sp.y, sp.s, sp.aligned, ctx.data.num_classes, ctx.data.num_attrs, ctx.train_group_frac
+        )
+        out.update({f"{split}/{k}": v for k, v in vals.items()})
+    return out

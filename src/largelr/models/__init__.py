@@ -1,0 +1,13 @@
+"""Models. Importing this package fills the MODELS registry."""
+
+from __future__ import annotations
+
+from largelr.models import mlp  # noqa: F401  (registers "mlp")
+from largelr.models.base import MODELS, FeatureModel
+
+__all__ = ["MODELS", "FeatureModel", "build_model"]
+
+
+def build_model(cfg, input_shape: tuple[int, ...], num_classes: int):  # cfg: largelr.config.ModelConfig
+    """Build the model a ModelConfig names for the given input shape and number of classes."""
+    return MODELS.get(cfg.name)(input_shape=tuple(input_shape), num_classes=num_classes, **cfg.kwargs)

@@ -1,0 +1,154 @@
+"""The results store: one self-describing directory per run, named by the run id.
+
+    <study>/<run_id>/config.json    canonical config (written first)
+                     env.json       provenance: versions, git commit/dirty, hardware, start/end time
+                     history.jsonl  one row per evaluation
+                     result.json    status, final metrics (curves included), wall times
+                     model.pt       trained weights (a state dict; load with weights_only=True)
+                     DONE           written last; its presence is what "finished" means
+
+Every file is written to a temporary name and renamed into place, so a reader never sees half a
+file. A run directory without DONE is incomplete and is cleared before the run is redone. Status
+comes only from the filesystem. Nobody else builds these paths.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from largelr import config as config_mod
+from largelr.config import RunConfig
+from largelr.errors import UserError
+
+CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE = (
+    "config.json", "env.json", "history.jsonl", "result.json", "model.pt", "DONE",
+)
+
+
+def run_dir(study: str | Path, cfg: RunConfig) -> Path:
+    return Path(study) / config_mod.run_id(cfg)
+
+
+def status(rd: Path) -> str:
+    """"missing" (never started), "incomplete" (started, not finished or interrupted) or "done"."""
+    if (rd / DONE).is_file():
+        return "done"
+    return "incomplete" if rd.exists() else "missing"
+
+
+def sanitize(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become null (standard JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitize(v) for v in obj]
+    return obj
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(sanitize(obj), indent=2, sort_keys=True) + "\n")
+
+
+def begin(rd: Path, cfg: RunConfig, env: dict[str, Any]) -> None:
+    """Start a run: clear an incomplete directory, then write config.json and env.json."""
+    if status(rd) == "done":
+        raise RuntimeError(f"{rd} is already done")
+    if rd.exists():
+        shutil.rmtree(rd)
+    rd.mkdir(parents=True)
+    atomic_write(rd / CONFIG, config_mod.to_json(cfg, indent=2) + "\n")
+    write_json(rd / ENV, env)
+
+
+def append_history(rd: Path, row: dict[str, Any]) -> None:
+    with open(rd / HISTORY, "a") as f:
+        f.write(json.dumps(sanitize(row), sort_keys=True) + "\n")
+
+
+def save_weights(rd: Path, state_dict: dict[str, Any]) -> None:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+    atomic_write(rd / WEIGHTS, buf.getvalue())
+
+
+def finalize(rd: Path, result: dict[str, Any], env_updates: dict[str, Any]) -> None:
+    """Write result.json, add end time etc. to env.json, then DONE (last)."""
+    write_json(rd / RESULT, result)
+    env = read_json(rd / ENV)
+    write_json(rd / ENV, {**env, **env_updates})
+    atomic_write(rd / DONE, "")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file; a missing or corrupt file is a UserError naming the file."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: file is missing (the run directory is damaged; delete it to redo the run)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: corrupt JSON ({e}); delete the run directory to redo the run") from None
+
+
+def read_history(rd: Path) -> list[dict[str, Any]]:
+    path = rd / HISTORY
+    if not path.is_file():
+        return []
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise UserError(f"{path}:{i}: corrupt JSON line ({e.msg})") from None
+    return rows
+
+
+def load_weights(rd: Path) -> dict[str, Any]:
+    import torch
+
+    return torch.load(rd / WEIGHTS, map_location="cpu", weights_only=True)
+
+
+def run_dirs(study: str | Path) -> list[Path]:
+    """All run directories (finished or not) in a study directory, sorted by name."""
+    study = Path(study)
+    if not study.is_dir():
+        raise UserError(f"results directory not found: {study}")
+    return sorted(p for p in study.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+
+
+def load_run(rd: Path) -> dict[str, Any]:
+    """{"run_id", "dir", "config" (RunConfig), "result", "env"} of a finished run; UserError if damaged."""
+    try:
+        cfg = config_mod.load_json(rd / CONFIG)
+    except UserError as e:
+        raise UserError(f"{rd / CONFIG}: {e}") from None
+    result = read_json(rd / RESULT)
+    if not isinstance(result, dict) or "status" not in result or not isinstance(result.get("metrics"), dict):
+        raise UserError(f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it")
+    return {"run_id": rd.name, "dir": rd, "config": cfg, "result": result, "env": read_json(rd / ENV)}

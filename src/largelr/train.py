@@ -1,0 +1,149 @@
+"""The training loop: plain PyTorch, readable top to bottom, pure in its config.
+
+``train(cfg, data)`` trains one model with a constant learning rate on in-memory tensors batched
+by index, evaluates every ``train.eval_every`` steps, and stops on convergence, divergence, failure
+or the step budget. It returns the trained model and the history; it writes nothing (the runner
+decides where results go).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from largelr.config import OptimConfig, RunConfig, total_steps
+from largelr.data import SpuriousDataset
+from largelr.metrics.robustness import group_accuracy
+from largelr.models import build_model
+from largelr.seeding import derive_seed, make_generator
+
+log = logging.getLogger(__name__)
+EVAL_BATCH = 2000
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced. ``status`` is "ok", "diverged" or "failed"."""
+
+    model: nn.Module
+    status: str
+    converged: bool
+    steps: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    train_seconds: float = 0.0  # optimisation only, evaluations excluded
+    eval_seconds: float = 0.0
+
+    @property
+    def last_finite(self) -> dict[str, Any]:
+        """The last history row whose train loss is finite (the metrics a diverged run reports)."""
+        for row in reversed(self.history):
+            if math.isfinite(row["train/loss"]):
+                return row
+        return {}
+
+
+def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """SGD (optionally with momentum) or Adam, constant LR."""
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def init_model(cfg: RunConfig, data: SpuriousDataset, device: torch.device) -> nn.Module:
+    """The model, initialised from the init seed alone (independent of data and order seeds)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cfg.seeds.init, "init"))
+        model = build_model(cfg.model, data.input_shape, data.num_classes)
+    return model.to(device)
+
+
+def train(
+    cfg: RunConfig,
+    data: SpuriousDataset,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainOutcome:
+    """Train one model. ``data`` must already be on ``cfg.train.device``.
+
+    Args:
+        cfg: the run config; only ``model``, ``optim``, ``train`` and ``seeds`` are read here.
+        data: the dataset (built from ``cfg.data`` and ``cfg.seeds.data``).
+        on_eval: called with each history row as it is produced (e.g. to append it to the store).
+    """
+    t = cfg.train
+    device = data.splits["train"].x.device
+    model = init_model(cfg, data, device)
+    optimizer = build_optimizer(model.parameters(), cfg.optim)
+    order = make_generator(cfg.seeds.order, "order")  # CPU generator: same order on every device
+    X, Y = data.splits["train"].x, data.splits["train"].y
+    N, B = len(Y), t.batch_size
+    T = total_steps(t, N)
+    chance = 1.0 / data.num_classes
+    outcome = TrainOutcome(model, "ok", False, 0)
+
+    def evaluate_now(step: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        row = {"step": step, "epoch": step * B / N, **history_row(model, data)}
+        outcome.eval_seconds += time.perf_counter() - t0
+        outcome.history.append(row)
+        if on_eval:
+            on_eval(row)
+        return row
+
+    evaluate_now(0)
+    perm, pos = torch.empty(0, dtype=torch.long, device=device), N
+    t_start = time.perf_counter()
+    for step in range(1, T + 1):
+        if pos + B > N:  # new epoch; the last partial batch is dropped
+            perm, pos = torch.randperm(N, generator=order).to(device), 0
+        idx = perm[pos : pos + B]
+        pos += B
+        loss = F.cross_entropy(model(X[idx]), Y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+        if step % t.eval_every == 0 or step == T:
+            outcome.train_seconds += time.perf_counter() - t_start
+            row = evaluate_now(step)
+            outcome.steps = step
+            if not math.isfinite(row["train/loss"]):
+                outcome.status = "diverged"
+                break
+            if t.until == "converged" and row["train/acc"] == 1.0 and row["train/loss"] < t.loss_tol:
+                outcome.converged = True
+                break
+            if step >= t.fail_after and row["train/acc"] <= 1.25 * chance:
+                outcome.status = "failed"
+                break
+            t_start = time.perf_counter()
+    log.debug("trained %d steps: %s", outcome.steps, outcome.status)
+    return outcome
+
+
+@torch.no_grad()
+def history_row(model: nn.Module, data: SpuriousDataset) -> dict[str, Any]:
+    """Full-split loss/accuracy on train, accuracy on val, accuracy/acc_BC/worst-group on test."""
+    model.eval()
+    row: dict[str, Any] = {}
+    for split in ("train", "val", "test"):
+        sp = data.splits[split]
+        logits = torch.cat([model(sp.x[i : i + EVAL_BATCH]) for i in range(0, len(sp), EVAL_BATCH)]).float()
+        pred = logits.argmax(1)
+        correct = (pred == sp.y).double()
+        row[f"{split}/acc"] = float(correct.mean())
+        if split == "train":
+            row["train/loss"] = float(F.cross_entropy(logits, sp.y))
+        if split == "test":
+            row["test/acc_bc"] = float(correct[~sp.aligned].mean()) if (~sp.aligned).any() else float("nan")
+            A = group_accuracy(pred.cpu(), sp.y.cpu(), sp.s.cpu(), data.num_classes, data.num_attrs)
+            row["test/worst_group_acc"] = float(A[~torch.isnan(A)].min())
+    model.train()
+    return row
