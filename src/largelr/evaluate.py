@@ -55,7 +55,9 @@ class EvalContext:
             sp = self.data.splits[split]
             idx = self.repr_index(split).to(sp.y.device)
             x = sp.x[idx]
-            Z = torch.cat([self.model.features(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)])
+            Z = torch.cat(
+                [self.model.features(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)]
+            )
             self._features[split] = (Z, sp.y[idx].cpu(), sp.s[idx].cpu())
         return self._features[split]
 

@@ -50,9 +50,7 @@ class Registry(Generic[T]):
 def keyword_params(fn: Callable[..., Any], skip: tuple[str, ...] = ()) -> dict[str, inspect.Parameter]:
     """The keyword-only parameters of ``fn`` a user may set, minus those the caller fills in."""
     sig = inspect.signature(fn)
-    return {
-        n: p for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in skip
-    }
+    return {n: p for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in skip}
 
 
 def check_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any], where: str, skip: tuple[str, ...] = ()) -> None:
@@ -72,9 +70,7 @@ def check_kwargs(fn: Callable[..., Any], kwargs: Mapping[str, Any], where: str, 
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise ConfigError(f"unknown key {where}.{key}; {hint}valid keys: {', '.join(sorted(params)) or 'none'}")
         if key in hints and not type_matches(value, hints[key]):
-            raise ConfigError(
-                f"{where}.{key} must be {type_name(hints[key])}, got {type(value).__name__} {value!r}"
-            )
+            raise ConfigError(f"{where}.{key} must be {type_name(hints[key])}, got {type(value).__name__} {value!r}")
 
 
 def type_matches(value: Any, tp: Any) -> bool:

@@ -27,7 +27,12 @@ from largelr.config import RunConfig
 from largelr.errors import UserError
 
 CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE = (
-    "config.json", "env.json", "history.jsonl", "result.json", "model.pt", "DONE",
+    "config.json",
+    "env.json",
+    "history.jsonl",
+    "result.json",
+    "model.pt",
+    "DONE",
 )
 
 
@@ -36,7 +41,7 @@ def run_dir(study: str | Path, cfg: RunConfig) -> Path:
 
 
 def status(rd: Path) -> str:
-    """"missing" (never started), "incomplete" (started, not finished or interrupted) or "done"."""
+    """ "missing" (never started), "incomplete" (started, not finished or interrupted) or "done"."""
     if (rd / DONE).is_file():
         return "done"
     return "incomplete" if rd.exists() else "missing"
@@ -150,5 +155,7 @@ def load_run(rd: Path) -> dict[str, Any]:
         raise UserError(f"{rd / CONFIG}: {e}") from None
     result = read_json(rd / RESULT)
     if not isinstance(result, dict) or "status" not in result or not isinstance(result.get("metrics"), dict):
-        raise UserError(f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it")
+        raise UserError(
+            f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it"
+        )
     return {"run_id": rd.name, "dir": rd, "config": cfg, "result": result, "env": read_json(rd / ENV)}

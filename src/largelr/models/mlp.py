@@ -33,9 +33,7 @@ class MLP(nn.Module):
 
 
 @MODELS.register("mlp")
-def mlp(
-    *, input_shape: tuple[int, ...], num_classes: int, width: int = 256, depth: int = 2, bias: bool = False
-) -> MLP:
+def mlp(*, input_shape: tuple[int, ...], num_classes: int, width: int = 256, depth: int = 2, bias: bool = False) -> MLP:
     """ReLU MLP. Defaults: 2 hidden layers of 256 units (3 weight matrices), no bias (as in the paper).
 
     >>> mlp(input_shape=(1, 28, 56), num_classes=10).classifier.out_features

@@ -1,0 +1,32 @@
+# The two commands: `make quickstart` and `make test`. Both create .venv on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: quickstart test lint bench clean-runs
+
+# Reinstall when the dependency list changes; the stamp records a finished install.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+quickstart: $(VENV)/.installed
+	$(BIN)/largelr sweep experiments/quickstart.py --jobs $(JOBS) --out runs/quickstart
+	$(BIN)/largelr report runs/quickstart
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean-runs:
+	rm -rf runs/

@@ -1,0 +1,3 @@
+from largelr.cli import main
+
+raise SystemExit(main())

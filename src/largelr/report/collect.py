@@ -1,0 +1,94 @@
+"""Runs on disk -> pandas DataFrames. The only place the report reads the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from largelr import config as config_mod
+from largelr import store
+from largelr.errors import UserError
+from largelr.metrics import scalar_items
+
+
+def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int]:
+    dirs = store.run_dirs(study)
+    done = [store.load_run(d) for d in dirs if store.status(d) == "done"]
+    return done, len(dirs) - len(done)
+
+
+def load_results(study: str | Path) -> pd.DataFrame:
+    """One row per finished run: run_id, status, converged, steps, ``cfg.*`` config columns, scalar metrics.
+
+    ``df.attrs`` holds ``incomplete`` (runs started but not finished) and ``commits`` (git commits
+    that produced the runs).
+
+    >>> df = load_results("runs/quickstart")  # doctest: +SKIP
+    >>> df.groupby("cfg.optim.lr")["test/acc_bc"].mean()  # doctest: +SKIP
+    """
+    runs, incomplete = _finished(study)
+    if not runs:
+        raise UserError(
+            f"no finished runs in {study} ({incomplete} incomplete); run `largelr sweep` or `largelr run` first"
+        )
+    rows = []
+    for r in runs:
+        res = r["result"]
+        row: dict[str, Any] = {
+            "run_id": r["run_id"],
+            "status": res["status"],
+            "converged": bool(res.get("converged", False)),
+            "steps": res.get("steps"),
+            "seconds": (res.get("seconds") or {}).get("total"),
+            "commit": (r["env"].get("git") or {}).get("commit"),
+            "dirty": (r["env"].get("git") or {}).get("dirty"),
+            "host": r["env"].get("hostname"),
+        }
+        row.update({f"cfg.{k}": v for k, v in config_mod.flatten(r["config"]).items()})
+        row.update(scalar_items({k: v for k, v in res["metrics"].items() if v is not None}))
+        rows.append(row)
+    df = pd.DataFrame(rows).sort_values(["cfg.optim.lr", "cfg.seeds.init", "run_id"]).reset_index(drop=True)
+    df.attrs["incomplete"] = incomplete
+    df.attrs["commits"] = sorted({c for c in df["commit"] if isinstance(c, str)})
+    return df
+
+
+def load_curves(study: str | Path, kinds: tuple[str, ...] = ("prune",)) -> pd.DataFrame:
+    """Long table of pruning curves: run_id, lr, seed, curve kind, sparsity, acc, worst_group_acc, ..."""
+    runs, _ = _finished(study)
+    rows = []
+    for r in runs:
+        cfg = r["config"]
+        for kind in kinds:
+            for point in r["result"]["metrics"].get(f"test/{kind}") or []:
+                rows.append(
+                    {
+                        "run_id": r["run_id"],
+                        "status": r["result"]["status"],
+                        "lr": cfg.optim.lr,
+                        "seed": cfg.seeds.init,
+                        "curve": kind,
+                        **point,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def load_histories(study: str | Path) -> pd.DataFrame:
+    """Long table of every history row: run_id, lr, seed, status, step, metrics..."""
+    runs, _ = _finished(study)
+    rows = []
+    for r in runs:
+        for h in store.read_history(r["dir"]):
+            rows.append(
+                {
+                    "run_id": r["run_id"],
+                    "lr": r["config"].optim.lr,
+                    "seed": r["config"].seeds.init,
+                    "status": r["result"]["status"],
+                    **h,
+                }
+            )
+    return pd.DataFrame(rows)

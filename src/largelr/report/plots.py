@@ -1,0 +1,91 @@
+"""DataFrame -> matplotlib Figure. Pure: no file I/O; render.py saves figures and their data."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+LR = "cfg.optim.lr"
+BAD = {"diverged": ("x", "tab:red"), "failed": ("v", "tab:orange")}
+
+
+def _mark_bad_runs(ax, df: pd.DataFrame) -> None:
+    """Mark diverged/failed runs at the bottom of the axis, one marker per run, so none is hidden."""
+    lo = ax.get_ylim()[0]
+    for status, (marker, color) in BAD.items():
+        bad = df[df["status"] == status]
+        if len(bad):
+            ax.scatter(
+                bad[LR],
+                [lo] * len(bad),
+                marker=marker,
+                color=color,
+                s=60,
+                zorder=5,
+                clip_on=False,
+                label=f"{status} ({len(bad)} runs)",
+            )
+
+
+def property_vs_lr(df: pd.DataFrame, key: str, label: str) -> tuple[Figure, pd.DataFrame]:
+    """Mean ± std over seeds of one property against LR (log x), seeds as dots, bad runs marked.
+
+    Returns the figure and the per-LR data it plots.
+    """
+    ok = df[(df["status"] == "ok") & df[key].notna()]
+    agg = ok.groupby(LR)[key].agg(["mean", "std", "count"]).reset_index()
+    fig, ax = plt.subplots(figsize=(4.8, 3.4), layout="constrained")
+    ax.scatter(ok[LR], ok[key], s=12, color="tab:blue", alpha=0.35, label="runs")
+    ax.plot(agg[LR], agg["mean"], "-o", color="tab:blue", label="mean ± std")
+    ax.fill_between(
+        agg[LR], agg["mean"] - agg["std"].fillna(0), agg["mean"] + agg["std"].fillna(0), color="tab:blue", alpha=0.2
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(label)
+    ax.set_title(label)
+    _mark_bad_runs(ax, df)
+    ax.legend(fontsize=7)
+    return fig, agg
+
+
+def normalised_overlay(df: pd.DataFrame, properties: dict[str, str]) -> tuple[Figure, pd.DataFrame]:
+    """The paper's headline figure: each property's per-LR mean, min-max normalised to [0, 1], vs LR."""
+    ok = df[df["status"] == "ok"]
+    means = ok.groupby(LR)[list(properties)].mean()
+    span = (means.max() - means.min()).replace(0, np.nan)
+    norm = (means - means.min()) / span
+    fig, ax = plt.subplots(figsize=(5.6, 3.8), layout="constrained")
+    for key, label in properties.items():
+        ax.plot(norm.index, norm[key], "-o", ms=4, label=label)
+    ax.set_xscale("log")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("min-max normalised mean over seeds")
+    n = ok.groupby(LR).size()
+    ax.set_title(f"Properties vs LR ({int(n.min())}–{int(n.max())} seeds per LR)")
+    _mark_bad_runs(ax, df)
+    ax.legend(fontsize=7, loc="best")
+    return fig, norm.reset_index()
+
+
+def pruning_curves(curves: pd.DataFrame, metric: str = "acc", title: str = "") -> tuple[Figure, pd.DataFrame]:
+    """Accuracy vs sparsity, one line per LR (mean over seeds of ok runs), coloured by log LR."""
+    ok = curves[curves["status"] == "ok"]
+    agg = ok.groupby(["lr", "sparsity"])[metric].mean().reset_index()
+    lrs = sorted(agg["lr"].unique())
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(4.8, 3.4), layout="constrained")
+    for i, lr in enumerate(lrs):
+        g = agg[agg["lr"] == lr]
+        ax.plot(g["sparsity"], g[metric], "-o", ms=3, color=cmap(i / max(1, len(lrs) - 1)), label=f"lr={lr:g}")
+    ax.set_xlabel("fraction of weights pruned")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+    ax.set_title(title or f"Magnitude pruning: test {metric.replace('_', ' ')}")
+    ax.legend(fontsize=7)
+    return fig, agg

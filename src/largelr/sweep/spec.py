@@ -1,0 +1,104 @@
+"""Sweep specification: experiment files and pure expansion of a base config into run configs.
+
+An experiment file is a Python file that defines ``sweep() -> list[RunConfig]`` (usually via
+``grid``), optionally ``NAME`` and a module docstring saying what it studies and what it costs.
+Loading it checks every config, so a bad experiment fails before any run starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import runpy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from largelr.config import RunConfig, apply_overrides, run_id, set_path, validate
+from largelr.errors import ConfigError, UserError
+
+
+def grid(base: RunConfig, axes: Mapping[str | tuple[str, ...], Iterable[Any]]) -> list[RunConfig]:
+    """The Cartesian product of ``axes`` applied to ``base``, in a fixed order.
+
+    A key is a dotted config path; a tuple of paths zips those paths together (its values are tuples).
+
+    >>> len(grid(RunConfig(), {"optim.lr": [0.01, 0.1], ("seeds.init", "seeds.order"): [(0, 0), (1, 1)]}))
+    4
+    """
+    keys = list(axes)
+    values = [list(v) for v in axes.values()]
+    out = []
+    for combo in itertools.product(*values):
+        cfg = base
+        for key, value in zip(keys, combo):
+            if isinstance(key, tuple):
+                if not isinstance(value, (tuple, list)) or len(value) != len(key):
+                    raise ConfigError(f"grid axis {key} needs tuples of {len(key)} values, got {value!r}")
+                for k, v in zip(key, value):
+                    cfg = set_path(cfg, k, v)
+            else:
+                cfg = set_path(cfg, key, value)
+        out.append(validate(cfg))
+    return out
+
+
+def log_space(lo: float, hi: float, n: int) -> list[float]:
+    """``n`` log-spaced values from ``lo`` to ``hi`` inclusive, rounded to 3 significant digits."""
+    import math
+
+    if n == 1:
+        return [lo]
+    return [float(f"{math.exp(math.log(lo) + i * (math.log(hi) - math.log(lo)) / (n - 1)):.3g}") for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    path: Path
+    doc: str
+    configs: list[RunConfig]
+
+
+def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
+    """Load an experiment file, expand it, apply ``overrides`` to every config and check them all.
+
+    Raises:
+        UserError: the file is missing, does not run, has no ``sweep()``, or yields invalid configs.
+    """
+    from largelr.validate import check_config
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"experiment file not found: {path}")
+    if path.suffix != ".py":
+        raise UserError(f"experiment file must be a Python file (.py) defining sweep(), got {path}")
+    try:
+        ns = runpy.run_path(str(path), run_name="largelr_experiment")
+    except SyntaxError as e:
+        raise UserError(f"{path}:{e.lineno}: syntax error in experiment file: {e.msg}") from None
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    except Exception as e:  # the user's file raised: show where, not our traceback
+        raise UserError(f"{path}: experiment file raised {type(e).__name__}: {e}") from None
+    fn = ns.get("sweep")
+    if not callable(fn):
+        raise UserError(f"{path}: experiment file must define a function sweep() returning a list of RunConfig")
+    try:
+        configs = fn()
+    except UserError as e:
+        raise UserError(f"{path}: sweep(): {e}") from None
+    except Exception as e:
+        raise UserError(f"{path}: sweep() raised {type(e).__name__}: {e}") from None
+    if not isinstance(configs, (list, tuple)) or not configs:
+        raise UserError(f"{path}: sweep() must return a non-empty list of RunConfig, got {configs!r:.80}")
+    bad = [type(c).__name__ for c in configs if not isinstance(c, RunConfig)]
+    if bad:
+        raise UserError(f"{path}: sweep() must return RunConfig objects, got {bad[0]}")
+    try:
+        configs = [check_config(apply_overrides(c, list(overrides))) for c in configs]
+    except UserError as e:
+        raise UserError(f"{path}: {e}") from None
+    unique = list({run_id(c): c for c in configs}.values())
+    name = ns.get("NAME") or path.stem
+    return Experiment(str(name), path, (ns.get("__doc__") or "").strip(), unique)
