@@ -120,7 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     dirs = store.run_dirs(args.dir)
     states = Counter(store.status(d) for d in dirs)
-    results = Counter(store.read_json(d / store.RESULT).get("status", "?") for d in dirs if store.status(d) == "done")
+    results = Counter(store.load_run(d)["result"]["status"] for d in dirs if store.status(d) == "done")
     line = f"{args.dir}: {states['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'})"
     line += f", {states['incomplete']} incomplete"
     if args.experiment:

@@ -63,6 +63,7 @@ class TrainConfig:
 class EvalConfig:
     metrics: tuple[str, ...] = ("default",)  # metric names or sets ("default", "full"), see README
     n_repr: int = 1000  # test samples (fixed subset) for representation metrics
+    n_dynamics: int = 1000  # fixed training subset (all BC samples up to half) tracked at every eval; 0: off
     kappa: float = 0.1  # fraction of weights kept by comp_kappa
     sparsities: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 
@@ -204,9 +205,13 @@ def set_path(cfg: RunConfig, path: str, value: Any) -> RunConfig:
         raise ConfigError(f"{path} must be {type_name(tp)}, got {type(value).__name__} {value!r}")
     if isinstance(value, list):
         value = tuple(value)
-    if tp is float and isinstance(value, int):
-        value = float(value)
+    if _admits_float(tp) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # 2 and 2.0 must give the same canonical JSON and run id
     return dataclasses.replace(cfg, **{parts[0]: dataclasses.replace(section, **{name: value})})
+
+
+def _admits_float(tp: Any) -> bool:
+    return tp is float or float in typing.get_args(tp)
 
 
 def valid_keys() -> list[str]:
@@ -258,6 +263,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         f"train.device must be cpu, cuda, cuda:N or mps, got {t.device!r}",
     )
     _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
+    _check(e.n_dynamics >= 0, f"eval.n_dynamics must be >= 0, got {e.n_dynamics}")
     _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")
     _check(len(e.sparsities) > 0, "eval.sparsities must not be empty")
     for s in e.sparsities:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from largelr.config import EvalConfig
 from largelr.data import SpuriousDataset
-from largelr.metrics import METRICS, resolve_metric_names
+from largelr.metrics import METRICS, plan_metrics
 from largelr.seeding import make_generator
 
 EVAL_BATCH = 2000
@@ -49,31 +49,41 @@ class EvalContext:
         return torch.randperm(n, generator=gen)[: min(n, self.cfg.n_repr)].sort().values
 
     @torch.no_grad()
-    def features(self, split: str) -> tuple[Tensor, Tensor, Tensor]:
-        """(Z, y, s) on the fixed subset: penultimate activations (CPU, float32), labels, attributes."""
-        if split not in self._features:
+    def features(self, split: str, subset: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """(Z, y, s): penultimate activations (CPU, float32), labels, attributes.
+
+        Args:
+            split: split name.
+            subset: True for the fixed ``repr_index`` subset (what representation metrics use); False
+                for the whole split (for metrics that need many samples per group, e.g. ``dfr``).
+        """
+        key = split if subset else f"{split}/all"
+        if key not in self._features:
             sp = self.data.splits[split]
-            idx = self.repr_index(split).to(sp.y.device)
-            x = sp.x[idx]
+            idx = self.repr_index(split) if subset else torch.arange(len(sp))
+            x = sp.x[idx.to(sp.x.device)]
             Z = torch.cat(
                 [self.model.features(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)]
             )
-            self._features[split] = (Z, sp.y[idx].cpu(), sp.s[idx].cpu())
-        return self._features[split]
+            self._features[key] = (Z, sp.y[idx.to(sp.y.device)].cpu(), sp.s[idx.to(sp.s.device)].cpu())
+        return self._features[key]
 
 
 def evaluate(
     model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Run the metrics ``cfg.metrics`` names (sets expanded).
+    """Run the metrics ``cfg.metrics`` names (sets expanded, see ``largelr.metrics.plan_metrics``).
 
     Returns:
         (metrics, seconds per metric). Metric labels and attributes are compared on the CPU.
+
+    Raises:
+        UserError: a metric named explicitly needs something the dataset lacks (region masks).
     """
     ctx = EvalContext(model, _labels_on_cpu(data), cfg, seed)
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    for name in resolve_metric_names(cfg.metrics):
+    for name in plan_metrics(cfg.metrics, data):
         t0 = time.perf_counter()
         out.update(METRICS.get(name)(ctx))
         timings[name] = time.perf_counter() - t0

@@ -21,6 +21,7 @@ from torch import nn
 
 from largelr.config import OptimConfig, RunConfig, total_steps
 from largelr.data import SpuriousDataset
+from largelr.metrics.dynamics import dynamics_row, dynamics_subset
 from largelr.metrics.robustness import group_accuracy
 from largelr.models import build_model
 from largelr.seeding import derive_seed, make_generator
@@ -73,7 +74,7 @@ def train(
     """Train one model. ``data`` must already be on ``cfg.train.device``.
 
     Args:
-        cfg: the run config; only ``model``, ``optim``, ``train`` and ``seeds`` are read here.
+        cfg: the run config; ``model``, ``optim``, ``train``, ``seeds`` and ``eval.n_dynamics`` are read.
         data: the dataset (built from ``cfg.data`` and ``cfg.seeds.data``).
         on_eval: called with each history row as it is produced (e.g. to append it to the store).
     """
@@ -87,10 +88,14 @@ def train(
     T = total_steps(t, N)
     chance = 1.0 / data.num_classes
     outcome = TrainOutcome(model, "ok", False, 0)
+    n_dyn = cfg.eval.n_dynamics
+    dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
 
     def evaluate_now(step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         row = {"step": step, "epoch": step * B / N, **history_row(model, data)}
+        if dyn_idx is not None:
+            row.update(dynamics_row(model, data.splits["train"], dyn_idx))
         outcome.eval_seconds += time.perf_counter() - t0
         outcome.history.append(row)
         if on_eval:

@@ -55,8 +55,14 @@ def load_results(study: str | Path) -> pd.DataFrame:
     return df
 
 
-def load_curves(study: str | Path, kinds: tuple[str, ...] = ("prune",)) -> pd.DataFrame:
-    """Long table of pruning curves: run_id, lr, seed, curve kind, sparsity, acc, worst_group_acc, ..."""
+CURVES = ("prune", "prune_layer", "prune_struct")
+
+
+def load_curves(study: str | Path, kinds: tuple[str, ...] = CURVES) -> pd.DataFrame:
+    """Long table of pruning curves: run_id, lr, seed, curve kind, sparsity, acc, worst_group_acc, ...
+
+    For the structured curve ``sparsity`` is the fraction of hidden units removed (its ``level``).
+    """
     runs, _ = _finished(study)
     rows = []
     for r in runs:
@@ -73,6 +79,26 @@ def load_curves(study: str | Path, kinds: tuple[str, ...] = ("prune",)) -> pd.Da
                         **point,
                     }
                 )
+    return pd.DataFrame(rows)
+
+
+def load_attribution_maps(study: str | Path) -> pd.DataFrame:
+    """One row per ok run that has an attribution heat-map: run_id, lr, seed, converged, map, mask."""
+    runs, _ = _finished(study)
+    rows = []
+    for r in runs:
+        m = r["result"]["metrics"]
+        if r["result"]["status"] == "ok" and m.get("test/attr_map"):
+            rows.append(
+                {
+                    "run_id": r["run_id"],
+                    "lr": r["config"].optim.lr,
+                    "seed": r["config"].seeds.init,
+                    "converged": r["result"].get("converged", False),
+                    "map": m["test/attr_map"],
+                    "mask": m.get("test/attr_mask"),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -74,7 +74,9 @@ def normalised_overlay(df: pd.DataFrame, properties: dict[str, str]) -> tuple[Fi
     return fig, norm.reset_index()
 
 
-def pruning_curves(curves: pd.DataFrame, metric: str = "acc", title: str = "") -> tuple[Figure, pd.DataFrame]:
+def pruning_curves(
+    curves: pd.DataFrame, metric: str = "acc", title: str = "", xlabel: str = "fraction of weights pruned"
+) -> tuple[Figure, pd.DataFrame]:
     """Accuracy vs sparsity, one line per LR (mean over seeds of ok runs), coloured by log LR."""
     ok = curves[curves["status"] == "ok"]
     agg = ok.groupby(["lr", "sparsity"])[metric].mean().reset_index()
@@ -84,8 +86,61 @@ def pruning_curves(curves: pd.DataFrame, metric: str = "acc", title: str = "") -
     for i, lr in enumerate(lrs):
         g = agg[agg["lr"] == lr]
         ax.plot(g["sparsity"], g[metric], "-o", ms=3, color=cmap(i / max(1, len(lrs) - 1)), label=f"lr={lr:g}")
-    ax.set_xlabel("fraction of weights pruned")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(f"test {metric.replace('_', ' ')}")
     ax.set_title(title or f"Magnitude pruning: test {metric.replace('_', ' ')}")
     ax.legend(fontsize=7)
     return fig, agg
+
+
+DYNAMICS = {
+    "dyn/ebcr": "effective BC loss ratio (EBCR)",
+    "dyn/bc_conf": "max-softmax confidence on BC samples",
+    "dyn/bc_pred_spurious": "BC samples predicted as their spurious class",
+    "dyn/acc_bc": "accuracy on BC training samples",
+}
+
+
+def dynamics_curves(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """Training-dynamics panels (EBCR, BC confidence, BC predicted-as-spurious, acc_BC) vs step, one line
+    per LR (mean over seeds of ok runs), coloured by log LR: the mechanism of paper-spec claim 6."""
+    keys = [k for k in DYNAMICS if k in hist]
+    ok = hist[hist["status"] == "ok"]
+    agg = ok.groupby(["lr", "step"])[keys].mean().reset_index()
+    lrs = sorted(agg["lr"].unique())
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), layout="constrained", squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for i, lr in enumerate(lrs):
+            g = agg[agg["lr"] == lr]
+            ax.plot(g["step"], g[key], "-", color=cmap(i / max(1, len(lrs) - 1)), label=f"lr={lr:g}")
+        ax.set_xlabel("step")
+        ax.set_title(DYNAMICS[key], fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    return fig, agg
+
+
+def attribution_maps(maps: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """Mean attribution heat-maps of the lowest- and highest-LR runs side by side (same test images).
+
+    Converged runs are preferred; the spurious region is outlined in red when its mask is known.
+    """
+    pool = (
+        maps[maps["converged"]]
+        if maps["converged"].sum() >= 2 and maps[maps["converged"]]["lr"].nunique() > 1
+        else maps
+    )
+    chosen = [pool[pool["lr"] == pool["lr"].min()].iloc[0], pool[pool["lr"] == pool["lr"].max()].iloc[0]]
+    fig, axes = plt.subplots(1, 2, figsize=(7.6, 2.6), layout="constrained")
+    rows = []
+    for ax, run in zip(axes, chosen):
+        heat = np.asarray(run["map"], dtype=float)
+        im = ax.imshow(heat, cmap="inferno", vmin=0, vmax=max(1e-12, float(np.nanmax(heat))))
+        if run["mask"] is not None:
+            ax.contour(np.asarray(run["mask"], dtype=float), levels=[0.5], colors="red", linewidths=1.5)
+        ax.set_title(f"lr={run['lr']:g} (seed {run['seed']}){' converged' if run['converged'] else ''}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        rows.append({"run_id": run["run_id"], "lr": run["lr"], "seed": run["seed"], "converged": run["converged"]})
+    fig.colorbar(im, ax=axes, shrink=0.8, label="mean normalised attribution")
+    return fig, pd.DataFrame(rows)

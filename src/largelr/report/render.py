@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 import shutil
 import tempfile
@@ -18,8 +19,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from largelr.report import plots, tables
-from largelr.report.collect import load_curves, load_results
+from largelr.report.collect import load_attribution_maps, load_curves, load_histories, load_results
 from largelr.report.properties import HEADLINE, present
+from largelr.store import current_umask
 
 
 @dataclass
@@ -42,8 +44,7 @@ def _save(fig, data: pd.DataFrame, out: Path, name: str) -> str:
     return f"figures/{name}.png"
 
 
-def build_sections(study: Path, out: Path) -> list[Section]:
-    df = load_results(study)
+def build_sections(study: Path, df: pd.DataFrame, out: Path) -> list[Section]:
     df.to_csv(out / "runs.csv", index=False)
     props = present(df.columns)
     counts = df["status"].value_counts().to_dict()
@@ -63,7 +64,7 @@ def build_sections(study: Path, out: Path) -> list[Section]:
     sections = [Section("Summary", header)]
 
     headline = present(df.columns, HEADLINE)
-    if headline and n_lr > 1:
+    if headline and df.loc[df["status"] == "ok", "cfg.optim.lr"].nunique() > 1:
         fig, data = plots.normalised_overlay(df, headline)
         sections.append(
             Section(
@@ -78,8 +79,9 @@ def build_sections(study: Path, out: Path) -> list[Section]:
     sections.append(
         Section(
             "Spearman rank correlation with the learning rate",
-            "Over runs with status ok. ρ > 0 means the property rises with the LR.",
-            table=sp[["label", "property", "spearman_rho", "p_value", "n"]],
+            "Over runs with status ok. ρ > 0 means the property rises with the LR; 'as paper' marks a "
+            "significant (p < 0.05) correlation in the paper's desirable direction.",
+            table=sp[["label", "property", "desirable", "spearman_rho", "p_value", "n", "as_paper"]],
         )
     )
 
@@ -100,12 +102,46 @@ def build_sections(study: Path, out: Path) -> list[Section]:
     figs = tuple(_save(*plots.property_vs_lr(df, key, label), out, _slug(key)) for key, label in props.items())
     sections.append(Section("Each property vs learning rate", figures=figs))
 
+    maps = load_attribution_maps(study)
+    if len(maps) and maps["lr"].nunique() > 1:
+        fig = _save(*plots.attribution_maps(maps), out, "attribution_maps")
+        sections.append(
+            Section(
+                "Attribution heat-maps, lowest vs highest LR",
+                "Mean normalised attribution (DeepLift) over the same test images; the "
+                "spurious region is outlined in red.",
+                figures=(fig,),
+            )
+        )
+
+    hist = load_histories(study)
+    if len(hist) and any(k in hist for k in plots.DYNAMICS):
+        fig = _save(*plots.dynamics_curves(hist), out, "dynamics")
+        sections.append(
+            Section(
+                "Training dynamics (mechanism)",
+                "On a fixed training subset holding the bias-conflicting (BC) samples: the "
+                "share of the loss they carry (EBCR), how confidently they are predicted, how "
+                "often as their spurious class, and their accuracy, for each LR.",
+                figures=(fig,),
+            )
+        )
+
     curves = load_curves(study)
     if len(curves):
-        f1 = _save(*plots.pruning_curves(curves, "acc"), out, "prune_acc")
-        f2 = _save(*plots.pruning_curves(curves, "worst_group_acc"), out, "prune_worst_group")
+        figs = []
+        for kind, title, xlabel in (
+            ("prune", "global magnitude pruning", "fraction of weights pruned"),
+            ("prune_layer", "per-layer magnitude pruning", "fraction of weights pruned"),
+            ("prune_struct", "structured (unit) pruning", "fraction of hidden units removed"),
+        ):
+            c = curves[curves["curve"] == kind]
+            if len(c):
+                for metric in ("acc", "worst_group_acc"):
+                    fig_data = plots.pruning_curves(c, metric, f"{title}: test {metric.replace('_', ' ')}", xlabel)
+                    figs.append(_save(*fig_data, out, f"{kind}_{metric}"))
         sections.append(
-            Section("Pruning curves", "Global unstructured magnitude pruning without fine-tuning.", figures=(f1, f2))
+            Section("Pruning curves", "Without fine-tuning; mean over seeds of ok runs.", figures=tuple(figs))
         )
     return sections
 
@@ -148,14 +184,16 @@ def to_html(title: str, sections: list[Section], root: Path) -> str:
 def write_report(study: str | Path, out: str | Path | None = None) -> Path:
     """Build the whole report for ``study`` into ``out`` (default ``study/report``) and return ``out``."""
     study = Path(study)
+    df = load_results(study)  # fails (UserError) before anything is written
     out = Path(out) if out else study / "report"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
-        sections = build_sections(study, tmp)
+        sections = build_sections(study, df, tmp)
         title = f"largelr report: {study.name}"
         (tmp / "report.md").write_text(to_markdown(title, sections))
         (tmp / "index.html").write_text(to_html(title, sections, tmp))
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes a 0700 directory
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -8,13 +8,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from largelr.report.properties import direction
+
 LR = "cfg.optim.lr"
 
 
 def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) -> pd.DataFrame:
     """Spearman rank correlation of ``x`` with each property over runs with status ok.
 
-    Returns one row per property: property, label, rho, p, n (runs with a finite value).
+    Returns one row per property: property, label, spearman_rho, p_value, n (runs with a finite
+    value), desirable (the paper's desirable direction, "higher" or "lower") and as_paper (True
+    when rho has the desirable sign with p < 0.05).
     """
     ok = df[df["status"] == "ok"]
     rows = []
@@ -25,7 +29,18 @@ def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
             rho, p = float(res.statistic), float(res.pvalue)
         else:
             rho, p = float("nan"), float("nan")
-        rows.append({"property": key, "label": label, "spearman_rho": rho, "p_value": p, "n": len(sub)})
+        sign = direction(key)
+        rows.append(
+            {
+                "property": key,
+                "label": label,
+                "spearman_rho": rho,
+                "p_value": p,
+                "n": len(sub),
+                "desirable": "higher" if sign > 0 else "lower",
+                "as_paper": bool(math.isfinite(rho) and rho * sign > 0 and p < 0.05),
+            }
+        )
     return pd.DataFrame(rows)
 
 

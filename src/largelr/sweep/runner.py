@@ -57,6 +57,10 @@ def run_sweep(
     name = executor or ("local" if jobs == 1 else "pool")
     if name not in EXECUTORS:
         raise UserError(f"unknown executor {name!r}; known: {', '.join(sorted(EXECUTORS))}")
+    from largelr.runner import resolve_device
+
+    for device in sorted({c.train.device for c in configs}):
+        resolve_device(device)  # an unavailable device fails here, before anything is written
     study = Path(study)
     groups = sweep_status(configs, study)
     todo = groups["incomplete"] + groups["missing"]
@@ -65,7 +69,8 @@ def run_sweep(
     if not todo:
         log.info("all %d runs in %s are done; nothing to do", len(configs), study)
         return summary
-    study.mkdir(parents=True, exist_ok=True)
+    if name != "dry":
+        study.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(configs), initial=summary.skipped, unit="run", disable=not progress, dynamic_ncols=True)
 
     def on_done(cfg: RunConfig, outcome: dict[str, Any] | str) -> None:

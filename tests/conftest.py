@@ -1,0 +1,98 @@
+"""Shared fixtures: a tiny config that trains in well under a second, and one finished run.
+
+Everything is written under pytest's ``tmp_path``; nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from largelr.config import RunConfig, apply_overrides
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Small enough to train and evaluate in about a second on one CPU core. The metrics are named
+# explicitly (not the "default" set) so these tests do not depend on every metric family.
+TINY = [
+    "data.n_train=500",
+    "data.n_val=200",
+    "data.n_test=200",
+    "model.kwargs.width=32",
+    "train.steps=60",
+    "train.eval_every=20",
+    "train.batch_size=50",
+    'eval.metrics=["robustness", "compressibility"]',
+    "eval.n_repr=100",
+    "eval.sparsities=[0.0, 0.5, 0.9]",
+]
+
+
+def tiny_config(*overrides: str) -> RunConfig:
+    """The tiny config with extra ``key=value`` overrides applied."""
+    return apply_overrides(RunConfig(), [*TINY, *overrides])
+
+
+@pytest.fixture
+def make_cfg() -> Callable[..., RunConfig]:
+    """``make_cfg("optim.lr=0.2", ...)``: the tiny config plus overrides."""
+    return tiny_config
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Train on one thread: on a shared 2-core machine, 2 torch threads per process thrash under load,
+    and the pool executor's children also get one thread each (2 cores / --jobs 2)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A study directory holding one real finished run of the tiny config (trained on one thread).
+
+    Do not modify it: use ``study_copy``.
+    """
+    import torch
+
+    from largelr.runner import execute
+
+    study = tmp_path_factory.mktemp("finished") / "study"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the thread count changes float sums in the last bits; tests compare bytes
+    try:
+        execute(tiny_config(), study)
+    finally:
+        torch.set_num_threads(before)
+    return study
+
+
+@pytest.fixture
+def study_copy(finished_study: Path, tmp_path: Path) -> Path:
+    """A private, modifiable copy of ``finished_study``."""
+    dst = tmp_path / "study"
+    shutil.copytree(finished_study, dst)
+    return dst
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]] | None:
+    """Every path under ``root`` with its bytes and mtime (None if ``root`` does not exist)."""
+    if not root.exists():
+        return None
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else b"<dir>", p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], dict[str, tuple[bytes, int]] | None]:
+    """``snapshot(dir)``: every path under ``dir`` with bytes and mtime, to assert a directory is untouched."""
+    return _snapshot

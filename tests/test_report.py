@@ -1,0 +1,279 @@
+"""Report: tables checked against values computed by hand (and scipy called independently), and a
+report built from a hand-written store with ok, failed and diverged runs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from largelr import store
+from largelr.config import RunConfig, apply_overrides
+from largelr.report import load_curves, load_results, plots, tables, write_report
+
+LR = "cfg.optim.lr"
+
+
+# ---------------------------------------------------------------------------------------------
+# tables on a DataFrame built by hand
+
+
+@pytest.fixture
+def df() -> pd.DataFrame:
+    """3 LRs x 3 seeds of ok runs, plus one failed and one diverged run, plus a missing value."""
+    rows = [
+        # lr, seed, status, a, b
+        (0.01, 0, "ok", 0.50, 0.9),
+        (0.01, 1, "ok", 0.54, 0.8),
+        (0.01, 2, "ok", 0.52, 0.9),
+        (0.1, 0, "ok", 0.60, 0.7),
+        (0.1, 1, "ok", 0.70, np.nan),
+        (0.1, 2, "ok", 0.65, 0.5),
+        (1.0, 0, "ok", 0.80, 0.6),
+        (1.0, 1, "ok", 0.75, 0.4),
+        (1.0, 2, "failed", 0.10, 0.1),
+        (10.0, 0, "diverged", 0.99, 0.99),
+    ]
+    return pd.DataFrame(rows, columns=[LR, "cfg.seeds.init", "status", "a", "b"])
+
+
+def test_spearman_table_matches_scipy(df):
+    table = tables.spearman_table(df, {"a": "prop a", "b": "prop b"}).set_index("property")
+    ok = df[df["status"] == "ok"]
+    # a: all 8 ok runs; failed and diverged runs are excluded even though they would change rho
+    rho_a, p_a = stats.spearmanr(ok[LR].to_numpy(), ok["a"].to_numpy())
+    assert table.loc["a", "spearman_rho"] == pytest.approx(rho_a)
+    assert table.loc["a", "p_value"] == pytest.approx(p_a)
+    assert table.loc["a", "n"] == 8
+    assert table.loc["a", "label"] == "prop a"
+    # b: the run with a missing value is dropped (7 runs)
+    keep = ok["b"].notna()
+    rho_b, p_b = stats.spearmanr(ok[LR][keep].to_numpy(), ok["b"][keep].to_numpy())
+    assert table.loc["b", "spearman_rho"] == pytest.approx(rho_b)
+    assert table.loc["b", "p_value"] == pytest.approx(p_b)
+    assert table.loc["b", "n"] == 7
+    assert rho_a > 0.8 and rho_b < -0.8  # sanity of the fixture: a rises, b falls with the LR
+
+
+def test_spearman_by_hand_without_ties():
+    """rho = 1 - 6 sum d^2 / (n (n^2 - 1)) when there are no ties."""
+    lrs = [0.001, 0.01, 0.1, 1.0, 10.0]
+    vals = [0.3, 0.1, 0.5, 0.4, 0.9]  # ranks 2 1 4 3 5 vs 1 2 3 4 5: sum d^2 = 4
+    d = pd.DataFrame({LR: lrs, "status": "ok", "p": vals})
+    rho = tables.spearman_table(d, {"p": "p"})["spearman_rho"].iloc[0]
+    assert rho == pytest.approx(1 - 6 * 4 / (5 * 24))
+
+
+def test_spearman_undefined_cases_give_nan():
+    d = pd.DataFrame(
+        {
+            LR: [0.1, 0.1, 0.1, 1.0],
+            "status": ["ok", "ok", "ok", "diverged"],
+            "const_lr": [1.0, 2.0, 3.0, 4.0],
+            "few": [1.0, np.nan, np.nan, 2.0],
+        }
+    )
+    t = tables.spearman_table(d, {"const_lr": "x", "few": "y", "absent": "z"}).set_index("property")
+    assert math.isnan(t.loc["const_lr", "spearman_rho"])  # one LR among ok runs
+    assert math.isnan(t.loc["few", "spearman_rho"]) and t.loc["few", "n"] == 1
+    assert math.isnan(t.loc["absent", "spearman_rho"]) and t.loc["absent", "n"] == 0
+
+
+def test_per_lr_summary_by_hand(df):
+    s = tables.per_lr_summary(df, {"a": "prop a", "b": "prop b"}).set_index(LR)
+    assert list(s.index) == [0.01, 0.1, 1.0, 10.0]
+    assert list(s["runs"]) == [3, 3, 3, 1]
+    assert list(s["ok"]) == [3, 3, 2, 0]
+    assert list(s["failed"]) == [0, 0, 1, 0]
+    assert list(s["diverged"]) == [0, 0, 0, 1]
+
+    assert s.loc[0.01, "a mean"] == pytest.approx(0.52)
+    assert s.loc[0.01, "a std"] == pytest.approx(0.02)  # sample std (ddof=1) of .50 .54 .52
+    assert s.loc[0.01, "a n"] == 3
+    assert s.loc[0.1, "b mean"] == pytest.approx(0.6)  # the NaN is skipped
+    assert s.loc[0.1, "b std"] == pytest.approx(math.sqrt(0.02))
+    assert s.loc[0.1, "b n"] == 2
+    # lr=1: the failed run is counted but not averaged
+    assert s.loc[1.0, "a mean"] == pytest.approx(0.775)
+    assert s.loc[1.0, "a std"] == pytest.approx(math.sqrt(2 * 0.025**2))
+    assert s.loc[1.0, "a n"] == 2
+    # lr=10: only a diverged run: no value
+    assert math.isnan(s.loc[10.0, "a mean"]) and math.isnan(s.loc[10.0, "a std"]) and s.loc[10.0, "a n"] == 0
+
+
+def test_per_lr_summary_single_seed_has_no_std():
+    d = pd.DataFrame({LR: [0.1], "status": ["ok"], "a": [0.3]})
+    s = tables.per_lr_summary(d, {"a": "a"})
+    assert s["a mean"].iloc[0] == 0.3 and math.isnan(s["a std"].iloc[0]) and s["a n"].iloc[0] == 1
+
+
+@pytest.mark.parametrize(
+    "mean, std, n, text",
+    [
+        (0.91234, 0.00412, 3, "0.912 ± 0.004 (n=3)"),
+        (0.5, float("nan"), 1, "0.500 (n=1)"),
+        (float("nan"), float("nan"), 0, "–"),
+        (0.5, 0.1, 0, "–"),
+        (float("nan"), 0.1, 2, "–"),
+        (12.3456, 1.0, 2, "12.346 ± 1.000 (n=2)"),
+    ],
+)
+def test_format_mean(mean, std, n, text):
+    assert tables.format_mean(mean, std, n) == text
+
+
+def test_markdown_table():
+    d = pd.DataFrame({"name": ["x|y", "z"], "value": [0.123456, float("nan")], "n": [3, 10], "big": [12345.678, 1e-7]})
+    expected = [
+        "| name | value | n | big |",
+        "|---|---|---|---|",
+        "| x\\|y | 0.1235 | 3 | 1.235e+04 |",
+        "| z | – | 10 | 1e-07 |",
+    ]
+    assert tables.markdown_table(d) == "\n".join(expected)
+
+
+def test_bad_runs_are_marked_on_plots(df):
+    fig, data = plots.property_vs_lr(df, "a", "prop a")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "diverged (1 runs)" in labels and "failed (1 runs)" in labels
+    xs = sorted(float(x) for c in ax.collections for x, _ in c.get_offsets() if x >= 1.0)
+    assert 10.0 in xs  # the diverged run's LR is on the plot although no ok run has it
+    # the plotted means use ok runs only
+    assert list(data[LR]) == [0.01, 0.1, 1.0]
+    assert data.set_index(LR).loc[1.0, "mean"] == pytest.approx(0.775)
+    plots.plt.close(fig)
+
+    fig, _ = plots.normalised_overlay(df, {"a": "prop a", "b": "prop b"})
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "diverged (1 runs)" in labels and "failed (1 runs)" in labels
+    plots.plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# a report from a hand-written store
+
+
+def fake_run(study, lr: float, seed: int, status: str, metrics: dict) -> None:
+    """Write a finished run directory the way the runner does, without training."""
+    cfg = apply_overrides(RunConfig(), [f"optim.lr={lr}", f"seeds.init={seed}", f"seeds.order={seed}"])
+    rd = store.run_dir(study, cfg)
+    env = {"git": {"commit": "0123456789abcdef", "dirty": False}, "hostname": "testhost"}
+    store.begin(rd, cfg, env)
+    result = {
+        "run_id": rd.name,
+        "status": status,
+        "converged": False,
+        "steps": 100,
+        "metrics": metrics,
+        "seconds": {"total": 1.0},
+    }
+    store.finalize(rd, result, {"end_time": "2024-01-01T00:00:00+00:00"})
+
+
+def prune(acc0: float) -> list[dict]:
+    return [{"sparsity": s, "acc": acc0 * (1 - s / 2), "worst_group_acc": acc0 / 2} for s in (0.0, 0.5, 0.9)]
+
+
+@pytest.fixture
+def study(tmp_path):
+    """6 ok runs over 3 LRs, one failed and one diverged run at the largest LR, one incomplete run."""
+    study = tmp_path / "study"
+    values = {0.01: (0.50, 0.52), 0.1: (0.60, 0.66), 1.0: (0.70, 0.74)}
+    for lr, accs in values.items():
+        for seed, acc in enumerate(accs):
+            m = {"test/acc": acc, "test/acc_bc": acc - 0.1, "weights/comp": 2 * acc - 0.5, "test/prune": prune(acc)}
+            fake_run(study, lr, seed, "ok", m)
+    failed = {"test/acc": 0.1, "test/acc_bc": 0.1, "weights/comp": 0.2, "test/prune": prune(0.1)}
+    fake_run(study, 10.0, 0, "failed", failed)
+    fake_run(study, 10.0, 1, "diverged", {"test/acc": 0.1, "test/acc_bc": 0.09, "train/loss": 2.3})
+    incomplete = store.run_dir(study, apply_overrides(RunConfig(), ["optim.lr=3.0"]))
+    store.begin(incomplete, apply_overrides(RunConfig(), ["optim.lr=3.0"]), {})
+    return study
+
+
+def test_load_results_keeps_failed_and_diverged_runs(study):
+    df = load_results(study)
+    assert len(df) == 8
+    assert df["status"].value_counts().to_dict() == {"ok": 6, "failed": 1, "diverged": 1}
+    assert list(df[LR]) == sorted(df[LR])
+    assert df.attrs["incomplete"] == 1
+    assert df.attrs["commits"] == ["0123456789abcdef"]
+    div = df[df["status"] == "diverged"].iloc[0]
+    assert div["test/acc_bc"] == 0.09 and math.isnan(div["weights/comp"])
+    curves = load_curves(study)
+    assert set(curves["status"]) == {"ok", "failed"}
+    assert len(curves[curves["curve"] == "prune"]) == 7 * 3
+
+
+def test_report_counts_and_plots_bad_runs(study):
+    out = write_report(study)
+    assert out == study / "report"
+    md = (out / "report.md").read_text()
+    assert "8 finished runs (1 diverged, 1 failed, 6 ok), 1 incomplete, 4 learning rates" in md
+
+    per_lr = pd.read_csv(out / "per_lr.csv")
+    assert list(per_lr["runs (ok/failed/diverged)"]) == ["2/0/0", "2/0/0", "2/0/0", "0/1/1"]
+    acc = per_lr[[c for c in per_lr.columns if "test accuracy" in c][0]]
+    assert acc.iloc[0] == "0.510 ± 0.014 (n=2)"
+    assert acc.iloc[3] == "–"  # no ok run at lr=10, but the row is there
+
+    sp = pd.read_csv(out / "spearman.csv").set_index("property")
+    ok = load_results(study).query("status == 'ok'")
+    assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
+    assert sp.loc["test/acc", "n"] == 6
+
+    runs = pd.read_csv(out / "runs.csv")
+    assert sorted(runs["status"]) == ["diverged", "failed"] + ["ok"] * 6
+
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert "test_acc.png" in pngs and "overlay.png" in pngs
+    # every figure of the report is embedded in the page, and nothing is fetched from elsewhere
+    page = (out / "index.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    assert not re.search(r"""src=["'](?!data:image/png;base64,)""", page)
+    assert page.count("data:image/png;base64,") == len(pngs) == md.count("](figures/")
+
+
+def test_report_when_every_run_failed_or_diverged(tmp_path):
+    """A sweep of LRs that are all too large still gets a report (bad runs marked, no means)."""
+    study = tmp_path / "study"
+    fake_run(study, 10.0, 0, "diverged", {"test/acc": 0.1, "test/acc_bc": 0.1, "test/worst_group_acc": 0.0})
+    fake_run(study, 100.0, 0, "failed", {"test/acc": 0.1, "test/acc_bc": 0.1, "test/worst_group_acc": 0.0})
+    out = write_report(study)
+    md = (out / "report.md").read_text()
+    assert "2 finished runs (1 diverged, 1 failed)" in md
+    assert (out / "index.html").is_file()
+
+
+@pytest.fixture
+def small_study(tmp_path):
+    """Two ok runs, one metric: the cheapest study that gets a full report."""
+    study = tmp_path / "small"
+    fake_run(study, 0.1, 0, "ok", {"test/acc": 0.5})
+    fake_run(study, 1.0, 0, "ok", {"test/acc": 0.6})
+    return study
+
+
+def test_report_replaces_an_old_report_whole(small_study):
+    out = write_report(small_study)
+    (out / "figures" / "stale.png").write_bytes(b"old")
+    write_report(small_study)
+    assert not (out / "figures" / "stale.png").exists()
+    assert (out / "figures" / "test_acc.png").is_file()
+    assert [p.name for p in small_study.iterdir() if p.name.startswith(".report-")] == []
+
+
+def test_report_directory_gets_the_usual_permissions(small_study, tmp_path):
+    """The report is built in a ``tempfile.mkdtemp`` directory (mode 0700) and renamed into place; the
+    result should be readable like any directory made with ``mkdir`` (umask), e.g. to share or serve it."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    out = write_report(small_study)
+    assert oct(out.stat().st_mode & 0o777) == oct(probe.stat().st_mode & 0o777)

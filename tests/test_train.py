@@ -1,0 +1,207 @@
+"""The training loop and the runner on a tiny config: determinism, seeds, stopping rules, statuses."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from largelr import store
+from largelr.config import TrainConfig, run_id, total_steps
+from largelr.data import build_dataset
+from largelr.runner import execute
+from largelr.train import init_model, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def data():
+    """The tiny config's dataset (seeds.data=0), built once for the module. Tests must not modify it."""
+    from largelr.config import RunConfig, apply_overrides
+
+    cfg = apply_overrides(RunConfig(), ["data.n_train=500", "data.n_val=200", "data.n_test=200"])
+    return build_dataset(cfg.data, seed=0)
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def canon(rows: list[dict]) -> list[str]:
+    """History rows as canonical JSON strings, so NaN compares equal to NaN."""
+    return [json.dumps(r, sort_keys=True) for r in rows]
+
+
+def same_split_tensors(d1, d2) -> bool:
+    return all(
+        torch.equal(getattr(d1.splits[s], f), getattr(d2.splits[s], f))
+        for s in ("train", "val", "test")
+        for f in ("x", "y", "s", "aligned")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# determinism and seeds
+
+
+def test_training_twice_gives_identical_history_and_weights(make_cfg, data):
+    cfg = make_cfg()
+    torch.manual_seed(123)  # the global RNG state must not matter
+    a = train(cfg, data)
+    torch.manual_seed(456)
+    torch.rand(10)
+    b = train(cfg, data)
+    assert [r["step"] for r in a.history] == [0, 20, 40, 60]
+    assert canon(a.history) == canon(b.history)
+    assert same_weights(weights(a.model), weights(b.model))
+    assert a.status == "ok" and a.steps == 60
+
+
+def test_history_jsonl_is_identical_across_runs(make_cfg, finished_study, tmp_path):
+    cfg = make_cfg()
+    result = execute(cfg, tmp_path / "again")
+    rd_a, rd_b = store.run_dir(finished_study, cfg), store.run_dir(tmp_path / "again", cfg)
+    assert (rd_a / store.HISTORY).read_bytes() == (rd_b / store.HISTORY).read_bytes()
+    assert (rd_a / store.CONFIG).read_bytes() == (rd_b / store.CONFIG).read_bytes()
+    first = json.loads((rd_a / store.RESULT).read_text())
+    assert first["metrics"] == json.loads(json.dumps(store.sanitize(result["metrics"])))
+    assert same_weights(store.load_weights(rd_a), store.load_weights(rd_b))
+
+
+def test_init_seed_changes_weights_but_not_data(make_cfg):
+    a_cfg, b_cfg = make_cfg(), make_cfg("seeds.init=1")
+    torch.manual_seed(1)
+    data_a = build_dataset(a_cfg.data, seed=a_cfg.seeds.data)
+    torch.manual_seed(2)  # the dataset must not draw from the global RNG
+    data_b = build_dataset(b_cfg.data, seed=b_cfg.seeds.data)
+    assert same_split_tensors(data_a, data_b)
+    init_a = weights(init_model(a_cfg, data_a, torch.device("cpu")))
+    init_b = weights(init_model(b_cfg, data_b, torch.device("cpu")))
+    assert not same_weights(init_a, init_b)
+    a, b = train(a_cfg, data_a), train(b_cfg, data_b)
+    assert not same_weights(weights(a.model), weights(b.model))
+    assert canon(a.history[:1]) != canon(b.history[:1])  # different init, different step-0 metrics
+    assert same_split_tensors(data_a, data_b)  # training does not modify the data
+
+
+def test_order_seed_changes_training_but_not_init(make_cfg, data):
+    a_cfg, b_cfg = make_cfg(), make_cfg("seeds.order=1")
+    assert same_weights(
+        weights(init_model(a_cfg, data, torch.device("cpu"))), weights(init_model(b_cfg, data, torch.device("cpu")))
+    )
+    a, b = train(a_cfg, data), train(b_cfg, data)
+    assert canon(a.history[:1]) == canon(b.history[:1])
+    assert canon(a.history[1:]) != canon(b.history[1:])
+
+
+def test_data_seed_changes_data_but_not_init(make_cfg, data):
+    cfg = make_cfg("seeds.data=1")
+    other = build_dataset(cfg.data, seed=cfg.seeds.data)
+    assert other.input_shape == data.input_shape and other.num_classes == data.num_classes
+    for split in ("train", "val", "test"):
+        assert len(other.splits[split]) == len(data.splits[split])
+        assert not torch.equal(other.splits[split].x, data.splits[split].x)
+    assert not torch.equal(other.splits["train"].y, data.splits["train"].y)
+    # same rho, so the same share of bias-aligned training samples
+    assert other.splits["train"].aligned.sum() == data.splits["train"].aligned.sum()
+    assert same_weights(
+        weights(init_model(make_cfg(), data, torch.device("cpu"))), weights(init_model(cfg, other, torch.device("cpu")))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# outcomes recorded by the runner
+
+
+def test_huge_lr_diverges_and_is_recorded(make_cfg, tmp_path):
+    """lr=1e6 sends the loss to NaN at the first evaluation. (Large-but-finite LRs such as 1e4 only kill
+    every ReLU of this bias-free MLP: loss log(10), accuracy at chance, which ends as "failed".)"""
+    cfg = make_cfg("optim.lr=1e6")
+    result = execute(cfg, tmp_path)
+    rd = store.run_dir(tmp_path, cfg)
+    assert store.status(rd) == "done"
+    assert result["status"] == "diverged" and result["converged"] is False
+    assert result["steps"] == 20  # stopped at the first evaluation that saw a non-finite loss
+    on_disk = json.loads((rd / store.RESULT).read_text())
+    assert on_disk["status"] == "diverged" and on_disk["run_id"] == run_id(cfg)
+    assert on_disk["final_train_loss"] is None  # NaN is written as null
+    history = store.read_history(rd)
+    assert [r["step"] for r in history] == [0, 20]
+    assert history[-1]["train/loss"] is None
+    # the metrics are the last finite evaluation (step 0 here), without its step/epoch
+    last_finite = {k: v for k, v in history[0].items() if k not in ("step", "epoch")}
+    assert on_disk["metrics"] == last_finite
+    for key in ("train/loss", "train/acc", "val/acc", "test/acc"):
+        assert math.isfinite(on_disk["metrics"][key])
+    assert (rd / store.WEIGHTS).is_file() and (rd / store.ENV).is_file()
+
+
+def test_run_that_cannot_learn_fails(make_cfg, tmp_path):
+    cfg = make_cfg("optim.lr=1e-9", "train.fail_after=20")
+    result = execute(cfg, tmp_path)
+    assert result["status"] == "failed" and result["converged"] is False
+    assert result["steps"] == 20
+    assert result["final_train_acc"] <= 1.25 * 0.1
+    assert "test/acc" in result["metrics"]  # failed runs are still evaluated
+    rd = store.run_dir(tmp_path, cfg)
+    assert store.status(rd) == "done"
+    assert json.loads((rd / store.RESULT).read_text())["status"] == "failed"
+
+
+def test_fail_after_is_respected(make_cfg, data):
+    """The same untrainable run is "ok" when the budget ends before ``fail_after``."""
+    out = train(make_cfg("optim.lr=1e-9", "train.fail_after=1000"), data)
+    assert out.status == "ok" and out.steps == 60
+
+
+def test_until_converged_stops_early_and_budget_runs_it_all(make_cfg, data):
+    extra = ["optim.lr=0.2", "train.steps=600", "train.loss_tol=0.5"]
+    conv = train(make_cfg(*extra, "train.until=converged"), data)
+    assert conv.status == "ok" and conv.converged
+    assert conv.steps < 600 and conv.steps % 20 == 0
+    last = conv.history[-1]
+    assert last["step"] == conv.steps and last["train/acc"] == 1.0 and last["train/loss"] < 0.5
+    # nothing stopped it earlier: no earlier evaluation met the criterion
+    assert all(not (r["train/acc"] == 1.0 and r["train/loss"] < 0.5) for r in conv.history[:-1])
+
+    budget = train(make_cfg(*extra, "train.until=budget"), data)
+    assert budget.status == "ok" and not budget.converged
+    assert budget.steps == 600
+    assert [r["step"] for r in budget.history] == list(range(0, 601, 20))
+    assert canon(budget.history[: len(conv.history)]) == canon(conv.history)  # same trajectory up to the stop
+
+
+def test_last_step_is_evaluated_when_not_a_multiple_of_eval_every(make_cfg, data):
+    out = train(make_cfg("train.steps=50"), data)
+    assert [r["step"] for r in out.history] == [0, 20, 40, 50]
+    assert out.steps == 50
+
+
+# ---------------------------------------------------------------------------------------------
+# epochs -> steps
+
+
+@pytest.mark.parametrize(
+    "epochs, n_train, batch, steps",
+    [(1.0, 500, 50, 10), (2.5, 500, 50, 25), (1.0, 120, 50, 3), (0.01, 500, 50, 1), (3, 1000, 100, 30)],
+)
+def test_epochs_become_steps(epochs, n_train, batch, steps):
+    assert total_steps(TrainConfig(steps=None, epochs=epochs, batch_size=batch), n_train) == steps
+
+
+def test_steps_take_precedence_as_the_budget():
+    assert total_steps(TrainConfig(steps=123, epochs=None, batch_size=7), 10) == 123
+
+
+def test_training_for_epochs(make_cfg, data):
+    out = train(make_cfg("train.steps=None", "train.epochs=1.5", "train.eval_every=5"), data)
+    assert out.steps == 15
+    assert [r["step"] for r in out.history] == [0, 5, 10, 15]
+    assert [r["epoch"] for r in out.history] == [0.0, 0.5, 1.0, 1.5]
