@@ -25,7 +25,7 @@ class Split:
     """One split as tensors.
 
     Attributes:
-        x: (N, C, H, W) float32 inputs in [0, 1] (or (N, D) for vector datasets).
+        x: (N, C, H, W) float32 inputs in [0, 1], or (N, D) for vector datasets (``parity``: values +-1).
         y: (N,) int64 labels in [0, num_classes).
         s: (N,) int64 spurious attributes in [0, num_attrs).
         aligned: (N,) bool, True for bias-aligned samples.
@@ -83,8 +83,9 @@ class SpuriousDataset:
 
 
 class DatasetBuilder(Protocol):
-    def __call__(self, *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, **kw: Any) -> SpuriousDataset:
-        ...
+    def __call__(
+        self, *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, **kw: Any
+    ) -> SpuriousDataset: ...
 
 
 DATASETS: Registry[DatasetBuilder] = Registry("dataset")

@@ -1,6 +1,6 @@
-"""Double MNIST: a core digit (its class is the label) beside a spurious digit.
+"""Double MNIST and Dominoes: a core image (its class is the label) beside a spurious image.
 
-The spurious digit's class equals the label for a fraction rho of the training and validation
+The spurious image's class equals the label for a fraction rho of the training and validation
 samples (exact proportions) and is uniform in the test split. Source images are split into
 disjoint train/val/test pools, so no source image is seen in two splits. Paper-spec section 3.
 """
@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import Tensor
 
 from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels, exact_attributes
-from largelr.data.sources import SOURCES, ImageSource
+from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
 POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for train/val/test
+Side = Literal["left", "right", "top", "bottom"]
 
 
 @DATASETS.register("double_mnist")
@@ -28,59 +28,124 @@ def double_mnist(
     n_val: int,
     n_test: int,
     seed: int,
-    source: str = "mnist5k",
-    core_side: Literal["left", "right"] = "left",
+    core_source: str = "mnist5k",
+    spurious_source: str = "mnist5k",
+    core_side: Side = "left",
     core_intensity: float = 1.0,
     spurious_intensity: float = 1.0,
 ) -> SpuriousDataset:
-    """Two digits side by side (1 x 28 x 56); the core digit is on ``core_side``.
+    """Two images side by side (C x 28 x 56 for left/right); the core image is on ``core_side``.
 
     Args:
         rho: fraction of bias-aligned samples (spurious class == label) in train and val.
         n_train, n_val, n_test: split sizes; the test split is unbiased (spurious class uniform).
         seed: data seed (pool split, labels, attributes, pairing).
-        source: image source for both digits (see ``largelr.data.sources``).
-        core_side: where the core digit sits.
+        core_source: image source of the core image (see ``largelr data list``; e.g. mnist5k, fashion_mnist).
+        spurious_source: image source of the spurious image; resized and given the core's channels.
+        core_side: where the core image sits (top/bottom stack the two vertically).
         core_intensity, spurious_intensity: brightness multipliers in (0, 1] ("bright vs dim digit").
+
+    >>> ds = double_mnist(rho=0.9, n_train=100, n_val=10, n_test=10, seed=0)
+    >>> ds.input_shape, round(float(ds.splits["train"].aligned.float().mean()), 2)
+    ((1, 28, 56), 0.9)
     """
-    if core_side not in ("left", "right"):
-        raise ConfigError(f"data.kwargs.core_side must be 'left' or 'right', got {core_side!r}")
-    for name, v in (("core_intensity", core_intensity), ("spurious_intensity", spurious_intensity)):
+    return build_pair(
+        "double_mnist", rho=rho, sizes={"train": n_train, "val": n_val, "test": n_test}, seed=seed,
+        core_source=core_source, spurious_source=spurious_source, core_side=core_side,
+        core_intensity=core_intensity, spurious_intensity=spurious_intensity,
+    )  # fmt: skip
+
+
+@DATASETS.register("dominoes")
+def dominoes(
+    *,
+    rho: float,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    core_source: str = "fashion_mnist",
+    spurious_source: str = "mnist5k",
+    core_side: Side = "left",
+    core_intensity: float = 1.0,
+    spurious_intensity: float = 1.0,
+) -> SpuriousDataset:
+    """A Fashion-MNIST item (core) beside an MNIST digit (spurious, the simpler feature).
+
+    Double MNIST with other default sources, after the MNIST-CIFAR dominoes of Shah et al. 2020
+    (https://arxiv.org/abs/2006.07710). Needs the Fashion-MNIST files (``largelr data list``).
+
+    Args:
+        rho, n_train, n_val, n_test, seed: as in ``double_mnist``.
+        core_source, spurious_source, core_side, core_intensity, spurious_intensity: as in ``double_mnist``.
+    """
+    return build_pair(
+        "dominoes", rho=rho, sizes={"train": n_train, "val": n_val, "test": n_test}, seed=seed,
+        core_source=core_source, spurious_source=spurious_source, core_side=core_side,
+        core_intensity=core_intensity, spurious_intensity=spurious_intensity,
+    )  # fmt: skip
+
+
+def build_pair(
+    name: str,
+    *,
+    rho: float,
+    sizes: dict[str, int],
+    seed: int,
+    core_source: str,
+    spurious_source: str,
+    core_side: str,
+    core_intensity: float,
+    spurious_intensity: float,
+) -> SpuriousDataset:
+    """The shared construction of ``double_mnist`` and ``dominoes`` (``name`` namespaces the seeds)."""
+    if core_side not in ("left", "right", "top", "bottom"):
+        raise ConfigError(f"data.kwargs.core_side must be 'left', 'right', 'top' or 'bottom', got {core_side!r}")
+    for key, v in (("core_intensity", core_intensity), ("spurious_intensity", spurious_intensity)):
         if not 0.0 < v <= 1.0:
-            raise ConfigError(f"data.kwargs.{name} must be in (0, 1], got {v}")
-    src: ImageSource = SOURCES.get(source)()
-    C = src.num_classes
-    pools = src.pools(make_generator(seed, "double_mnist", "pools"), POOL_FRACTIONS)
-    sizes = {"train": n_train, "val": n_val, "test": n_test}
-    H, W = src.images.shape[1:]
-    core_mask = torch.zeros(H, 2 * W, dtype=torch.bool)
-    core_mask[:, :W] = True
-    if core_side == "right":
-        core_mask = core_mask.flip(1)
+            raise ConfigError(f"data.kwargs.{key} must be in (0, 1], got {v}")
+    core_src = get_source(core_source, "core_source")
+    spur_src = get_source(spurious_source, "spurious_source")
+    if spur_src.num_classes != core_src.num_classes:
+        raise ConfigError(
+            f"data.kwargs.spurious_source {spurious_source!r} has {spur_src.num_classes} classes but core_source "
+            f"{core_source!r} has {core_src.num_classes}; they must match"
+        )
+    C = core_src.num_classes
+    core_pools = core_src.pools(make_generator(seed, name, "pools"), POOL_FRACTIONS)
+    if spurious_source == core_source:
+        spur_pools = core_pools
+    else:
+        spur_pools = spur_src.pools(make_generator(seed, name, "pools", "spurious"), POOL_FRACTIONS)
+    channels = max(core_src.channels, spur_src.channels)
+    H, W = core_src.size
+    vertical = core_side in ("top", "bottom")
+    core_first = core_side in ("left", "top")
+    core_mask = torch.zeros((2 * H, W) if vertical else (H, 2 * W), dtype=torch.bool)
+    if vertical:
+        core_mask[:H] = True
+    else:
+        core_mask[:, :W] = True
+    if not core_first:
+        core_mask = core_mask.flip(0 if vertical else 1)
 
     splits = {}
-    for k, name in enumerate(SPLITS):
-        gen = make_generator(seed, "double_mnist", name)
-        y = balanced_labels(sizes[name], C, gen)
-        s = exact_attributes(y, rho if name != "test" else 1.0 / C, C, gen)
-        core = _draw(src, pools[k], y, gen).float() / 255.0 * core_intensity
-        spur = _draw(src, pools[k], s, gen).float() / 255.0 * spurious_intensity
-        pair = (core, spur) if core_side == "left" else (spur, core)
-        x = torch.cat(pair, dim=2).unsqueeze(1)  # (N, 1, H, 2W)
+    for k, split in enumerate(SPLITS):
+        gen = make_generator(seed, name, split)
+        y = balanced_labels(sizes[split], C, gen)
+        s = exact_attributes(y, rho if split != "test" else 1.0 / C, C, gen)
+        core = to_float(core_src.draw(core_pools[k], y, gen), channels=channels) * core_intensity
+        spur = to_float(spur_src.draw(spur_pools[k], s, gen), channels=channels, size=(H, W)) * spurious_intensity
+        pair = (core, spur) if core_first else (spur, core)
+        x = torch.cat(pair, dim=2 if vertical else 3)  # (N, C, 2H, W) or (N, C, H, 2W)
         n = len(y)
-        masks = {"core": core_mask.expand(n, H, 2 * W), "spurious": (~core_mask).expand(n, H, 2 * W)}
-        splits[name] = Split(x.contiguous(), y, s, y == s, masks)
-    info = {"source": source, "core_side": core_side, "pool_fractions": POOL_FRACTIONS}
-    return SpuriousDataset("double_mnist", C, C, splits, info)
-
-
-def _draw(src: ImageSource, pools: list[Tensor], classes: Tensor, gen: torch.Generator) -> Tensor:
-    """(N, H, W) uint8: for each entry of ``classes`` a random image of that class from its pool."""
-    out = torch.empty(len(classes), *src.images.shape[1:], dtype=torch.uint8)
-    for c, pool in enumerate(pools):
-        where = torch.nonzero(classes == c).flatten()
-        if len(where) == 0:
-            continue
-        pick = pool[torch.randint(len(pool), (len(where),), generator=gen)]
-        out[where] = src.images[pick]
-    return out
+        masks = {"core": core_mask.expand(n, *core_mask.shape), "spurious": (~core_mask).expand(n, *core_mask.shape)}
+        splits[split] = Split(x.contiguous(), y, s, y == s, masks)
+    info = {
+        "core_source": core_source,
+        "spurious_source": spurious_source,
+        "core_side": core_side,
+        "pool_fractions": POOL_FRACTIONS,
+        "spurious_attribute": f"class of the {spurious_source} image on the non-core side",
+    }
+    return SpuriousDataset(name, C, C, splits, info)

@@ -1,0 +1,15 @@
+"""Fixtures for the dataset tests: single-threaded torch (the datasets are tiny, and on a shared
+2-core machine intra-op threads spin against other processes and make each build several times slower)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
