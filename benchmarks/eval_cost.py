@@ -7,6 +7,9 @@ set is measured in its own fresh process that also does its own training, so one
 and evaluation share the same machine load. Targets: "default" <= 20% and "full" <= 50% of the
 training time.
 
+Each process uses one torch thread, as the quickstart sweep's jobs do (``LARGELR_THREADS`` overrides).
+Training time varies with machine load, so compare ratios from the same invocation.
+
 Run (about a minute on 2 CPU cores)::
 
     .venv/bin/python benchmarks/eval_cost.py            # both sets, one process each
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,6 +50,8 @@ def measure(metric_set: str) -> dict:
     from largelr.runner import setup_torch
     from largelr.train import train
 
+    # the quickstart sweep (--jobs 2 on 2 cores) runs each job on one thread; override to compare
+    os.environ.setdefault("LARGELR_THREADS", "1")
     setup_torch()
     cfg = apply_overrides(RunConfig(), [*OVERRIDES, f"eval.metrics=[{metric_set!r}]"])
     data = build_dataset(cfg.data, seed=cfg.seeds.data)

@@ -49,6 +49,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     """
     from largelr.data import build_dataset
     from largelr.evaluate import evaluate
+    from largelr.metrics import plan_metrics
     from largelr.train import train
 
     check_config(cfg)
@@ -60,6 +61,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     setup_torch()
     t0 = time.perf_counter()
     data = build_dataset(cfg.data, seed=cfg.seeds.data).to(device)
+    plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
     if force and rd.exists():
         (rd / store.DONE).unlink(missing_ok=True)
     store.begin(rd, cfg, provenance.environment(str(device)))

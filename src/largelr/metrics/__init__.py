@@ -1,8 +1,25 @@
-"""Metrics. Importing this package fills the METRICS registry."""
+"""Metrics. Importing this package fills the METRICS registry (``dynamics`` is a helper, not a metric)."""
 
 from __future__ import annotations
 
-from largelr.metrics import compressibility, representation, robustness  # noqa: F401  (register metrics)
-from largelr.metrics.base import METRIC_SETS, METRICS, resolve_metric_names, scalar_items
+from largelr.metrics import (  # noqa: F401  (register metrics)
+    attribution,
+    compressibility,
+    counterfactual,
+    lowrank,
+    probes,
+    representation,
+    robustness,
+    selectivity,
+    structured,
+)
+from largelr.metrics.base import (
+    METRIC_SETS,
+    METRICS,
+    has_regions,
+    plan_metrics,
+    resolve_metric_names,
+    scalar_items,
+)
 
-__all__ = ["METRICS", "METRIC_SETS", "resolve_metric_names", "scalar_items"]
+__all__ = ["METRICS", "METRIC_SETS", "has_regions", "plan_metrics", "resolve_metric_names", "scalar_items"]

@@ -1,13 +1,15 @@
-"""Compressibility: the comp_kappa index and magnitude-pruning curves (paper-spec section 5).
+"""Compressibility: comp_kappa and PQ indices, unstructured magnitude-pruning curves (paper-spec section 5).
 
-Pruning never mutates the trained model: every curve point prunes a deep copy.
+Pruning never mutates the trained model: every curve point prunes a deep copy. Structured (unit)
+pruning lives in ``structured.py``, low-rank measures in ``lowrank.py``.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -39,18 +41,50 @@ def comp_kappa(w: Tensor, kappa: float) -> float:
 
 def comp_kappa_rows(W: Tensor, kappa: float) -> float:
     """comp_kappa per output row (unit) of a layer's weight, averaged over rows with nonzero norm."""
-    rows = W.detach().flatten(1)
-    vals = [comp_kappa(r, kappa) for r in rows if r.norm() > 0]
-    return float(np.mean(vals)) if vals else float("nan")
+    rows = W.detach().flatten(1).double()
+    total = rows.norm(dim=1)
+    k = math.ceil(kappa * rows.shape[1])
+    # all rows at once (a Python loop over rows cost ~0.15 s per evaluation on the default MLP)
+    tail = rows.abs().sort(dim=1, descending=True).values[:, k:].norm(dim=1)
+    ok = total > 0
+    return float((1.0 - tail[ok] / total[ok]).mean()) if ok.any() else float("nan")
+
+
+def pq_index(z: Tensor, p: float = 1.0, q: float = 2.0) -> Tensor:
+    """PQ-index per row, PQI_{p,q}(z) = 1 - d^(1/q - 1/p) ||z||_p / ||z||_q (Diao et al. 2023).
+
+    https://arxiv.org/abs/2302.05601. For p=1, q=2 it is 0 for a constant vector and
+    1 - d^(-1/2) for a one-hot vector; higher = sparser (more compressible). Rows that are all
+    zero give NaN.
+
+    Args:
+        z: (D,) or (N, D); the index is taken over the last dimension.
+    """
+    z = z.detach().double()
+    d = z.shape[-1]
+    norm_q = torch.linalg.vector_norm(z, ord=q, dim=-1)
+    ratio = torch.linalg.vector_norm(z, ord=p, dim=-1) / norm_q
+    pqi = 1.0 - d ** (1.0 / q - 1.0 / p) * ratio
+    return torch.where(norm_q > 0, pqi, torch.full_like(pqi, float("nan")))
 
 
 @METRICS.register("compressibility")
 def compressibility(ctx) -> dict[str, Any]:
-    """comp_kappa of all weights together (``weights/comp``) and per layer averaged over output rows."""
+    """comp_kappa and PQ-index (p=1, q=2) of all weights together and per layer.
+
+    ``weights/comp`` and ``weights/pqi`` pool every weight tensor (ndim > 1); ``weights/comp_layer{i}``
+    averages comp_kappa over the layer's output rows, ``weights/pqi_layer{i}`` is the PQI of the
+    whole layer. Higher = more compressible.
+    """
     ws = weight_tensors(ctx.model)
-    out: dict[str, Any] = {"weights/comp": comp_kappa(torch.cat([p.flatten() for _, p in ws]), ctx.cfg.kappa)}
+    w_all = torch.cat([p.detach().flatten() for _, p in ws])
+    out: dict[str, Any] = {
+        "weights/comp": comp_kappa(w_all, ctx.cfg.kappa),
+        "weights/pqi": float(pq_index(w_all)),
+    }
     for i, (_, p) in enumerate(ws):
         out[f"weights/comp_layer{i}"] = comp_kappa_rows(p, ctx.cfg.kappa)
+        out[f"weights/pqi_layer{i}"] = float(pq_index(p.flatten()))
     return out
 
 
@@ -59,19 +93,57 @@ def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
     return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
 
 
+def magnitude_pruner(model: nn.Module, scope: Literal["global", "layer"]) -> Callable[[float], nn.Module]:
+    """``prune_to(sparsity)`` returning a copy of ``model`` with the smallest-|w| weights zeroed.
+
+    The ``round(sparsity * n)`` smallest-magnitude entries are zeroed, ``n`` counting every
+    Linear/Conv weight pooled together (``scope="global"``) or each layer's weight separately
+    (``"layer"``), which selects the same entries as ``torch.nn.utils.prune.global_unstructured`` /
+    ``l1_unstructured`` with L1 importance (ties broken by position here). Magnitudes are sorted once,
+    so a whole curve costs one sort instead of one ``topk`` per level; the masks are applied with
+    ``torch.nn.utils.prune.custom_from_mask`` and made permanent. The input model is untouched.
+    """
+    weights = [m.weight.detach() for m, _ in prunable(model)]
+    flats = [w.flatten() for w in weights]
+    if scope == "global":
+        flats = [torch.cat(flats)]
+    orders = [f.abs().argsort(stable=True) for f in flats]
+
+    def prune_to(sparsity: float) -> nn.Module:
+        pruned = copy.deepcopy(model)
+        drops = []
+        for flat, order in zip(flats, orders):
+            drop = torch.zeros_like(flat, dtype=torch.bool)
+            drop[order[: round(sparsity * len(flat))]] = True
+            drops.append(drop)
+        if scope == "global":
+            drops = list(drops[0].split([w.numel() for w in weights]))
+        for (m, name), drop in zip(prunable(pruned), drops):
+            # torch.nn.utils.prune applies the mask (weight_orig * weight_mask), then bakes it in
+            prune.custom_from_mask(m, name, mask=~drop.view_as(m.weight))
+            prune.remove(m, name)
+        return pruned
+
+    return prune_to
+
+
 def prune_global_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
     """A copy of ``model`` with the ``sparsity`` fraction of smallest-|w| weights (pooled over layers) zeroed.
 
-    Uses ``torch.nn.utils.prune.global_unstructured`` with L1 (magnitude) importance and then makes
-    the pruning permanent on the copy. The input model is untouched.
+    Global unstructured magnitude pruning, as ``torch.nn.utils.prune.global_unstructured`` with
+    ``L1Unstructured``, made permanent on the copy. The input model is untouched.
     """
-    pruned = copy.deepcopy(model)
-    targets = prunable(pruned)
-    if sparsity > 0:
-        prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=float(sparsity))
-        for m, name in targets:
-            prune.remove(m, name)
-    return pruned
+    return magnitude_pruner(model, "global")(sparsity)
+
+
+def prune_layerwise_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
+    """A copy of ``model`` with the ``sparsity`` fraction of smallest-|w| weights zeroed in every layer.
+
+    Each Linear/Conv weight is pruned at the same rate (as ``torch.nn.utils.prune.l1_unstructured``
+    per layer), unlike ``prune_global_magnitude`` which ranks all weights together and so prunes
+    layers with small weights (typically the wide first layer) harder. The input model is untouched.
+    """
+    return magnitude_pruner(model, "layer")(sparsity)
 
 
 def realised_sparsity(model: nn.Module) -> tuple[float, float]:
@@ -100,22 +172,34 @@ def curve_summaries(sparsity: list[float], acc: list[float], prefix: str) -> dic
     return out
 
 
-def pruning_curve(ctx, prune_fn, name: str) -> dict[str, Any]:
-    """Accuracy and worst-group accuracy on the test split at each ``eval.sparsities`` level."""
+def test_accuracy(ctx, model: nn.Module) -> dict[str, float]:
+    """``acc`` and ``worst_group_acc`` of ``model`` on the whole test split (one curve point)."""
     sp = ctx.data.splits["test"]
+    pred = ctx.forward(model, sp.x).argmax(1)
+    A = group_accuracy(pred, sp.y, sp.s, ctx.data.num_classes, ctx.data.num_attrs)
+    return {
+        "acc": float((pred == sp.y).double().mean()),
+        "worst_group_acc": float(np.nanmin(A.numpy())) if not torch.isnan(A).all() else float("nan"),
+    }
+
+
+def pruning_curve(ctx, prune_to: Callable[[float], nn.Module], name: str) -> dict[str, Any]:
+    """Accuracy and worst-group accuracy on the test split at each ``eval.sparsities`` level.
+
+    Args:
+        prune_to: sparsity -> pruned copy of ``ctx.model`` (from ``magnitude_pruner``).
+        name: key stem: ``test/{name}`` holds the rows, ``test/{name}_auc`` etc. the summaries.
+    """
     rows = []
     for level in ctx.cfg.sparsities:
-        pruned = prune_fn(ctx.model, level)
-        pred = ctx.forward(pruned, sp.x).argmax(1)
-        A = group_accuracy(pred, sp.y, sp.s, ctx.data.num_classes, ctx.data.num_attrs)
+        pruned = prune_to(level)
         w_frac, all_frac = realised_sparsity(pruned)
         rows.append(
             {
                 "sparsity": float(level),
                 "realised_weight_sparsity": w_frac,
                 "realised_param_sparsity": all_frac,
-                "acc": float((pred == sp.y).double().mean()),
-                "worst_group_acc": float(np.nanmin(A.numpy())) if not torch.isnan(A).all() else float("nan"),
+                **test_accuracy(ctx, pruned),
             }
         )
     out: dict[str, Any] = {f"test/{name}": rows}
@@ -126,4 +210,10 @@ def pruning_curve(ctx, prune_fn, name: str) -> dict[str, Any]:
 @METRICS.register("prune_curve")
 def prune_curve(ctx) -> dict[str, Any]:
     """Global unstructured magnitude pruning without fine-tuning: test acc and worst-group acc per sparsity."""
-    return pruning_curve(ctx, prune_global_magnitude, "prune")
+    return pruning_curve(ctx, magnitude_pruner(ctx.model, "global"), "prune")
+
+
+@METRICS.register("prune_layer_curve")
+def prune_layer_curve(ctx) -> dict[str, Any]:
+    """Per-layer unstructured magnitude pruning (same rate in every layer): test acc and worst-group acc."""
+    return pruning_curve(ctx, magnitude_pruner(ctx.model, "layer"), "prune_layer")

@@ -1,4 +1,4 @@
-"""Properties of the penultimate representation: activation sparsity and class separation."""
+"""Properties of the penultimate representation: activation sparsity, class separation (paper-spec section 5)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ import torch
 from torch import Tensor
 
 from largelr.metrics.base import METRICS
+from largelr.metrics.compressibility import pq_index
 
 
 def activation_sparsity(Z: Tensor) -> dict[str, float]:
-    """Fraction of exactly-zero activations and fraction of dead units (zero on every sample).
+    """Fraction of exactly-zero activations, fraction of dead units (zero on every sample), and the
+    PQ-index (p=1, q=2) of each sample's activation vector averaged over samples with a nonzero one.
 
     Args:
         Z: (N, D) penultimate activations.
     """
     zero = Z == 0
-    return {"act_zero_frac": float(zero.double().mean()), "dead_frac": float(zero.all(0).double().mean())}
+    pqi = pq_index(Z)
+    ok = ~torch.isnan(pqi)
+    return {
+        "act_zero_frac": float(zero.double().mean()),
+        "dead_frac": float(zero.all(0).double().mean()),
+        "act_pqi": float(pqi[ok].mean()) if ok.any() else float("nan"),
+    }
 
 
 def mean_cosine_matrix(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
@@ -56,18 +64,41 @@ def separation(Z: Tensor, labels: Tensor, num_values: int) -> float:
     return float(1 - d_within / d_between) if d_between > 0 else float("nan")
 
 
+def fisher_ratio(Z: Tensor, labels: Tensor, num_values: int) -> float:
+    """Trace ratio tr(S_B) / tr(S_W) of between-class over within-class scatter.
+
+    S_B = sum_c n_c (mu_c - mu)(mu_c - mu)^T and S_W = sum_i (z_i - mu_{c_i})(z_i - mu_{c_i})^T, so
+    tr(S_B) = sum_c n_c |mu_c - mu|^2 and tr(S_W) = sum_i |z_i - mu_{c_i}|^2 (sums of squares, no
+    degrees-of-freedom correction: our choice). Higher = classes further apart relative to their
+    spread. NaN with fewer than two classes present or zero within-class scatter.
+    """
+    Z = Z.double()
+    counts = torch.bincount(labels, minlength=num_values).double()
+    if int((counts > 0).sum()) < 2:
+        return float("nan")
+    means = torch.zeros(num_values, Z.shape[1], dtype=torch.double).index_add_(0, labels, Z)
+    means = means / counts.clamp(min=1)[:, None]
+    between = (counts * ((means - Z.mean(0)) ** 2).sum(1)).sum()
+    within = ((Z - means[labels]) ** 2).sum()
+    return float(between / within) if within > 0 else float("nan")
+
+
 @METRICS.register("activation_sparsity")
 def activation_sparsity_metric(ctx) -> dict[str, Any]:
-    """Zero fraction and dead-unit fraction of penultimate activations on the fixed test subset."""
+    """Zero fraction, dead-unit fraction and mean per-sample PQ-index of penultimate activations on the
+    fixed test subset (``test/act_zero_frac``, ``test/dead_frac``, ``test/act_pqi``)."""
     Z, _, _ = ctx.features("test")
     return {f"test/{k}": v for k, v in activation_sparsity(Z).items()}
 
 
 @METRICS.register("class_separation")
 def class_separation(ctx) -> dict[str, Any]:
-    """Cosine class separation of penultimate features (and the same with s: bias separation)."""
+    """Cosine class separation of penultimate features and its Fisher-ratio view, each also with s in
+    place of y (``test/class_sep``, ``test/bias_sep``, ``test/fisher_ratio``, ``test/bias_fisher_ratio``)."""
     Z, y, s = ctx.features("test")
     return {
         "test/class_sep": separation(Z, y, ctx.data.num_classes),
         "test/bias_sep": separation(Z, s, ctx.data.num_attrs),
+        "test/fisher_ratio": fisher_ratio(Z, y, ctx.data.num_classes),
+        "test/bias_fisher_ratio": fisher_ratio(Z, s, ctx.data.num_attrs),
     }

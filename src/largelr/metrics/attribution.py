@@ -1,0 +1,141 @@
+"""Core-feature utilization from input attributions: how much attribution falls on the spurious region.
+
+Attributions come from captum (DeepLift by default; Integrated Gradients and Saliency under their
+own metric names), with target = true label and a zero baseline, on the fixed test subset. Needs
+the dataset's core/spurious region masks (paper-spec section 5).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from largelr.metrics.base import METRICS, needs_regions
+
+MAX_SAMPLES = 500  # attributions are a backward pass per sample (x n_steps for IG): cap the cost
+MAP_IMAGES = 16  # test images averaged into the heat-map returned for the report
+BATCH = 250
+IG_STEPS = 32
+OUTLIER_PERC = 2.0  # the top 2% of attribution mass saturates at 1 (captum's visualisation default)
+
+
+def normalise_attributions(attr: Tensor, outlier_perc: float = OUTLIER_PERC) -> Tensor:
+    """Per-sample |sum over channels| scaled by its cumulative-sum threshold and clipped to [0, 1].
+
+    For each sample, with a = |sum_c attr[c]| flattened and sorted ascending, the threshold is the
+    smallest value v in a such that the entries <= v carry at least (100 - outlier_perc)% of the
+    total mass sum(a) (captum's ``_cumulative_sum_threshold``, the "98th percentile of the
+    cumulative sum"). Dividing by v and clipping saturates the few largest entries, so one extreme
+    pixel cannot dominate the region shares. All-zero samples stay all zero.
+
+    Args:
+        attr: (N, C, H, W) attributions (or (N, H, W) with the channel sum already taken).
+
+    Returns:
+        (N, H, W) values in [0, 1].
+    """
+    a = (attr.sum(1) if attr.ndim == 4 else attr).abs().double()
+    flat = a.flatten(1)
+    vals = flat.sort(dim=1).values
+    csum = vals.cumsum(1)
+    # first position where the cumulative sum reaches the (100 - outlier_perc)% of the total
+    reached = csum >= csum[:, -1:] * (1.0 - outlier_perc / 100.0)
+    thr = vals.gather(1, reached.double().argmax(1, keepdim=True))
+    norm = torch.where(thr > 0, flat / thr.clamp(min=1e-300), torch.zeros_like(flat)).clamp(0.0, 1.0)
+    return norm.view_as(a)
+
+
+def region_share(a: Tensor, mask: Tensor) -> Tensor:
+    """(N,) share of each sample's attribution mass inside ``mask``; NaN where the mass is 0.
+
+    Args:
+        a: (N, H, W) nonnegative attributions.
+        mask: (N, H, W) bool region mask.
+    """
+    total = a.flatten(1).sum(1)
+    inside = (a * mask).flatten(1).sum(1)
+    return torch.where(total > 0, inside / total.clamp(min=1e-300), torch.full_like(total, float("nan")))
+
+
+def attribute(model: nn.Module, x: Tensor, target: Tensor, method: str) -> Tensor:
+    """Raw captum attributions (same shape as ``x``), target class ``target``, zero baseline.
+
+    The model is deep-copied so captum's hooks and its replacement of nonlinearities never touch the
+    trained model. DeepLift needs every nonlinearity to be its own ``nn.Module`` called once per
+    forward (true of the MLP; a ResNet block that reuses one ``nn.ReLU`` would need its own modules).
+    """
+    from captum.attr import DeepLift, IntegratedGradients, Saliency  # captum is slow to import
+
+    model = copy.deepcopy(model).eval()
+    if method == "deeplift":
+        explainer: Any = DeepLift(model)
+        kwargs: dict[str, Any] = {"baselines": 0.0}
+    elif method == "ig":
+        explainer = IntegratedGradients(model)
+        kwargs = {"baselines": 0.0, "n_steps": IG_STEPS, "internal_batch_size": BATCH}
+    elif method == "saliency":
+        explainer = Saliency(model)
+        kwargs = {"abs": False}  # |.| is taken after the channel sum, as for the other methods
+    else:
+        raise ValueError(f"unknown attribution method {method!r}")
+    out = []
+    with torch.enable_grad(), warnings.catch_warnings():
+        # DeepLift warns that it sets hooks on the nonlinearities: harmless on our private copy
+        warnings.filterwarnings("ignore", message="Setting forward, backward hooks", category=UserWarning)
+        for i in range(0, len(x), BATCH):
+            xb = x[i : i + BATCH].detach().clone().requires_grad_(True)
+            out.append(explainer.attribute(xb, target=target[i : i + BATCH], **kwargs).detach().cpu())
+    return torch.cat(out)
+
+
+def attribution_shares(ctx, method: str, suffix: str) -> dict[str, Any]:
+    """Spurious share, core utilization and a mean heat-map for one attribution method."""
+    sp = ctx.data.splits["test"]
+    idx = ctx.repr_index("test")[: min(ctx.cfg.n_repr, MAX_SAMPLES)]
+    x = sp.x[idx.to(sp.x.device)]
+    target = sp.y[idx].to(x.device)
+    a = normalise_attributions(attribute(ctx.model, x, target, method))
+    share = region_share(a, sp.masks["spurious"][idx].cpu())
+    ok = ~torch.isnan(share)
+    spurious = float(share[ok].mean()) if ok.any() else float("nan")
+    heat = a[:MAP_IMAGES].mean(0)
+    core = sp.masks["core"][idx[0]].cpu()
+    return {
+        f"test/spurious_share{suffix}": spurious,
+        f"test/core_util{suffix}": 1.0 - spurious,
+        f"test/attr_map{suffix}": [[round(float(v), 4) for v in row] for row in heat],
+        f"test/attr_map_index{suffix}": idx[:MAP_IMAGES].tolist(),
+        f"test/attr_mask{suffix}": core.int().tolist(),
+    }
+
+
+@METRICS.register("attribution")
+@needs_regions
+def attribution(ctx) -> dict[str, Any]:
+    """DeepLift attribution shares on the test subset (at most 500 samples).
+
+    ``test/spurious_share`` = mean over samples of (normalised attribution mass in the spurious mask)
+    / (total mass); ``test/core_util`` = 1 - spurious share (higher = more core-feature use);
+    ``test/attr_map`` = the normalised map averaged over the first 16 subset images, whose test
+    indices are ``test/attr_map_index``; ``test/attr_mask`` = the core-region mask (0/1) of the first
+    of them, for outlining the core region on the heat-map. Normalisation: ``normalise_attributions``.
+    """
+    return attribution_shares(ctx, "deeplift", "")
+
+
+@METRICS.register("attribution_ig")
+@needs_regions
+def attribution_ig(ctx) -> dict[str, Any]:
+    """As ``attribution`` with Integrated Gradients (32 steps); keys carry the suffix ``_ig``."""
+    return attribution_shares(ctx, "ig", "_ig")
+
+
+@METRICS.register("attribution_saliency")
+@needs_regions
+def attribution_saliency(ctx) -> dict[str, Any]:
+    """As ``attribution`` with Saliency (input gradient); keys carry the suffix ``_saliency``."""
+    return attribution_shares(ctx, "saliency", "_saliency")

@@ -1,0 +1,157 @@
+"""Structured pruning: remove whole hidden units (Linear outputs) or channels (Conv outputs).
+
+Supports models whose Linear/Conv layers form a plain chain (each layer's outputs are exactly the
+next layer's inputs, no normalisation layers): the MLP family. Other models are skipped with a
+warning, since removing a channel of a residual or normalised network needs a dependency graph
+this module does not build. Pruning never mutates the trained model.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from largelr.metrics.base import METRICS
+from largelr.metrics.compressibility import curve_summaries, test_accuracy
+
+log = logging.getLogger(__name__)
+
+LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+NORMS = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.SyncBatchNorm,
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.GroupNorm,
+    nn.LayerNorm,
+)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the chain and how often each of its weights is used per sample (its spatial size)."""
+
+    module: nn.Module
+    uses: int  # output positions per sample: 1 for Linear, H_out*W_out for Conv2d
+
+
+def layer_chain(model: nn.Module, example: Tensor) -> list[Layer] | None:
+    """The Linear/Conv layers in the order a forward pass on ``example`` calls them, if they form a chain.
+
+    Returns None when the model has normalisation layers, calls a layer twice, or when some layer's
+    output size does not match the next layer's input size. Skip connections are not detected: a
+    residual network without normalisation layers whose sizes happen to match would pass.
+    """
+    if any(isinstance(m, NORMS) for m in model.modules()):
+        return None
+    calls: list[tuple[nn.Module, int]] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, out: calls.append((mod, out[0, 0].numel())))
+        for m in model.modules()
+        if isinstance(m, LAYERS)
+    ]
+    try:
+        with torch.no_grad():
+            model.eval()(example[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    mods = [m for m, _ in calls]
+    if len(set(map(id, mods))) != len(mods) or not mods:
+        return None
+    for a, b in zip(mods, mods[1:]):
+        n_out = a.out_features if isinstance(a, nn.Linear) else a.out_channels
+        n_in = b.in_features if isinstance(b, nn.Linear) else b.in_channels
+        # Conv -> Linear goes through a channel-major flatten: channel j owns a block of columns
+        conv_to_linear = not isinstance(a, nn.Linear) and isinstance(b, nn.Linear) and n_in % n_out == 0
+        if n_in != n_out and not conv_to_linear:
+            return None
+        if isinstance(a, nn.Linear) and not isinstance(b, nn.Linear):
+            return None
+    return [Layer(m, uses) for m, uses in calls]
+
+
+def prune_units(model: nn.Module, level: float, example: Tensor) -> tuple[nn.Module, dict[str, float]] | None:
+    """A copy of ``model`` with the ``level`` fraction of units of every hidden layer removed.
+
+    Removed per hidden layer (every chain layer but the last): ``min(n - 1, round(level * n))`` of
+    its ``n`` output units, those with the smallest L2 norm of their incoming weights (ranked on the
+    unpruned weights of that layer, one shot, ties by index). Removing unit j of layer l zeroes row j
+    of W_l (a Conv filter), its bias, and the inputs of layer l+1 it feeds (column j, or for a
+    Conv -> Linear flatten the block of columns of channel j).
+
+    Returns:
+        (pruned copy, stats) with ``units_removed_frac`` (over hidden units), ``param_frac_removed``
+        (over all parameters) and ``flop_frac_removed`` (multiply-adds of Linear/Conv weights per
+        sample), or None when the model is not a plain chain (see ``layer_chain``).
+    """
+    pruned = copy.deepcopy(model)
+    chain = layer_chain(pruned, example)
+    if chain is None:
+        return None
+    removed = [torch.zeros_like(layer.module.weight, dtype=torch.bool) for layer in chain]
+    dropped: list[Tensor] = []
+    for i, layer in enumerate(chain[:-1]):
+        W = layer.module.weight.detach()
+        n = W.shape[0]
+        k = min(n - 1, round(level * n))
+        order = torch.sort(W.flatten(1).norm(dim=1), stable=True).indices
+        drop = order[:k]
+        removed[i][drop] = True
+        nxt = chain[i + 1].module.weight
+        block = nxt.shape[1] // n  # 1 unless Conv -> Linear
+        cols = (drop[:, None] * block + torch.arange(block, device=drop.device)).flatten()
+        removed[i + 1][:, cols] = True
+        dropped.append(drop)
+    bias_removed = 0
+    with torch.no_grad():
+        for layer, mask in zip(chain, removed):
+            layer.module.weight[mask] = 0.0
+        for layer, drop in zip(chain, dropped):
+            if layer.module.bias is not None:
+                layer.module.bias[drop] = 0.0
+                bias_removed += len(drop)
+    units_total = sum(layer.module.weight.shape[0] for layer in chain[:-1])
+    units_removed = sum(len(d) for d in dropped)
+    n_params = sum(p.numel() for p in model.parameters())
+    flops = sum(layer.module.weight.numel() * layer.uses for layer in chain)
+    flops_removed = sum(int(m.sum()) * layer.uses for layer, m in zip(chain, removed))
+    stats = {
+        "units_removed_frac": units_removed / units_total if units_total else 0.0,
+        "param_frac_removed": (sum(int(m.sum()) for m in removed) + bias_removed) / n_params,
+        "flop_frac_removed": flops_removed / flops,
+    }
+    return pruned, stats
+
+
+@METRICS.register("structured_prune_curve")
+def structured_prune_curve(ctx) -> dict[str, Any]:
+    """Hidden-unit pruning at each ``eval.sparsities`` level (fraction of units per layer), no fine-tuning.
+
+    Keys: ``test/prune_struct`` (rows with ``sparsity`` = the level, the fraction of units removed
+    per hidden layer, and ``units_removed_frac``, ``param_frac_removed``, ``flop_frac_removed``,
+    ``acc``, ``worst_group_acc``) and the curve summaries ``test/prune_struct_max_sparsity_99|95`` and
+    ``test/prune_struct_auc`` over the level. Empty (with a warning) for models that are not
+    a plain Linear/Conv chain.
+    """
+    example = ctx.data.splits["test"].x[:1]
+    rows = []
+    for level in ctx.cfg.sparsities:
+        result = prune_units(ctx.model, level, example)
+        if result is None:
+            name = type(ctx.model).__name__
+            log.warning("structured_prune_curve: %s is not a plain Linear/Conv chain; skipped", name)
+            return {}
+        pruned, stats = result
+        rows.append({"sparsity": float(level), **stats, **test_accuracy(ctx, pruned)})
+    out: dict[str, Any] = {"test/prune_struct": rows}
+    out.update(curve_summaries([r["sparsity"] for r in rows], [r["acc"] for r in rows], "test/prune_struct"))
+    return out

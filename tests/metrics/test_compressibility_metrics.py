@@ -1,0 +1,118 @@
+"""comp_kappa, PQ-index, curve summaries and unstructured magnitude pruning."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from metric_toys import make_ctx, toy_dataset, wired_mlp
+from torch import nn
+from torch.nn.utils import prune
+
+from largelr.metrics.base import METRICS
+from largelr.metrics.compressibility import (
+    comp_kappa,
+    comp_kappa_rows,
+    curve_summaries,
+    pq_index,
+    prunable,
+    prune_global_magnitude,
+    prune_layerwise_magnitude,
+    realised_sparsity,
+)
+from largelr.models.mlp import mlp
+
+
+def test_comp_kappa_by_hand():
+    w = torch.tensor([3.0, -4.0, 0, 0, 0, 0, 0, 0, 0, 1.0])  # D = 10, |w|^2 = 26
+    assert comp_kappa(w, 0.1) == pytest.approx(1 - math.sqrt(10 / 26))  # keeps |-4|
+    assert comp_kappa(w, 0.2) == pytest.approx(1 - math.sqrt(1 / 26))  # keeps 4 and 3
+    assert comp_kappa(torch.ones(10), 0.1) == pytest.approx(1 - math.sqrt(0.9))
+    assert math.isnan(comp_kappa(torch.zeros(4), 0.5))
+
+
+def test_comp_kappa_rows_skips_zero_rows():
+    W = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    assert comp_kappa_rows(W, 0.5) == pytest.approx((1.0 + (1 - math.sqrt(0.5))) / 2)
+
+
+def test_pq_index_one_hot_and_constant():
+    d = 16
+    one_hot = torch.zeros(d)
+    one_hot[3] = 5.0
+    assert float(pq_index(one_hot)) == pytest.approx(1 - d**-0.5)
+    assert float(pq_index(torch.full((d,), 0.3))) == pytest.approx(0.0, abs=1e-12)
+    rows = pq_index(torch.stack([one_hot, torch.ones(d), torch.zeros(d)]))
+    assert rows[0] == pytest.approx(1 - d**-0.5) and rows[1] == pytest.approx(0.0, abs=1e-12)
+    assert torch.isnan(rows[2])
+
+
+def test_curve_summaries_by_hand():
+    # given out of order: the function sorts by sparsity
+    out = curve_summaries([0.9, 0.0, 0.5], [0.7, 0.8, 0.796], "p")
+    assert out["p_max_sparsity_99"] == 0.5  # 0.796 >= 0.99 * 0.8 = 0.792 > 0.7
+    assert out["p_max_sparsity_95"] == 0.5  # 0.7 < 0.76
+    area = (0.8 + 0.796) / 2 * 0.5 + (0.796 + 0.7) / 2 * 0.4
+    assert out["p_auc"] == pytest.approx(area / 0.9)
+
+
+def _model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return mlp(input_shape=(1, 4, 6), num_classes=3, width=8, depth=2, bias=True)
+
+
+@pytest.mark.parametrize("fn", [prune_global_magnitude, prune_layerwise_magnitude])
+def test_pruning_does_not_mutate_and_realises_sparsity(fn):
+    model = _model()
+    before = copy.deepcopy(model.state_dict())
+    pruned = fn(model, 0.5)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+    w_frac, all_frac = realised_sparsity(pruned)
+    assert w_frac == pytest.approx(0.5, abs=0.01)  # per-layer rounding of round(0.5 * n)
+    assert all_frac < w_frac  # biases are not pruned
+    for (m, _), (mp, _) in zip(prunable(model), prunable(pruned)):
+        kept = mp.weight != 0
+        assert torch.equal(mp.weight[kept], m.weight[kept])  # survivors keep their values
+
+
+def test_layerwise_pruning_hits_every_layer_at_the_same_rate():
+    pruned = prune_layerwise_magnitude(_model(), 0.75)
+    for m, _ in prunable(pruned):
+        assert float((m.weight == 0).double().mean()) == pytest.approx(0.75, abs=1.0 / m.weight.numel())
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.3, 0.9])
+def test_magnitude_pruning_matches_torch_prune(sparsity):
+    """Same zeroed entries as torch.nn.utils.prune (random weights: no ties)."""
+    model = _model(1)
+    ref_g, ref_l = copy.deepcopy(model), copy.deepcopy(model)
+    prune.global_unstructured(prunable(ref_g), pruning_method=prune.L1Unstructured, amount=sparsity)
+    for m, name in prunable(ref_l):
+        prune.l1_unstructured(m, name, amount=sparsity)
+    for ours, ref in (
+        (prune_global_magnitude(model, sparsity), ref_g),
+        (prune_layerwise_magnitude(model, sparsity), ref_l),
+    ):
+        for (m, _), (r, _) in zip(prunable(ours), prunable(ref)):
+            assert torch.equal(m.weight == 0, r.weight == 0)
+
+
+def test_prune_curve_metrics_on_toy():
+    model = wired_mlp("core")  # perfect on the toy test split; 5/6 of its weights are already 0
+    ctx = make_ctx(model, toy_dataset(), sparsities=(0.0, 0.5, 0.9))
+    for name, stem in (("prune_curve", "prune"), ("prune_layer_curve", "prune_layer")):
+        out = METRICS.get(name)(ctx)
+        rows = out[f"test/{stem}"]
+        assert [r["sparsity"] for r in rows] == [0.0, 0.5, 0.9]
+        assert rows[0]["acc"] == 1.0 and rows[0]["realised_weight_sparsity"] == realised_sparsity(model)[0]
+        assert rows[1]["acc"] == 1.0  # pruning 50% removes only zeros
+        assert {f"test/{stem}_auc", f"test/{stem}_max_sparsity_99", f"test/{stem}_max_sparsity_95"} <= set(out)
+
+
+def test_compressibility_metric_keys():
+    out = METRICS.get("compressibility")(make_ctx(_model(), toy_dataset()))
+    assert {"weights/comp", "weights/pqi", "weights/comp_layer0", "weights/pqi_layer2"} <= set(out)
+    assert 0 < out["weights/pqi"] < 1

@@ -1,0 +1,98 @@
+"""Activation sparsity, cosine separation, Fisher ratio and unit selectivity on hand-made features."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from metric_toys import make_ctx, toy_dataset, wired_mlp
+
+from largelr.metrics.base import METRICS
+from largelr.metrics.representation import activation_sparsity, fisher_ratio, separation
+from largelr.metrics.selectivity import selectivity_index
+
+
+def test_activation_sparsity_by_hand():
+    Z = torch.tensor([[0.0, 1.0, 0.0], [0.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    out = activation_sparsity(Z)
+    assert out["act_zero_frac"] == pytest.approx(6 / 9)
+    assert out["dead_frac"] == pytest.approx(1 / 3)
+    # per-sample PQI: (0,1,0) is one-hot; (0,2,3) has l1 = 5, l2 = sqrt(13); the zero row is skipped
+    expected = ((1 - 3**-0.5) + (1 - 5 / math.sqrt(3 * 13))) / 2
+    assert out["act_pqi"] == pytest.approx(expected)
+
+
+def _cos_distance_brute(A: np.ndarray, B: np.ndarray) -> float:
+    """1 - mean over all pairs (a, b) of cos(a, b), zero vectors having cosine 0 with everything."""
+    total = 0.0
+    for a in A:
+        for b in B:
+            na, nb = np.linalg.norm(a), np.linalg.norm(b)
+            total += 0.0 if na == 0 or nb == 0 else float(a @ b) / (na * nb)
+    return 1.0 - total / (len(A) * len(B))
+
+
+def test_separation_matches_brute_force_double_loop():
+    rng = np.random.default_rng(0)
+    Z = np.maximum(rng.normal(size=(30, 5)), 0)
+    Z[3] = 0.0  # an all-zero sample
+    labels = rng.integers(0, 4, size=30)
+    labels[labels == 3] = 2  # class 3 absent: skipped
+    classes = sorted(set(labels.tolist()))
+    within = np.mean([_cos_distance_brute(Z[labels == c], Z[labels == c]) for c in classes])
+    between = np.mean([_cos_distance_brute(Z[labels == c], Z[labels == d]) for c in classes for d in classes if c != d])
+    got = separation(torch.tensor(Z, dtype=torch.float32), torch.tensor(labels), 4)
+    assert got == pytest.approx(1 - within / between, rel=1e-5)
+
+
+def test_fisher_ratio_matches_numpy():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 3, size=40)
+    Z = rng.normal(size=(40, 4)) + labels[:, None] * np.array([1.0, 0.5, 0.0, 0.0])
+    mu = Z.mean(0)
+    S_B = sum(
+        (labels == c).sum() * np.outer(Z[labels == c].mean(0) - mu, Z[labels == c].mean(0) - mu) for c in range(3)
+    )
+    S_W = sum((Z[labels == c] - Z[labels == c].mean(0)).T @ (Z[labels == c] - Z[labels == c].mean(0)) for c in range(3))
+    got = fisher_ratio(torch.tensor(Z), torch.tensor(labels), 5)  # values 3, 4 absent
+    assert got == pytest.approx(np.trace(S_B) / np.trace(S_W))
+    assert math.isnan(fisher_ratio(torch.tensor(Z), torch.zeros(40, dtype=torch.long), 3))
+
+
+def test_selectivity_on_a_toy():
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    s = torch.tensor([0, 1, 1, 2, 2, 0])
+    Z = torch.tensor(
+        [
+            [2.0, 2, 0, 0, 0, 0],  # class-0 unit: CSI 1; s-means (1, 1, 0): BSI 0.5 / 1.5
+            [1.0, 1, 1, 1, 1, 1],  # constant: CSI = BSI = 0
+            [0.0, 0, 0, 0, 0, 0],  # dead: excluded
+            [0.0, 3, 3, 0, 0, 0],  # s=1 unit: class means (1.5, 1.5, 0): CSI 0.75 / 2.25; BSI 1
+        ]
+    ).T
+    csi = selectivity_index(Z, y, 3)
+    bsi = selectivity_index(Z, s, 3)
+    assert csi[[0, 1, 3]].tolist() == pytest.approx([1.0, 0.0, 1 / 3])
+    assert bsi[[0, 1, 3]].tolist() == pytest.approx([1 / 3, 0.0, 1.0])
+    assert torch.isnan(csi[2]) and torch.isnan(bsi[2])
+
+
+def test_selectivity_metric_on_wired_model():
+    # units 0-2 respond to one class each (CSI 1), units 3-5 to one spurious value each (BSI 1); on the
+    # unbiased toy test split each unit's mean over the other factor is flat (0 selectivity)
+    out = METRICS.get("selectivity")(make_ctx(wired_mlp("core"), toy_dataset()))
+    assert out["test/csi_mean"] == pytest.approx(0.5) and out["test/bsi_mean"] == pytest.approx(0.5)
+    assert out["test/csi_gt_bsi"] == pytest.approx(0.5)
+
+
+def test_representation_metrics_keys():
+    ctx = make_ctx(wired_mlp("core"), toy_dataset())
+    sep = METRICS.get("class_separation")(ctx)
+    assert set(sep) == {"test/class_sep", "test/bias_sep", "test/fisher_ratio", "test/bias_fisher_ratio"}
+    sparsity = METRICS.get("activation_sparsity")(ctx)
+    assert set(sparsity) == {"test/act_zero_frac", "test/dead_frac", "test/act_pqi"}
+    # every sample lights exactly one core and one spurious unit of 6, each with value 3
+    assert sparsity["test/act_zero_frac"] == pytest.approx(4 / 6) and sparsity["test/dead_frac"] == 0.0
+    assert sparsity["test/act_pqi"] == pytest.approx(1 - 6**-0.5 * 6 / math.sqrt(18))
