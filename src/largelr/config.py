@@ -54,7 +54,7 @@ class TrainConfig:
     steps: int | None = 5000  # budget in optimizer steps (the cap when until=converged); xor epochs
     epochs: float | None = None  # budget in passes over the training split; xor steps
     loss_tol: float = 5e-5  # convergence threshold on the full-train mean cross-entropy
-    eval_every: int = 500  # steps between evaluations (history rows, convergence/divergence checks)
+    eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
     fail_after: int = 1000  # steps after which train acc <= 1.25x chance marks the run "failed"
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
 

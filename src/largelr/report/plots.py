@@ -68,7 +68,8 @@ def normalised_overlay(df: pd.DataFrame, properties: dict[str, str]) -> tuple[Fi
     ax.set_xlabel("learning rate")
     ax.set_ylabel("min-max normalised mean over seeds")
     n = ok.groupby(LR).size()
-    ax.set_title(f"Properties vs LR ({int(n.min())}–{int(n.max())} seeds per LR)")
+    seeds = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
+    ax.set_title(f"Properties vs LR ({seeds} seeds per LR)")
     _mark_bad_runs(ax, df)
     ax.legend(fontsize=7, loc="best")
     return fig, norm.reset_index()
@@ -123,7 +124,8 @@ def dynamics_curves(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
 def attribution_maps(maps: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     """Mean attribution heat-maps of the lowest- and highest-LR runs side by side (same test images).
 
-    Converged runs are preferred; the spurious region is outlined in red when its mask is known.
+    Converged runs are preferred; the boundary between the core and spurious regions is drawn in red
+    and the regions are labelled when the mask is known.
     """
     pool = (
         maps[maps["converged"]]
@@ -136,8 +138,13 @@ def attribution_maps(maps: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     for ax, run in zip(axes, chosen):
         heat = np.asarray(run["map"], dtype=float)
         im = ax.imshow(heat, cmap="inferno", vmin=0, vmax=max(1e-12, float(np.nanmax(heat))))
-        if run["mask"] is not None:
-            ax.contour(np.asarray(run["mask"], dtype=float), levels=[0.5], colors="red", linewidths=1.5)
+        if run["mask"] is not None:  # mean core mask over the mapped images
+            core = np.asarray(run["mask"], dtype=float)
+            ax.contour(core, levels=[0.5], colors="red", linewidths=1.5)
+            for region, weight in (("core", core), ("spurious", 1.0 - core)):
+                if weight.sum() > 0:
+                    cx = float((weight.sum(0) * np.arange(weight.shape[1])).sum() / weight.sum())
+                    ax.text(cx, 1.5, region, color="white", ha="center", va="top", fontsize=8)
         ax.set_title(f"lr={run['lr']:g} (seed {run['seed']}){' converged' if run['converged'] else ''}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -108,8 +108,8 @@ def build_sections(study: Path, df: pd.DataFrame, out: Path) -> list[Section]:
         sections.append(
             Section(
                 "Attribution heat-maps, lowest vs highest LR",
-                "Mean normalised attribution (DeepLift) over the same test images; the "
-                "spurious region is outlined in red.",
+                "Mean normalised attribution (DeepLift) over the same test images; the red "
+                "line separates the core and spurious regions.",
                 figures=(fig,),
             )
         )
