@@ -16,6 +16,7 @@ from torch import Tensor
 from largelr.registry import Registry
 
 SPLITS = ("train", "val", "test")
+POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for the train/val/test pools
 # parameters every builder takes and that come from the typed DataConfig fields, not data.kwargs
 COMMON_PARAMS = ("rho", "n_train", "n_val", "n_test", "seed")
 

@@ -14,12 +14,19 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels, exact_attributes
+from largelr.data.base import (
+    DATASETS,
+    POOL_FRACTIONS,
+    SPLITS,
+    Split,
+    SpuriousDataset,
+    balanced_labels,
+    exact_attributes,
+)
 from largelr.data.sources import ImageSource, get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
-POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for train/val/test
 # ten well-separated RGB colours (attribute c -> PALETTE[c]); ours, LfF's colors.th is not published in text
 PALETTE = torch.tensor(
     [

@@ -11,14 +11,21 @@ import logging
 
 import torch
 
-from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels, exact_attributes
+from largelr.data.base import (
+    DATASETS,
+    POOL_FRACTIONS,
+    SPLITS,
+    Split,
+    SpuriousDataset,
+    balanced_labels,
+    exact_attributes,
+)
 from largelr.data.corruptions import CORRUPTIONS, LFF_CORRUPTIONS, corrupt
 from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
 log = logging.getLogger(__name__)
-POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for train/val/test
 # for gray sources, "saturate" would leave images unchanged, so the default swaps it for this
 GRAY_SATURATE_STANDIN = "gaussian_noise"
 

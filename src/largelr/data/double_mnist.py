@@ -11,12 +11,19 @@ from typing import Literal
 
 import torch
 
-from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels, exact_attributes
+from largelr.data.base import (
+    DATASETS,
+    POOL_FRACTIONS,
+    SPLITS,
+    Split,
+    SpuriousDataset,
+    balanced_labels,
+    exact_attributes,
+)
 from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
-POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for train/val/test
 Side = Literal["left", "right", "top", "bottom"]
 
 

@@ -18,13 +18,12 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels
+from largelr.data.base import DATASETS, POOL_FRACTIONS, SPLITS, Split, SpuriousDataset, balanced_labels
 from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
 log = logging.getLogger(__name__)
-POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for train/val/test
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
 
