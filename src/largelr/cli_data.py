@@ -9,7 +9,6 @@ as ``UserError``; the main CLI prints them as one line and exits with 2.
 from __future__ import annotations
 
 import argparse
-import ast
 import inspect
 import typing
 from pathlib import Path
@@ -87,39 +86,38 @@ def parse_overrides(name: str, overrides: list[str]) -> dict[str, Any]:
 
     Keys: ``rho``, ``n_train``, ``n_val``, ``n_test``, ``seed``, or a dataset parameter, each
     optionally prefixed by ``data.``; parameters may also be written ``kwargs.<p>``. Values are
-    Python literals; anything else is taken as a string (``core_side=right``).
+    parsed and checked exactly as ``largelr run --set`` does (``largelr.config``).
     """
-    from largelr.config import DataConfig
-    from largelr.data import DATASETS
-    from largelr.registry import check_kwargs, type_matches
+    import dataclasses
 
-    fn = DATASETS.get(name)
-    defaults = DataConfig()
-    common: dict[str, Any] = {k: getattr(defaults, k) for k in COMMON_KEYS if k != "seed"} | {"seed": 0}
-    kwargs: dict[str, Any] = {}
+    from largelr.config import DataConfig, RunConfig, parse_value, set_path, validate
+    from largelr.data import DATASETS
+    from largelr.registry import check_kwargs
+
+    fields = {f.name for f in dataclasses.fields(DataConfig)}
+    cfg = set_path(RunConfig(), "data.name", name)
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} must look like key=value, e.g. rho=0.95 or core_side=right")
         key = key.strip().removeprefix("data.")
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()
-        if key in COMMON_KEYS:
-            tp = float if key == "rho" else int
-            if not type_matches(value, tp):
-                raise ConfigError(f"data.{key} must be {tp.__name__}, got {value!r}")
-            common[key] = value
+        if key == "seed":
+            path = "seeds.data"
+        elif key in fields and key != "kwargs":
+            path = f"data.{key}"
         else:
-            kwargs[key.removeprefix("kwargs.")] = value
-    if not 0.0 <= common["rho"] <= 1.0:
-        raise ConfigError(f"data.rho must be in [0, 1], got {common['rho']}")
-    for k in ("n_train", "n_val", "n_test"):
-        if common[k] < 1:
-            raise ConfigError(f"data.{k} must be a positive integer, got {common[k]}")
-    check_kwargs(fn, kwargs, "data.kwargs", skip=COMMON_KEYS)
-    return common | kwargs
+            path = f"data.kwargs.{key.removeprefix('kwargs.')}"
+        cfg = set_path(cfg, path, parse_value(text.strip()))
+    d = validate(cfg).data
+    check_kwargs(DATASETS.get(name), d.kwargs, "data.kwargs", skip=COMMON_KEYS)
+    return {
+        "rho": d.rho,
+        "n_train": d.n_train,
+        "n_val": d.n_val,
+        "n_test": d.n_test,
+        "seed": cfg.seeds.data,
+        **d.kwargs,
+    }
 
 
 def build_from_overrides(name: str, overrides: list[str]):  # -> SpuriousDataset

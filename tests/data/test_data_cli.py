@@ -58,7 +58,7 @@ def test_override_forms_are_equivalent(key):
             ["core_side=middle"],
             "data.kwargs.core_side must be one of 'left', 'right', 'top', 'bottom', got str 'middle'",
         ),
-        (["rho=high"], "data.rho must be float, got 'high'"),
+        (["rho=high"], "data.rho must be float, got str 'high'"),
         (["rho=1.5"], r"data.rho must be in \[0, 1\], got 1.5"),
         (["n_train=0"], "data.n_train must be a positive integer, got 0"),
         (["rho"], "override 'rho' must look like key=value"),
