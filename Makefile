@@ -19,6 +19,7 @@ quickstart: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed
