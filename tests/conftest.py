@@ -96,3 +96,19 @@ def _snapshot(root: Path) -> dict[str, tuple[bytes, int]] | None:
 def snapshot() -> Callable[[Path], dict[str, tuple[bytes, int]] | None]:
     """``snapshot(dir)``: every path under ``dir`` with bytes and mtime, to assert a directory is untouched."""
     return _snapshot
+
+
+@pytest.fixture
+def require_source() -> Callable[[str], None]:
+    """``require_source("fashion_mnist")`` skips the test when that image source's files are not here
+    (e.g. the Debian package dataset-fashion-mnist is not installed; .ci/run installs it)."""
+    from largelr.data import SOURCES
+    from largelr.errors import UserError
+
+    def check(name: str) -> None:
+        try:
+            SOURCES.get(name)()
+        except UserError as e:
+            pytest.skip(f"image source {name!r} not available here: {e}")
+
+    return check

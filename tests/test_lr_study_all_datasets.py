@@ -18,7 +18,9 @@ PROCEDURAL = [n for n in DATASETS.names() if n not in FILE_DATASETS]
 
 
 @pytest.mark.parametrize("name", PROCEDURAL)
-def test_two_lr_sweep_on_each_procedural_dataset(name, tmp_path, make_cfg, one_thread):
+def test_two_lr_sweep_on_each_procedural_dataset(name, tmp_path, make_cfg, one_thread, require_source):
+    if name == "dominoes":
+        require_source("fashion_mnist")
     base = make_cfg(f"data.name={name!r}", "eval.metrics=['default']")
     configs = grid(base, {"optim.lr": [0.01, 0.1]})
     summary = run_sweep(configs, tmp_path, progress=False)
