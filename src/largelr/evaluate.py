@@ -15,9 +15,8 @@ from torch import Tensor, nn
 from largelr.config import EvalConfig
 from largelr.data import SpuriousDataset
 from largelr.metrics import METRICS, plan_metrics
+from largelr.models import batched_forward
 from largelr.seeding import make_generator
-
-EVAL_BATCH = 2000
 
 
 class EvalContext:
@@ -35,7 +34,7 @@ class EvalContext:
     def forward(self, model: nn.Module, x: Tensor) -> Tensor:
         """Logits of ``model`` on ``x`` in batches (eval mode, no grad), returned on the CPU."""
         model.eval()
-        return torch.cat([model(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)])
+        return batched_forward(model, x).cpu()
 
     def logits(self, split: str) -> Tensor:
         if split not in self._logits:
@@ -62,9 +61,7 @@ class EvalContext:
             sp = self.data.splits[split]
             idx = self.repr_index(split) if subset else torch.arange(len(sp))
             x = sp.x[idx.to(sp.x.device)]
-            Z = torch.cat(
-                [self.model.features(x[i : i + EVAL_BATCH]).float().cpu() for i in range(0, len(x), EVAL_BATCH)]
-            )
+            Z = batched_forward(self.model.features, x).cpu()
             self._features[key] = (Z, sp.y[idx.to(sp.y.device)].cpu(), sp.s[idx.to(sp.s.device)].cpu())
         return self._features[key]
 

@@ -23,11 +23,10 @@ from largelr.config import OptimConfig, RunConfig, total_steps
 from largelr.data import SpuriousDataset
 from largelr.metrics.dynamics import dynamics_row, dynamics_subset
 from largelr.metrics.robustness import group_accuracy
-from largelr.models import build_model
+from largelr.models import batched_forward, build_model
 from largelr.seeding import derive_seed, make_generator
 
 log = logging.getLogger(__name__)
-EVAL_BATCH = 2000
 
 
 @dataclass
@@ -140,7 +139,7 @@ def history_row(model: nn.Module, data: SpuriousDataset) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for split in ("train", "val", "test"):
         sp = data.splits[split]
-        logits = torch.cat([model(sp.x[i : i + EVAL_BATCH]) for i in range(0, len(sp), EVAL_BATCH)]).float()
+        logits = batched_forward(model, sp.x)
         pred = logits.argmax(1)
         correct = (pred == sp.y).double()
         row[f"{split}/acc"] = float(correct.mean())

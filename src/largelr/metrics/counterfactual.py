@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from largelr.metrics.base import METRICS, needs_regions
+from largelr.metrics.robustness import mean_or_nan
 from largelr.seeding import make_generator
 
 
@@ -80,10 +81,6 @@ def counterfactual(ctx) -> dict[str, Any]:
         keep = partner >= 0
         i, j = torch.nonzero(keep).flatten(), partner[keep]
         pred = ctx.forward(ctx.model, swap_region(x, i, j, sp.masks[region][idx].cpu())).argmax(1)
-        out[f"test/cf_{region}_flip"] = _mean(pred != base[i])
-        out[f"test/cf_{region}_follow"] = _mean(pred == new_of[j])
+        out[f"test/cf_{region}_flip"] = mean_or_nan(pred != base[i])
+        out[f"test/cf_{region}_follow"] = mean_or_nan(pred == new_of[j])
     return out
-
-
-def _mean(t: Tensor) -> float:
-    return float(t.double().mean()) if t.numel() else float("nan")

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from largelr.data import Split, SpuriousDataset
+from largelr.metrics.robustness import mean_or_nan
+from largelr.models import batched_forward
 from largelr.seeding import make_generator
-
-BATCH = 2000
 
 
 def dynamics_subset(data: SpuriousDataset, n: int, seed: int) -> Tensor:
@@ -71,7 +71,7 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
     was_training = model.training
     model.eval()
     x = split.x[idx.to(split.x.device)]
-    logits = torch.cat([model(x[i : i + BATCH]).float() for i in range(0, len(x), BATCH)]).cpu()
+    logits = batched_forward(model, x).cpu()
     model.train(was_training)
     y, s, aligned = (t[idx.to(t.device)].cpu() for t in (split.y, split.s, split.aligned))
     # float64: at convergence float32 losses of confident samples round to exactly 0
@@ -88,16 +88,12 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
     return {
         "dyn/ebcr": sum_bc / total if total > 0 else float("nan"),
         "dyn/loss": total / (n_bc_all + n_ba_all),
-        "dyn/bc_ba_loss_ratio": _ratio(_mean(loss[bc]), _mean(loss[aligned])),
-        "dyn/bc_conf": _mean(conf[bc]),
-        "dyn/bc_conf_wrong": _mean(conf[wrong_bc]),
-        "dyn/bc_pred_spurious": _mean((pred[bc] == s[bc]).double()),
-        "dyn/acc_bc": _mean((pred[bc] == y[bc]).double()),
+        "dyn/bc_ba_loss_ratio": _ratio(mean_or_nan(loss[bc]), mean_or_nan(loss[aligned])),
+        "dyn/bc_conf": mean_or_nan(conf[bc]),
+        "dyn/bc_conf_wrong": mean_or_nan(conf[wrong_bc]),
+        "dyn/bc_pred_spurious": mean_or_nan((pred[bc] == s[bc]).double()),
+        "dyn/acc_bc": mean_or_nan((pred[bc] == y[bc]).double()),
     }
-
-
-def _mean(t: Tensor) -> float:
-    return float(t.double().mean()) if t.numel() else float("nan")
 
 
 def _ratio(a: float, b: float) -> float:

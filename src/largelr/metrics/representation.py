@@ -28,6 +28,13 @@ def activation_sparsity(Z: Tensor) -> dict[str, float]:
     }
 
 
+def class_means(Z: Tensor, labels: Tensor, num_values: int) -> tuple[Tensor, Tensor]:
+    """((K, D) float64 mean of the rows of ``Z`` per label value, (K,) counts); rows of empty values are 0."""
+    counts = torch.bincount(labels, minlength=num_values).double()
+    sums = torch.zeros(num_values, Z.shape[1], dtype=torch.double).index_add_(0, labels, Z.double())
+    return sums / counts.clamp(min=1)[:, None], counts
+
+
 def mean_cosine_matrix(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
     """(K, K) matrix M[c, c'] = mean over a in Z_c, b in Z_c' of cos(a, b); rows for empty classes are NaN.
 
@@ -35,9 +42,7 @@ def mean_cosine_matrix(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
     with everything (they contribute 0 to the mean).
     """
     Zn = Z.double() / Z.double().norm(dim=1, keepdim=True).clamp(min=1e-12)
-    K = num_values
-    counts = torch.bincount(labels, minlength=K).double()
-    means = torch.zeros(K, Z.shape[1], dtype=torch.double).index_add_(0, labels, Zn) / counts.clamp(min=1)[:, None]
+    means, counts = class_means(Zn, labels, num_values)
     M = means @ means.T
     empty = counts == 0
     M[empty, :] = float("nan")
@@ -73,11 +78,9 @@ def fisher_ratio(Z: Tensor, labels: Tensor, num_values: int) -> float:
     spread. NaN with fewer than two classes present or zero within-class scatter.
     """
     Z = Z.double()
-    counts = torch.bincount(labels, minlength=num_values).double()
+    means, counts = class_means(Z, labels, num_values)
     if int((counts > 0).sum()) < 2:
         return float("nan")
-    means = torch.zeros(num_values, Z.shape[1], dtype=torch.double).index_add_(0, labels, Z)
-    means = means / counts.clamp(min=1)[:, None]
     between = (counts * ((means - Z.mean(0)) ** 2).sum(1)).sum()
     within = ((Z - means[labels]) ** 2).sum()
     return float(between / within) if within > 0 else float("nan")

@@ -46,9 +46,9 @@ def robustness_metrics(
     A = group_accuracy(pred, y, s, num_classes, num_attrs)
     present = ~torch.isnan(A)
     out: dict[str, Any] = {
-        "acc": _mean(correct),
-        "acc_ba": _mean(correct[aligned]),
-        "acc_bc": _mean(correct[~aligned]),
+        "acc": mean_or_nan(correct),
+        "acc_ba": mean_or_nan(correct[aligned]),
+        "acc_bc": mean_or_nan(correct[~aligned]),
         "worst_group_acc": float(A[present].min()) if present.any() else float("nan"),
         "unbiased_acc": float(A[present].mean()) if present.any() else float("nan"),
     }
@@ -56,13 +56,14 @@ def robustness_metrics(
         w = train_group_frac.double() * present
         out["avg_acc"] = float((w * torch.nan_to_num(A)).sum() / w.sum()) if w.sum() > 0 else float("nan")
     bc_err = (y != s) & (pred != y)
-    out["bias_following"] = _mean((pred[bc_err] == s[bc_err]).double())
+    out["bias_following"] = mean_or_nan((pred[bc_err] == s[bc_err]).double())
     out["group_acc"] = [[None if torch.isnan(v) else float(v) for v in row] for row in A]
     return out
 
 
-def _mean(t: Tensor) -> float:
-    return float(t.mean()) if t.numel() else float("nan")
+def mean_or_nan(t: Tensor) -> float:
+    """Mean of ``t`` in float64 (bool tensors count True as 1); NaN when ``t`` is empty."""
+    return float(t.double().mean()) if t.numel() else float("nan")
 
 
 @METRICS.register("robustness")

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from largelr.metrics.base import METRICS
+from largelr.metrics.representation import class_means
 
 
 def selectivity_index(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
@@ -26,10 +27,8 @@ def selectivity_index(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
         Z: (N, D) activations; labels: (N,) values in [0, num_values).
     """
     Z = Z.double()
-    counts = torch.bincount(labels, minlength=num_values).double()
-    present = counts > 0
-    means = torch.zeros(num_values, Z.shape[1], dtype=torch.double).index_add_(0, labels, Z)
-    means = (means / counts.clamp(min=1)[:, None])[present]  # (K', D)
+    means, counts = class_means(Z, labels, num_values)
+    means = means[counts > 0]  # (K', D)
     k = means.shape[0]
     if k < 2:
         return torch.full((Z.shape[1],), float("nan"), dtype=torch.double)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from largelr.models import mlp  # noqa: F401  (registers "mlp")
-from largelr.models.base import MODELS, FeatureModel
+from largelr.models.base import MODELS, FeatureModel, batched_forward
 
-__all__ = ["MODELS", "FeatureModel", "build_model"]
+__all__ = ["MODELS", "FeatureModel", "batched_forward", "build_model"]
 
 
 def build_model(cfg, input_shape: tuple[int, ...], num_classes: int):  # cfg: largelr.config.ModelConfig

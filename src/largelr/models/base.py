@@ -6,8 +6,10 @@ representation metrics) and ``classifier`` (the last linear layer, for last-laye
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+import torch
 from torch import Tensor, nn
 
 from largelr.registry import Registry
@@ -25,3 +27,13 @@ class FeatureModel(Protocol):
 
 
 MODELS: Registry = Registry("model")
+
+EVAL_BATCH = 2000  # samples per forward pass when evaluating a whole split
+
+
+def batched_forward(fn: Callable[[Tensor], Tensor], x: Tensor, batch: int = EVAL_BATCH) -> Tensor:
+    """``fn`` (a model or its ``features``) over ``x`` in batches, concatenated as float32 on x's device.
+
+    Callers choose grad mode and train/eval mode; this only bounds peak memory.
+    """
+    return torch.cat([fn(x[i : i + batch]).float() for i in range(0, len(x), batch)])
