@@ -14,17 +14,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 quickstart: $(VENV)/.installed
-	$(BIN)/largelr sweep experiments/quickstart.py --jobs $(JOBS) --out runs/quickstart
+	$(BIN)/largelr sweep quickstart --jobs $(JOBS) --out runs/quickstart
 	$(BIN)/largelr report runs/quickstart
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks experiments
-	$(BIN)/ruff format --check src tests benchmarks experiments
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks experiments
-	$(BIN)/ruff format --check src tests benchmarks experiments
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_throughput.py

@@ -257,3 +257,15 @@ def test_pool_children_use_split_threads(pool_study):
     for rd in store.run_dirs(pool_study):
         env = json.loads((rd / store.ENV).read_text())
         assert env["hardware"]["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)
+
+
+def test_shipped_study_loads_by_name_from_any_directory(tmp_path, monkeypatch):
+    """`largelr sweep quickstart` must find the packaged study wherever it is run from."""
+    from largelr.studies import study_names
+    from largelr.sweep import load_experiment
+
+    monkeypatch.chdir(tmp_path)
+    assert {"quickstart", "lr_at_convergence"} <= set(study_names())
+    exp = load_experiment("quickstart")
+    assert exp.name == "quickstart" and exp.path.name == "quickstart.py"
+    assert len(exp.configs) == 12  # 6 LRs x 2 seed pairs, as its docstring says

@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo the run even if it is done")
 
     p = sub.add_parser("sweep", help="run every config of an experiment file that is not done yet")
-    p.add_argument("experiment", help="experiment file, e.g. experiments/quickstart.py")
+    p.add_argument("experiment", help="a shipped study name (e.g. quickstart) or an experiment file path")
     _set_arg(p)
     p.add_argument("--out", help="results directory (default: runs/<experiment name>)")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1: serial, in-process)")

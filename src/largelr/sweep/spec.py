@@ -61,16 +61,23 @@ class Experiment:
 
 
 def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
-    """Load an experiment file, expand it, apply ``overrides`` to every config and check them all.
+    """Load an experiment file (a path, or the name of a study shipped in ``largelr.studies``).
+
+    Expands it, applies ``overrides`` to every config and checks them all.
 
     Raises:
         UserError: the file is missing, does not run, has no ``sweep()``, or yields invalid configs.
     """
+    from largelr.studies import study_names, study_path
     from largelr.validate import check_config
 
-    path = Path(path)
+    shipped = study_path(str(path)) if not str(path).endswith(".py") else None
+    path = shipped or Path(path)
     if not path.is_file():
-        raise UserError(f"experiment file not found: {path}")
+        raise UserError(
+            f"experiment file not found: {path}; give a path to a .py file or a shipped study "
+            f"({', '.join(study_names())})"
+        )
     if path.suffix != ".py":
         raise UserError(f"experiment file must be a Python file (.py) defining sweep(), got {path}")
     try:

@@ -8,7 +8,7 @@ at convergence (train acc 100%, train loss < 5e-5) or after 4,000 steps (40 epoc
 
 Cost: 12 runs, about 4 minutes on 2 CPU cores with `--jobs 2`.
 
-    largelr sweep experiments/quickstart.py --jobs 2 --out runs/quickstart
+    largelr sweep quickstart --jobs 2 --out runs/quickstart
     largelr report runs/quickstart
 """
 

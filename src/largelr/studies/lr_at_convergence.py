@@ -1,12 +1,12 @@
 """The quickstart study, but compared at convergence, as the paper does (paper-spec section 4).
 
-Same data and model as experiments/quickstart.py; runs go on until train accuracy is 100% and the
+Same data and model as quickstart; runs go on until train accuracy is 100% and the
 train loss is below 5e-5, or 40,000 steps (400 epochs). Small LRs may hit the cap: the report's
 runs.csv says which runs converged (column ``converged``).
 
 Cost: 8 runs, about 20 minutes on 2 CPU cores with `--jobs 2`.
 
-    largelr sweep experiments/lr_at_convergence.py --jobs 2 --out runs/lr_at_convergence
+    largelr sweep lr_at_convergence --jobs 2 --out runs/lr_at_convergence
     largelr report runs/lr_at_convergence
 """
 
