@@ -21,17 +21,26 @@ class Registry(Generic[T]):
     """Maps config names to factories. Fails loudly on duplicates and typos."""
 
     def __init__(self, kind: str) -> None:
-        self.kind, self._items = kind, {}
+        self.kind, self._items, self._meta = kind, {}, {}
 
-    def register(self, name: str | None = None) -> Callable[[T], T]:
+    def register(self, name: str | None = None, **meta: Any) -> Callable[[T], T]:
+        """Decorator registering a factory under ``name``; ``meta`` is what the component declares
+        about itself (e.g. a metric's keys with labels and directions), read back with ``meta(name)``."""
+
         def deco(obj: T) -> T:
             key = name or obj.__name__  # type: ignore[attr-defined]
             if key in self._items:
                 raise KeyError(f"{self.kind} {key!r} already registered")
             self._items[key] = obj
+            self._meta[key] = dict(meta)
             return obj
 
         return deco
+
+    def meta(self, name: str) -> dict[str, Any]:
+        """What the component registered as ``name`` declared about itself (empty if nothing)."""
+        self.get(name)
+        return self._meta.get(name, {})
 
     def get(self, name: str) -> T:
         if name not in self._items:

@@ -16,10 +16,21 @@ from largelr.metrics import (  # noqa: F401  (register metrics)
 from largelr.metrics.base import (
     METRIC_SETS,
     METRICS,
+    Key,
     has_regions,
+    key_info,
     plan_metrics,
     resolve_metric_names,
     scalar_items,
 )
 
-__all__ = ["METRICS", "METRIC_SETS", "has_regions", "plan_metrics", "resolve_metric_names", "scalar_items"]
+__all__ = [
+    "METRICS",
+    "METRIC_SETS",
+    "Key",
+    "has_regions",
+    "key_info",
+    "plan_metrics",
+    "resolve_metric_names",
+    "scalar_items",
+]

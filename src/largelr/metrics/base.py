@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from largelr.errors import UserError
 from largelr.registry import Registry
@@ -19,6 +20,35 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 METRICS: Registry = Registry("metric")
+
+
+@dataclass(frozen=True)
+class Key:
+    """What one metric key means, declared where the metric is registered:
+    ``@METRICS.register("robustness", keys={"test/acc": Key("test accuracy", "higher", headline=True), ...})``.
+
+    Attributes:
+        label: the human name shown in reports.
+        desirable: "higher" or "lower" when the paper says which direction is desirable; None when no
+            direction is desirable (such a key gets no verdict, never a default "higher").
+        headline: one of the paper's headline properties (the normalised overlay, claim verdicts).
+        property: the paper's property family it measures: "robustness", "compressibility",
+            "core_util", "class_sep", "act_sparsity" (or None).
+    """
+
+    label: str
+    desirable: Literal["higher", "lower"] | None = None
+    headline: bool = False
+    property: str | None = None
+
+
+def key_info() -> dict[str, Key]:
+    """Every metric key any registered metric declares, in registration order of the metrics."""
+    out: dict[str, Key] = {}
+    for name in METRICS.names():
+        out.update(METRICS.meta(name).get("keys", {}))
+    return out
+
 
 # Named sets usable in eval.metrics. "full" is every registered metric (it adds DFR, the per-layer
 # and structured pruning curves and the IG/Saliency attributions). Budgets, measured by
