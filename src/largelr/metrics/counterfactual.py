@@ -55,7 +55,7 @@ def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
     return x[i.to(x.device)] * (1 - m) + x[j.to(x.device)] * m
 
 
-@METRICS.register("counterfactual")
+@METRICS.register("counterfactual", min_test=2)  # a swap needs a partner image
 @needs_regions
 def counterfactual(ctx) -> dict[str, Any]:
     """Prediction changes when the spurious or the core region is swapped, on the fixed test subset.
@@ -80,6 +80,9 @@ def counterfactual(ctx) -> dict[str, Any]:
         partner = pick_partners(new_of, other, make_generator(ctx.seed, "counterfactual", region))
         keep = partner >= 0
         i, j = torch.nonzero(keep).flatten(), partner[keep]
+        if len(i) == 0:  # no image has a valid partner: the probabilities are undefined
+            out[f"test/cf_{region}_flip"] = out[f"test/cf_{region}_follow"] = float("nan")
+            continue
         pred = ctx.forward(ctx.model, swap_region(x, i, j, sp.masks[region][idx].cpu())).argmax(1)
         out[f"test/cf_{region}_flip"] = mean_or_nan(pred != base[i])
         out[f"test/cf_{region}_follow"] = mean_or_nan(pred == new_of[j])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import os
 import re
 import shutil
@@ -18,10 +19,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from largelr.errors import UserError
 from largelr.report import plots, tables
-from largelr.report.collect import load_attribution_maps, load_curves, load_histories, load_results
+from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories, load_results
 from largelr.report.properties import HEADLINE, present
-from largelr.store import current_umask
+from largelr.store import check_writable, current_umask
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +66,15 @@ def build_sections(study: Path, df: pd.DataFrame, out: Path) -> list[Section]:
         "diverged and failed runs are marked on every plot."
     )
     sections = [Section("Summary", header)]
+    damaged = df.attrs.get("damaged", {})
+    if damaged:
+        sections.append(
+            Section(
+                "Damaged runs (left out)",
+                f"{len(damaged)} finished runs are damaged and left out of every table and figure: "
+                f"{describe_damaged(damaged)}. `largelr repair {study}` removes them so the next sweep redoes them.",
+            )
+        )
 
     headline = present(df.columns, HEADLINE)
     if headline and df.loc[df["status"] == "ok", "cfg.optim.lr"].nunique() > 1:
@@ -181,11 +194,22 @@ def to_html(title: str, sections: list[Section], root: Path) -> str:
     )
 
 
-def write_report(study: str | Path, out: str | Path | None = None) -> Path:
-    """Build the whole report for ``study`` into ``out`` (default ``study/report``) and return ``out``."""
+def write_report(study: str | Path, out: str | Path | None = None, strict: bool = False) -> Path:
+    """Build the whole report for ``study`` into ``out`` (default ``study/report``) and return ``out``.
+
+    Damaged runs (``store.verify_run``) are left out, logged as a warning and listed in the report;
+    with ``strict`` any damaged run is a UserError instead.
+    """
     study = Path(study)
     df = load_results(study)  # fails (UserError) before anything is written
+    damaged = df.attrs.get("damaged", {})
+    if damaged and strict:
+        raise UserError(f"{len(damaged)} damaged runs in {study} (--strict): {describe_damaged(damaged)}")
+    for rid, problems in damaged.items():
+        log.warning("skipping damaged run %s: %s", study / rid, "; ".join(problems))
     out = Path(out) if out else study / "report"
+    check_writable(out, "report directory")
+    check_writable(out.parent, "report directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out.parent))
     try:
