@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TINY, tiny_config
+from conftest import TINY
 from largelr import store
 from largelr.cli import main
 from largelr.config import run_id
@@ -264,24 +264,6 @@ def test_config_error_inside_sweep_is_not_a_crash(capsys, tmp_path, jobs):
 
 # ---------------------------------------------------------------------------------------------
 # damaged stores
-
-
-@pytest.fixture(scope="session")
-def two_runs(tmp_path_factory) -> Path:
-    """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
-    import torch
-
-    from largelr.runner import execute
-
-    study = tmp_path_factory.mktemp("two") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for lr in ("0.1", "0.2"):
-            execute(tiny_config(f"optim.lr={lr}"), study)
-    finally:
-        torch.set_num_threads(before)
-    return study
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ def parse_value(text: str) -> Any:
     """
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # e.g. "{[1]}", "[[[[...", "9" * 5000
         return text
 
 
