@@ -291,6 +291,7 @@ DAMAGES = {  # name: (file, how, the problem status names)
     "result_unknown_status": (store.RESULT, '{"status": "great", "metrics": {}}', "unknown status 'great'"),
     "result_no_metrics": (store.RESULT, '{"status": "ok"}', "no 'metrics'"),
     "history_corrupt": (store.HISTORY, "{not json\n", "history.jsonl is corrupt"),
+    "history_not_object": (store.HISTORY, "0\n", "history.jsonl is corrupt"),  # found by test_fuzz
     "weights_missing": (store.WEIGHTS, "delete", "model.pt is missing"),
 }
 

@@ -138,9 +138,12 @@ def read_history(rd: Path) -> list[dict[str, Any]]:
     rows = []
     for i, line in enumerate(text.splitlines(), 1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{i}: corrupt JSON line ({e.msg})") from None
+        if not isinstance(row, dict):  # found by the fuzzer: a line "0" is valid JSON but not a row
+            raise UserError(f"{path}:{i}: corrupt line (a JSON object expected, got {type(row).__name__})")
+        rows.append(row)
     return rows
 
 
