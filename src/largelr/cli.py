@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="how many runs of a results directory are done / incomplete")
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
+    p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
@@ -129,6 +130,22 @@ def cmd_status(args: argparse.Namespace) -> int:
         groups = sweep_status(load_experiment(args.experiment).configs, args.dir)
         line += f", {len(groups['missing'])} of the experiment's runs not started"
     print(line)
+    outdated, dups = store.id_check(args.dir)
+    if args.fix_ids:
+        for rd in outdated:
+            new = store.rename_to_current_id(rd)
+            print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {outdated[rd]} exists already")
+        outdated, dups = store.id_check(args.dir)
+    if outdated:
+        print(
+            f"warning: {len(outdated)} runs are stored under an outdated id (written by an older largelr; "
+            f"a sweep would redo them); rename them with: largelr status {args.dir} --fix-ids"
+        )
+    for dirs in dups.values():
+        print(
+            f"warning: the same config is stored {len(dirs)} times ({', '.join(d.name for d in dirs)}); "
+            f"results use {dirs[0].name} only; delete the others"
+        )
     return 0
 
 
