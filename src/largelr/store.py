@@ -188,7 +188,10 @@ def id_check(study: str | Path) -> tuple[dict[Path, str], dict[str, list[Path]]]
     outdated: dict[Path, str] = {}
     by_id: dict[str, list[Path]] = {}
     for rd in run_dirs(study):
-        rid = current_id(rd)
+        try:
+            rid = current_id(rd)
+        except UserError:  # a damaged config.json: reported by whatever reads the run (load_run)
+            continue
         if rid != rd.name:
             outdated[rd] = rid
         if status(rd) == "done":
