@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from largelr import store
-from largelr.cli import main
+from largelr.cli import check_ids, main
 from largelr.config import load_json, run_id
 from largelr.report.collect import load_results
 from largelr.sweep import sweep_status
@@ -76,3 +76,19 @@ def test_status_warns_and_fix_ids_renames(study_copy, capsys):
     assert f"kept {OLD}: {cur.name} exists already" in out
     assert f"stored 2 times ({cur.name}, {OLD})" in out
     assert (study_copy / OLD).is_dir() and cur.is_dir()
+
+
+def test_sweep_refuses_to_redo_runs_under_an_outdated_id(study_copy, capsys, snapshot):
+    cur = _current(study_copy)
+    cur.rename(study_copy / OLD)
+    exp = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
+    before = snapshot(study_copy)
+    assert main(["sweep", str(exp), "--out", str(study_copy), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 1 runs in") and f"largelr status {study_copy} --fix-ids" in err
+    assert snapshot(study_copy) == before  # nothing written
+    # an outdated copy of a config that is also stored under its current id is not redone: no refusal
+    shutil.copytree(study_copy / OLD, cur)
+    outdated, _ = store.id_check(study_copy)
+    assert outdated == {study_copy / OLD: cur.name}
+    check_ids(study_copy)

@@ -103,6 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment, args.overrides)
     out = Path(args.out or Path("runs") / exp.name)
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
+    check_ids(out)
     s = run_sweep(exp.configs, out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
@@ -112,6 +113,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 1
     print(f"next: largelr report {out}")
     return 0
+
+
+def check_ids(out: Path) -> None:
+    """Refuse to sweep into a directory holding runs under an outdated id that a sweep would redo."""
+    from largelr import store
+
+    if not out.is_dir():
+        return
+    outdated, _ = store.id_check(out)
+    redo = [rd for rd, rid in outdated.items() if not (out / rid).exists()]
+    if redo:
+        raise UserError(
+            f"{len(redo)} runs in {out} are stored under an outdated run id (written by an older largelr) "
+            f"and would be redone; rename them first with: largelr status {out} --fix-ids"
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """Run configuration: typed frozen dataclasses, dotted ``--set`` overrides, canonical JSON, run ids.
 
 This module must not import torch: the CLI validates configs before anything heavy is loaded.
+Only ``run_id`` imports the dataset/model registries, lazily, to read the factories' defaults.
 Checks of family-specific keys (``data.kwargs``, ``model.kwargs``) against the registered
 factories live in ``largelr.validate``.
 """
@@ -55,7 +56,7 @@ class TrainConfig:
     epochs: float | None = None  # budget in passes over the training split; xor steps
     loss_tol: float = 5e-5  # convergence threshold on the full-train mean cross-entropy
     eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
-    fail_after: int = 1000  # steps after which train acc <= 1.25x chance marks the run "failed"
+    fail_after: int = 1000  # from this step on (and at the last step) train acc <= 1.25x chance: "failed"
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
 
 
