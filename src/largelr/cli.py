@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
     p.add_argument("--verify", action="store_true", help="also load every model.pt and check every config hash")
+    p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
@@ -109,6 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment, args.overrides)
     out = Path(args.out or Path("runs") / exp.name)
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
+    check_ids(out)
     s = run_sweep(exp.configs, out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
@@ -144,11 +146,30 @@ def run_health(study: str, deep: bool) -> tuple[list[Path], dict[Path, list[str]
     return dirs, {d: p for d in dirs if (p := store.verify_run(d, deep=deep))}
 
 
+def check_ids(out: Path) -> None:
+    """Refuse to sweep into a directory holding runs under an outdated id that a sweep would redo."""
+    from largelr import store
+
+    if not out.is_dir():
+        return
+    outdated, _ = store.id_check(out)
+    redo = [rd for rd, rid in outdated.items() if not (out / rid).exists()]
+    if redo:
+        raise UserError(
+            f"{len(redo)} runs in {out} are stored under an outdated run id (written by an older largelr) "
+            f"and would be redone; rename them first with: largelr status {out} --fix-ids"
+        )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from largelr import store
 
+    if args.fix_ids:
+        for rd, rid in store.id_check(args.dir)[0].items():
+            new = store.rename_to_current_id(rd)
+            print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
     dirs, damaged = run_health(args.dir, args.verify)
     healthy = [d for d in dirs if d not in damaged]
     states = Counter(store.status(d) for d in healthy)
@@ -165,6 +186,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"damaged {d}: {'; '.join(problems)}")
     if damaged:
         print(f"`largelr repair {args.dir}` deletes the damaged runs so the next sweep redoes them")
+    outdated, dups = store.id_check(args.dir)
+    for rd, rid in outdated.items():
+        print(f"outdated {rd}: its config.json hashes to {rid}, not to the directory name")
+    if outdated:
+        print(
+            f"warning: {len(outdated)} runs are stored under an outdated id (written by an older largelr; "
+            f"a sweep would redo them); rename them with: largelr status {args.dir} --fix-ids"
+        )
+    for dirs in dups.values():
+        print(
+            f"warning: the same config is stored {len(dirs)} times ({', '.join(d.name for d in dirs)}); "
+            f"results use {dirs[0].name} only; delete the others"
+        )
     return 0
 
 

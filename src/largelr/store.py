@@ -212,18 +212,18 @@ def verify_run(rd: Path, deep: bool = False) -> list[str]:
     A run without DONE is unfinished, not damaged (the next sweep redoes it). A finished run needs
     a valid ``config.json``, ``env.json`` (a JSON object), ``result.json`` (a largelr result with a
     known status), a readable ``history.jsonl`` if present, and ``model.pt``. ``deep`` also loads
-    ``model.pt`` and checks that the config's hash
-    (``config.run_id``) is the directory's name.
+    ``model.pt``. A config whose hash (``config.run_id``) is not the directory's name is not damage
+    but a run stored under an older id rule: ``id_check`` finds those, ``largelr status --fix-ids``
+    renames them.
     """
     if not (rd / DONE).is_file():
         return []
     problems: list[str] = []
-    cfg = None
     if not (rd / CONFIG).is_file():
         problems.append(f"{CONFIG} is missing")
     else:
         try:
-            cfg = config_mod.load_json(rd / CONFIG)
+            config_mod.load_json(rd / CONFIG)
         except UserError as e:
             problems.append(f"{CONFIG} is corrupt ({_after_path(e, rd / CONFIG)})")
     for name in (ENV, RESULT):
@@ -254,8 +254,6 @@ def verify_run(rd: Path, deep: bool = False) -> list[str]:
         except Exception as e:  # torch raises many types on a damaged archive
             first = (str(e).splitlines() or [""])[0][:100]
             problems.append(f"{WEIGHTS} does not load ({type(e).__name__}: {first})")
-    if deep and cfg is not None and config_mod.run_id(cfg) != rd.name:
-        problems.append(f"{CONFIG} hashes to {config_mod.run_id(cfg)}, not to the directory name {rd.name}")
     return problems
 
 
@@ -275,3 +273,47 @@ def damaged_runs(study: str | Path, deep: bool = False) -> dict[Path, list[str]]
         if problems:
             out[rd] = problems
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# run ids written by older versions (a directory name is the run id of the version that wrote it)
+
+
+def current_id(rd: Path) -> str:
+    """The run id this version computes from the run's config.json (may differ from ``rd.name``)."""
+    return config_mod.run_id(config_mod.load_json(rd / CONFIG))
+
+
+def id_check(study: str | Path) -> tuple[dict[Path, str], dict[str, list[Path]]]:
+    """(outdated, duplicates) of a study directory's runs.
+
+    Returns:
+        outdated: run directory -> its current id, for directories named by an older id rule.
+        duplicates: current id -> the finished directories holding that same config (only ids with
+            more than one), the one named by the current id first, then by name.
+    """
+    outdated: dict[Path, str] = {}
+    by_id: dict[str, list[Path]] = {}
+    for rd in run_dirs(study):
+        try:
+            rid = current_id(rd)
+        except UserError:  # a damaged config.json: reported by whatever reads the run (load_run)
+            continue
+        if rid != rd.name:
+            outdated[rd] = rid
+        if status(rd) == "done":
+            by_id.setdefault(rid, []).append(rd)
+    dups = {rid: sorted(ds, key=lambda d: (d.name != rid, d.name)) for rid, ds in by_id.items() if len(ds) > 1}
+    return outdated, dups
+
+
+def rename_to_current_id(rd: Path) -> Path | None:
+    """Rename a run directory to its current id (one atomic ``os.rename``); the new path, or None when
+    a directory of that name already exists (a duplicate: nothing is moved or deleted)."""
+    new = rd.parent / current_id(rd)
+    if new == rd:
+        return rd
+    if new.exists():
+        return None
+    os.rename(rd, new)
+    return new

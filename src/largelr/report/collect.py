@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +13,33 @@ from largelr import store
 from largelr.errors import UserError
 from largelr.metrics import scalar_items
 
+log = logging.getLogger(__name__)
+
 
 def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int, dict[str, list[str]]]:
-    """(finished runs, number of unfinished runs, {damaged run id: problems}); damaged runs are skipped."""
-    done, incomplete, damaged = [], 0, {}
-    for d in store.run_dirs(study):
-        if store.status(d) != "done":
-            incomplete += 1
-        elif problems := store.verify_run(d):
-            damaged[d.name] = problems
-        else:
-            done.append(store.load_run(d))
-    return done, incomplete, damaged
+    """(finished runs, number of unfinished runs, {damaged run id: problems}).
+
+    Damaged runs (``store.verify_run``) are skipped; of several healthy copies of one config, one is kept.
+    """
+    dirs = store.run_dirs(study)
+    damaged = {d.name: p for d in dirs if (p := store.verify_run(d))}
+    _, dups = store.id_check(study)
+    extra = set()  # one copy per config: the current id's, else the first
+    for ds in dups.values():
+        ds = [d for d in ds if d.name not in damaged]
+        if len(ds) < 2:
+            continue
+        extra |= set(ds[1:])
+        log.warning(
+            "%s: the same config is stored %d times (%s); using %s only (`largelr status %s` lists them)",
+            study,
+            len(ds),
+            ", ".join(d.name for d in ds),
+            ds[0].name,
+            study,
+        )
+    done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra and d.name not in damaged]
+    return done, sum(store.status(d) != "done" for d in dirs), damaged
 
 
 def describe_damaged(damaged: dict[str, list[str]]) -> str:
