@@ -77,7 +77,8 @@ def analysed(df: pd.DataFrame, converged_only: bool) -> pd.DataFrame:
 def convergence_text(df: pd.DataFrame, converged_only: bool) -> str:
     """What the group's numbers compare: runs at convergence, or at a fixed budget."""
     n_conv = int(df["converged"].astype(bool).sum())
-    steps = df["steps"].dropna()
+    trained = df[df["status"] == "ok"] if (df["status"] == "ok").any() else df  # failed runs stop early
+    steps = trained["steps"].dropna()
     if not len(steps):
         budget = "unknown"
     elif steps.min() == steps.max():

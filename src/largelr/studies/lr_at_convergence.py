@@ -21,4 +21,5 @@ BASE = RunConfig(
 
 
 def sweep() -> list[RunConfig]:
-    return grid(BASE, {"optim.lr": log_space(0.02, 0.5, 4), ("seeds.init", "seeds.order"): [(0, 0), (1, 1)]})
+    seeds = [(0, 0, 0), (1, 1, 1)]  # (data, init, order): the data seed varies too, as in quickstart
+    return grid(BASE, {"optim.lr": log_space(0.02, 0.5, 4), ("seeds.data", "seeds.init", "seeds.order"): seeds})
