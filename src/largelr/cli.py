@@ -53,13 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="how many runs of a results directory are done / incomplete / damaged")
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
-    p.add_argument("--verify", action="store_true", help="also load every model.pt and check every config hash")
+    p.add_argument("--verify", action="store_true", help="also load every model.pt")
     p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
     p.add_argument("--out", help="report directory (default: DIR/report)")
     p.add_argument("--strict", action="store_true", help="fail if any run is damaged (default: skip and name them)")
+    p.add_argument(
+        "--converged-only",
+        action="store_true",
+        help="base every statistic on the runs that converged (the report says which runs it used)",
+    )
 
     p = sub.add_parser("repair", help="delete damaged runs (after asking) so the next sweep redoes them")
     p.add_argument("dir", help="results directory")
@@ -205,7 +210,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
-    out = write_report(args.dir, args.out, strict=args.strict)
+    out = write_report(args.dir, args.out, converged_only=args.converged_only, strict=args.strict)
     print(f"report: {out / 'index.html'}")
     return 0
 
