@@ -167,3 +167,18 @@ def test_cnn_dropout_and_dropblock_only_in_train_mode():
 def test_bad_settings_are_one_line_config_errors(name, kw, shape, match):
     with pytest.raises(ConfigError, match=match):
         tiny(name, shape, **kw)
+
+
+def test_default_parameter_counts_on_double_mnist_match_hand_counts():
+    """The README's counts (1 x 28 x 56 inputs, 10 classes), derived by hand from the layer shapes."""
+    mlp = 1568 * 256 + 256 * 256 + 256 * 10  # no biases
+    cnn = (1 * 32 + 32 * 64 + 64 * 128) * 9 + 2 * (32 + 64 + 128) + 128 * 10 + 10  # convs, BN, head
+    # torchvision's 3 x 224 counts with a 1-channel 3x3 stem instead of 3-channel 7x7 and a 10-class fc
+    r18 = 11_689_512 - (7 * 7 * 3 - 3 * 3 * 1) * 64 - (512 * 1000 + 1000 - 512 * 10 - 10)
+    r50 = 25_557_032 - (7 * 7 * 3 - 3 * 3 * 1) * 64 - (2048 * 1000 + 1000 - 2048 * 10 - 10)
+    block = 2 * 256 + (3 * 128 * 128 + 3 * 128) + (128 * 128 + 128) + (128 * 256 + 256 + 256 * 128 + 128)
+    vit = (16 * 128 + 128) + 128 + (7 * 14 + 1) * 128 + 4 * block + 256 + (128 * 10 + 10)
+    want = {"mlp": mlp, "cnn": cnn, "resnet18": r18, "resnet50": r50, "vit": vit}
+    got = {n: sum(p.numel() for p in MODELS.get(n)(input_shape=(1, 28, 56), num_classes=10).parameters()) for n in want}
+    readme = {"mlp": 469_504, "cnn": 94_186, "resnet18": 11_172_810, "resnet50": 23_519_690, "vit": 546_442}
+    assert got == want == readme
