@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from largelr.metrics.base import METRICS
-from largelr.metrics.compressibility import COMPRESSIBLE_LAYERS, compressible, curve_summaries, test_accuracy
+from largelr.metrics.compressibility import COMPRESSIBLE_LAYERS, compressible, curve_keys, summarise_rows, test_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +193,16 @@ def units(m: nn.Module) -> int:
     return m.out_features if isinstance(m, nn.Linear) else m.out_channels
 
 
-@METRICS.register("structured_prune_curve")
+@METRICS.register("structured_prune_curve", keys=curve_keys("test/prune_struct", "structured"))
 def structured_prune_curve(ctx) -> dict[str, Any]:
     """Hidden-unit / channel pruning at each ``eval.sparsities`` level (fraction per layer), no fine-tuning.
 
     Keys: ``test/prune_struct`` (rows with ``sparsity`` = the level, the fraction of units removed
     per hidden layer, and ``units_removed_frac``, ``param_frac_removed``, ``flop_frac_removed``,
-    ``acc``, ``worst_group_acc``) and the curve summaries ``test/prune_struct_max_sparsity_99|95`` and
-    ``test/prune_struct_auc`` over the level. Plain chains (MLP) use ``prune_units``, other
-    convolutional models ``prune_channels`` (Torch-Pruning); models ``refusal`` names are skipped
-    with a one-line warning and no keys.
+    ``acc``, ``worst_group_acc``) and the curve summaries (``curve_summaries``) over the level:
+    ``test/prune_struct_rel_auc``, ``test/prune_struct_max_sparsity_99|95``, ``test/prune_struct_auc``.
+    Plain chains (MLP) use ``prune_units``, other convolutional models ``prune_channels``
+    (Torch-Pruning); models ``refusal`` names are skipped with a one-line warning and no keys.
     """
     example = ctx.data.splits["test"].x[:1]
     chain = layer_chain(copy.deepcopy(ctx.model), example) is not None
@@ -217,5 +217,5 @@ def structured_prune_curve(ctx) -> dict[str, Any]:
         pruned, stats = result
         rows.append({"sparsity": float(level), **stats, **test_accuracy(ctx, pruned)})
     out: dict[str, Any] = {"test/prune_struct": rows}
-    out.update(curve_summaries([r["sparsity"] for r in rows], [r["acc"] for r in rows], "test/prune_struct"))
+    out.update(summarise_rows(ctx, rows, "test/prune_struct"))
     return out
