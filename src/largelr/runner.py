@@ -68,6 +68,8 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     with torch.device("meta"):  # shapes and parameter checks only: no memory, no RNG draws
         build_model(cfg.model, data.input_shape, data.num_classes)
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
+    with torch.random.fork_rng(devices=[]):  # a model the data cannot feed (a CNN on vectors) fails here too
+        build_model(cfg.model, data.input_shape, data.num_classes)
     if force and rd.exists():
         (rd / store.DONE).unlink(missing_ok=True)
     store.begin(rd, cfg, provenance.environment(str(device)))
