@@ -7,6 +7,7 @@ killing that session's process group, so clusters of other users of the machine 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,19 +30,15 @@ def free_port() -> int:
 
 
 def stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM then SIGKILL to the process group of ``proc`` (started with start_new_session=True)."""
-    for sig, wait in ((signal.SIGTERM, 4), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.time() + wait
-        while time.time() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
+    """SIGTERM to the process group of ``proc`` (started with start_new_session=True), then SIGKILL to
+    whatever is left of it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 @dataclass

@@ -164,3 +164,25 @@ def test_tensorboard_is_not_part_of_the_run_id(make_cfg):
     from largelr.config import run_id
 
     assert run_id(make_cfg("train.tensorboard=True", "train.checkpoint_every=10")) == run_id(make_cfg())
+
+
+def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_retried_by_the_next_sweep(
+    make_cfg, tmp_path, monkeypatch, one_thread
+):
+    import largelr.train
+
+    cfg = make_cfg()
+    rd = store.run_dir(tmp_path, cfg)
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom in training")
+
+    monkeypatch.setattr(largelr.train, "train", broken)
+    summary = run_sweep([cfg], tmp_path, progress=False)
+    assert summary.statuses == {"error": 1} and "ValueError: boom in training" in summary.errors[0]
+    assert "Traceback" in (rd / store.FAILED).read_text() and "broken" in (rd / store.FAILED).read_text()
+    assert store.run_state(rd) == "failed" and not (rd / store.LEASE).exists()
+    monkeypatch.undo()
+    summary = run_sweep([cfg], tmp_path, progress=False)
+    assert summary.statuses == {"ok": 1}
+    assert store.run_state(rd) == "done" and not (rd / store.FAILED).exists()

@@ -98,6 +98,8 @@ def _watch(configs: Sequence[RunConfig], study: Path, array_id: str, on_done: On
                 state = "incomplete"  # failed in an earlier sweep; this array retries it
             if state == "done":
                 on_done(waiting.pop(rid), Outcome("done", store.load_run(study / rid)["result"], trained=True))
+            elif state == "running" and not alive:  # trained by a worker outside this array
+                on_done(waiting.pop(rid), Outcome("busy", message="being trained by another worker"))
             elif state == "failed" or not alive:
                 text = (study / rid / store.FAILED).read_text().strip().splitlines() if state == "failed" else []
                 msg = text[-1] if text else f"Slurm job {array_id} ended without finishing it (logs: {study}/_slurm)"
