@@ -186,3 +186,22 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_retried_by_
     summary = run_sweep([cfg], tmp_path, progress=False)
     assert summary.statuses == {"ok": 1}
     assert store.run_state(rd) == "done" and not (rd / store.FAILED).exists()
+
+
+def test_a_serial_sweep_stops_at_a_signal_instead_of_starting_the_next_run(make_cfg, tmp_path, monkeypatch):
+    import signal as sig
+
+    from largelr.checkpoint import Preempted
+    from largelr.sweep.executors import local
+    from largelr.sweep.worker import Outcome
+
+    started = []
+
+    def preempted(cfg, study):
+        started.append(cfg)
+        return Outcome("preempted", message="stopped at step 20 on SIGTERM; checkpoint saved", signum=sig.SIGTERM)
+
+    monkeypatch.setattr(local, "run_one", preempted)
+    with pytest.raises(Preempted, match="step 20"):
+        run_sweep([make_cfg("optim.lr=0.05"), make_cfg("optim.lr=0.2")], tmp_path, progress=False)
+    assert len(started) == 1

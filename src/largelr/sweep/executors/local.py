@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from largelr import store
+from largelr.checkpoint import Preempted
 from largelr.config import RunConfig
 from largelr.errors import UserError
 from largelr.sweep.executors import EXECUTORS
@@ -40,7 +41,10 @@ def run_local(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespac
     check(opts)
     if opts.jobs == 1:
         for cfg in configs:  # in this process: breakpoints work
-            on_done(cfg, run_one(cfg, study))
+            outcome = run_one(cfg, study)
+            on_done(cfg, outcome)
+            if outcome.kind == "preempted":  # SIGTERM/SIGUSR1 to the sweep itself: stop, don't start the next
+                raise Preempted(outcome.message, outcome.signum)
     else:
         run_pool(configs, study, opts.jobs, on_done)
 
