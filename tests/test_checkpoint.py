@@ -14,9 +14,9 @@ import time
 import pytest
 import torch
 
-from conftest import TINY
 from largelr import store
 from largelr.checkpoint import Checkpointer, Preempted
+from largelr.config import to_json
 from largelr.data import build_dataset
 from largelr.train import train
 
@@ -79,9 +79,8 @@ def test_sigterm_to_largelr_run_checkpoints_and_the_rerun_resumes_to_the_same_re
     extra = ["train.steps=600", "train.eval_every=100", "train.until=budget", "train.checkpoint_every=100000"]
     cfg = make_cfg(*extra)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "largelr", "run", "--out", str(out)]
-    for item in [*TINY, *extra]:
-        cmd += ["--set", item]
+    (tmp_path / "config.json").write_text(to_json(cfg))
+    cmd = [sys.executable, "-m", "largelr", "run", "--out", str(out), "--config", str(tmp_path / "config.json")]
     env = {**os.environ, "LARGELR_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rd = store.run_dir(out, cfg)
