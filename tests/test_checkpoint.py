@@ -84,9 +84,10 @@ def test_sigterm_to_largelr_run_checkpoints_and_the_rerun_resumes_to_the_same_re
     env = {**os.environ, "LARGELR_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rd = store.run_dir(out, cfg)
-    deadline = time.time() + 60
+    deadline = time.time() + 600
     while len(store.read_history(rd) if (rd / store.HISTORY).exists() else []) < 2 and time.time() < deadline:
         time.sleep(0.05)  # wait for the step-100 evaluation: training is under way
+    assert proc.poll() is None and len(store.read_history(rd)) >= 2, "training should be under way"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
