@@ -66,6 +66,9 @@ def start_ray(tmp: Path, num_cpus: int = 2) -> Ray:
         "--min-worker-port", "0", "--max-worker-port", "0", "--ray-client-server-port", str(free_port()),
     ]  # fmt: skip
     log = open(tmp / "ray-start.log", "w")  # noqa: SIM115
+    # Loopback only, one user: no token authentication (another cluster on this machine may have left a
+    # token behind in ~/.ray that this head and its clients would then disagree on).
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
