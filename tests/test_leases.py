@@ -92,11 +92,12 @@ def test_only_the_holder_clears_a_directory(tmp_path):
     assert json.loads((rd / store.LEASE).read_text())["token"] == "other"
 
 
-def _contend(rd: str, start: float, out) -> None:
+def _contend(rd: str, start: float, out, finished) -> None:
     while time.time() < start:
         pass
     lease = store.claim(Path(rd))
     out.put(None if lease is None else lease.info["token"])
+    finished.wait(120)  # stay alive: a holder whose process is gone has a stale lease
 
 
 @pytest.mark.parametrize("initial", ["none", "stale"])
@@ -106,12 +107,13 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
     if initial == "stale":
         fake_lease(rd, host="elsewhere", pid=1, age=store.LEASE_TIMEOUT + 60)
     ctx = multiprocessing.get_context("fork")
-    out = ctx.Queue()
+    out, finished = ctx.Queue(), ctx.Event()
     start = time.time() + 1.0
-    procs = [ctx.Process(target=_contend, args=(str(rd), start, out)) for _ in range(8)]
+    procs = [ctx.Process(target=_contend, args=(str(rd), start, out, finished)) for _ in range(8)]
     for p in procs:
         p.start()
     tokens = [out.get(timeout=60) for _ in procs]
+    finished.set()
     for p in procs:
         p.join()
     winners = [t for t in tokens if t is not None]

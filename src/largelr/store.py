@@ -90,12 +90,15 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(sanitize(obj), indent=2, sort_keys=True) + "\n")
 
 
-def begin(rd: Path, cfg: RunConfig, env: dict[str, Any], lease: Lease, *, keep_checkpoint: bool = False) -> None:
-    """Start a run under ``lease``: clear what an earlier attempt left (but the lease and, when resuming,
-    the checkpoint), then write config.json and env.json."""
+def begin(
+    rd: Path, cfg: RunConfig, env: dict[str, Any], lease: Lease | None = None, *, keep_checkpoint: bool = False
+) -> None:
+    """Start a run under ``lease`` (None: a store nobody else writes): clear what an earlier attempt left
+    (but the lease and, when resuming, the checkpoint), then write config.json and env.json."""
     if status(rd) == "done":
         raise RuntimeError(f"{rd} is already done")
-    if not lease.held():
+    rd.mkdir(parents=True, exist_ok=True)
+    if lease is not None and not lease.held():
         raise RuntimeError(f"{rd}: lease lost to another worker; not clearing its directory")
     keep = {LEASE, CHECKPOINT} if keep_checkpoint else {LEASE}
     for p in rd.iterdir():
