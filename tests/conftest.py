@@ -6,6 +6,7 @@ Everything is written under pytest's ``tmp_path``; nothing is written into the r
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,3 +131,30 @@ def require_source() -> Callable[[str], None]:
             pytest.skip(f"image source {name!r} not available here: {e}")
 
     return check
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real Ray head (``ray start --head`` on 127.0.0.1, 2 CPUs, no dashboard), stopped at the end."""
+    from clusters import Unavailable, start_ray
+
+    try:
+        cluster = start_ray(Path(tempfile.mkdtemp(prefix="ray", dir="/tmp")))
+    except Unavailable as e:
+        pytest.skip(f"cannot start a Ray head here: {e}")
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(cluster.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real single-node Slurm cluster (munged, slurmctld, slurmd; 2 CPUs), stopped at the end."""
+    from clusters import Unavailable, start_slurm
+
+    try:
+        cluster = start_slurm(tmp_path_factory.mktemp("slurm"))
+    except Unavailable as e:
+        pytest.skip(f"cannot start a Slurm cluster here: {e}")
+    yield cluster
+    cluster.stop()

@@ -139,7 +139,7 @@ SWEEP_CASES = [
     ("unknown_set_key", "good.py", ["--set", "optim.lrr=0.1"], ["optim.lrr"]),
     ("malformed_set", "good.py", ["--set", "optim.lr"], ["optim.lr", "key=value"]),
     ("jobs_zero", "good.py", ["--jobs", "0"], ["--jobs", "0"]),
-    ("unknown_executor", "good.py", ["--executor", "slurm"], ["executor", "'slurm'"]),
+    ("unknown_executor", "good.py", ["--executor", "kubernetes"], ["executor", "'kubernetes'", "slurm"]),
 ]
 
 

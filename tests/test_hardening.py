@@ -325,7 +325,7 @@ def test_status_and_strict_report_name_the_damaged_run(capsys, two_copy, snapsho
     damage(bad, fname, how)
     before = snapshot(two_copy)
     lines = _status(capsys, two_copy)
-    assert lines[0] == f"{two_copy}: 1 done (1 ok), 0 incomplete, 1 damaged"
+    assert lines[0] == f"{two_copy}: 1 done (1 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 1 damaged"
     assert lines[1].startswith(f"damaged {bad}: ") and problem in lines[1]
     assert good.name not in "\n".join(lines)
     assert_user_error(capsys, ["report", str(two_copy), "--strict", "--out", str(tmp_path / "r")], [bad.name, problem])
@@ -360,9 +360,9 @@ def test_verify_deep_finds_bad_weights_and_status_names_a_wrong_hash(capsys, two
     a, b = store.run_dirs(two_copy)
     (a / store.WEIGHTS).write_bytes(b"not a zip archive")
     assert store.verify_run(a) == []  # the shallow check sees the file, not what is in it
-    assert _status(capsys, two_copy)[0].endswith("2 done (2 ok), 0 incomplete, 0 damaged")
+    assert _status(capsys, two_copy)[0].endswith("2 done (2 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged")
     lines = _status(capsys, two_copy, "--verify")
-    assert lines[0].endswith("1 done (1 ok), 0 incomplete, 1 damaged")
+    assert lines[0].endswith("1 done (1 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 1 damaged")
     assert lines[1].startswith(f"damaged {a}: model.pt does not load (")
     # a config.json that no longer hashes to its directory's name: named per run (an outdated id, renamable)
     moved = two_copy / "0123456789abcdef"

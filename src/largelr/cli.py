@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from largelr import config as config_mod
+from largelr.checkpoint import Preempted
 from largelr.errors import UserError
 
 log = logging.getLogger("largelr")
@@ -42,15 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/single", help="results directory (default: runs/single)")
     p.add_argument("--force", action="store_true", help="redo the run even if it is done")
 
-    p = sub.add_parser("sweep", help="run every config of an experiment file that is not done yet")
+    from largelr.sweep.executors import EXECUTORS
+
+    parents: list[argparse.ArgumentParser] = []
+    for name in EXECUTORS.names():  # each executor brings its own options
+        parents += [o for o in EXECUTORS.meta(name).get("options", []) if all(o is not q for q in parents)]
+    p = sub.add_parser("sweep", help="run every config of an experiment file that is not done yet", parents=parents)
     p.add_argument("experiment", help="a shipped study name (e.g. quickstart) or an experiment file path")
     _set_arg(p)
     p.add_argument("--out", help="results directory (default: runs/<experiment name>)")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1: serial, in-process)")
-    p.add_argument("--executor", help="local | pool | dry (default: local for --jobs 1, else pool)")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="; ".join(f"{n}: {EXECUTORS.meta(n).get('help', '')}" for n in EXECUTORS.names()) + " (default local)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("status", help="how many runs of a results directory are done / incomplete / damaged")
+    p = sub.add_parser("status", help="done / running / failed / damaged runs of a results directory, from its files")
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
     p.add_argument("--verify", action="store_true", help="also load every model.pt")
@@ -116,7 +125,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / exp.name)
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
     check_ids(out)
-    s = run_sweep(exp.configs, out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)
+    s = run_sweep(exp.configs, out, executor=args.executor, options=args, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
     print(f"{s.total} runs: {s.skipped} already done, {done_now} run now" + (f" ({counts})" if counts else ""))
@@ -135,6 +144,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if s.elsewhere or s.busy:
+        print(f"{s.elsewhere} finished by another worker meanwhile, {len(s.busy)} being trained by another worker")
     if s.errors:
         print(f"{len(s.errors)} runs crashed; see the logs above. Rerun the same command to retry them.")
         return 1
@@ -167,26 +178,38 @@ def check_ids(out: Path) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Counts from the filesystem alone (works while a sweep runs elsewhere), then the stale leases."""
     from collections import Counter
 
     from largelr import store
+    from largelr.sweep.runner import progress_counts
 
     if args.fix_ids:
         for rd, rid in store.id_check(args.dir)[0].items():
             new = store.rename_to_current_id(rd)
             print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
     dirs, damaged = run_health(args.dir, args.verify)
-    healthy = [d for d in dirs if d not in damaged]
-    states = Counter(store.status(d) for d in healthy)
-    results = Counter(store.load_run(d)["result"]["status"] for d in healthy if store.status(d) == "done")
-    line = f"{args.dir}: {states['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'})"
-    line += f", {states['incomplete']} incomplete, {len(damaged)} damaged"
+    states = {rid: st for rid, st in store.study_states(args.dir).items() if Path(args.dir) / rid not in damaged}
     if args.experiment:
-        from largelr.sweep import load_experiment, sweep_status
+        from largelr.sweep import load_experiment
 
-        groups = sweep_status(load_experiment(args.experiment).configs, args.dir)
-        line += f", {len(groups['missing'])} of the experiment's runs not started"
-    print(line)
+        ids = [store.run_dir(args.dir, c).name for c in load_experiment(args.experiment).configs]
+        states = {**store.study_states(args.dir, ids), **states}
+    c = progress_counts(states)
+    results = Counter(
+        store.load_run(Path(args.dir) / r)["result"]["status"] for r, st in states.items() if st == "done"
+    )
+    print(
+        f"{args.dir}: {c['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'}), "
+        f"{c['running']} running, {c['failed']} failed, {c['stale']} stale, {c['incomplete']} incomplete, "
+        f"{len(damaged)} damaged"
+        + (f", {c['missing']} of the experiment's runs not started" if args.experiment else "")
+    )
+    for rid, st in sorted(states.items()):
+        if st in ("stale", "running", "failed"):
+            lease = store.read_lease(Path(args.dir) / rid / store.LEASE)
+            who = f" {lease['host']} pid {lease['pid']}" if lease else ""
+            print(f"  {st:8s} {rid}{who}")
     for d, problems in damaged.items():
         print(f"damaged {d}: {'; '.join(problems)}")
     if damaged:
@@ -276,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever the message holds
         return 2
+    except Preempted as e:
+        print(f"interrupted: {e}; the same command resumes the run from it", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: runs in flight are incomplete and will be redone by the same command", file=sys.stderr)
         return 130

@@ -58,6 +58,9 @@ class TrainConfig:
     eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
     fail_after: int = 1000  # from this step on (and at the last step) train acc <= 1.25x chance: "failed"
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
+    checkpoint_every: int = 0  # steps between checkpoints a restarted run resumes from (0: only on
+    # SIGTERM/SIGUSR1); not part of the run id
+    tensorboard: bool = False  # also write TensorBoard event files into the run directory; not part of the run id
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class RunConfig:
 # The one place config fields that do not change a run's numbers are declared (left out of the run
 # id). A later field of that kind (thread counts, checkpoint interval, logging) is added here.
 # Dataset/model kwargs declare theirs at registration: ``@DATASETS.register(name, non_semantic=(...))``.
-NON_SEMANTIC = {("train", "device")}
+NON_SEMANTIC = {("train", "device"), ("train", "checkpoint_every"), ("train", "tensorboard")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,6 +402,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.epochs is None or t.epochs > 0, f"train.epochs must be positive, got {t.epochs}")
     _check(t.loss_tol > 0, f"train.loss_tol must be positive, got {t.loss_tol}")
     _check(t.eval_every > 0, f"train.eval_every must be a positive integer, got {t.eval_every}")
+    _check(
+        t.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0 (0: only on a signal), got {t.checkpoint_every}"
+    )
     _check(t.fail_after >= 0, f"train.fail_after must be >= 0, got {t.fail_after}")
     _check(
         t.device == "cpu" or t.device.startswith(("cuda", "mps")),
