@@ -49,7 +49,7 @@ KILLED = {1, 3}  # pytest: tests failed / internal error
 SURVIVED = {0}
 
 
-def run_one(module: str, jobs: int) -> dict[str, object]:
+def run_one(module: str, jobs: int, show: bool = False) -> dict[str, object]:
     """Mutate one module in a fresh ``mutants/`` and count what its tests catch."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     start = time.monotonic()
@@ -62,6 +62,13 @@ def run_one(module: str, jobs: int) -> dict[str, object]:
     meta = ROOT / "mutants" / "src" / "largelr" / f"{module}.py.meta"
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     survived = sorted(name for name, code in codes.items() if code in SURVIVED)
+    if show:  # the diffs, while this module's mutants/ still exists
+        for name in survived:
+            diff = subprocess.run(
+                [sys.executable, "-m", "mutmut", "show", name], cwd=ROOT, capture_output=True, text=True
+            )
+            print("\n".join(line for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ", "@@"))))
+            print(f"    ^ {name}", flush=True)
     counts = Counter("killed" if c in KILLED else "survived" if c in SURVIVED else "other" for c in codes.values())
     return {"module": module, "generated": len(codes), **counts, "seconds": round(seconds), "survivors": survived}
 
@@ -77,6 +84,10 @@ def _child(module: str, jobs: int) -> None:
     if not tests:  # an empty selection would make pytest run the whole suite for every mutant
         sys.exit(f"none of the test files of {module} exist: {MODULES[module]}")
     cfg.pytest_add_cli_args_test_selection = tests
+    if module.startswith("data/"):
+        # tests/data caches the datasets it builds; a mutant forked from the process that filled that cache
+        # while mutmut timed the tests would be handed unmutated datasets. A fork server has only collected.
+        cfg.process_isolation = configuration.ProcessIsolation.FORKSERVER
     cli(["run", "--max-children", str(jobs)])
 
 
@@ -84,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested in parallel (default 1)")
+    parser.add_argument("--show", action="store_true", help="print each survivor's diff after its module")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -94,7 +106,7 @@ def main() -> None:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(MODULES)}")
     results = []
     for module in args.modules or MODULES:
-        results.append(run_one(module, args.jobs))
+        results.append(run_one(module, args.jobs, args.show))
         print(_line(results[-1]), flush=True)
     print(f"\n{'module':<28}generated  killed  survived  other  seconds")
     for r in results:

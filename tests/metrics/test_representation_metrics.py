@@ -137,9 +137,10 @@ def test_separation_and_fisher_follow_the_information_in_the_features():
 
 
 def test_selectivity_index_with_two_values_and_with_one():
-    Z = torch.tensor([[3.0], [1.0], [1.0]])
-    assert selectivity_index(Z, torch.tensor([0, 1, 1]), 3).tolist() == pytest.approx([0.5])  # (3 - 1) / (3 + 1)
-    assert torch.isnan(selectivity_index(Z, torch.tensor([1, 1, 1]), 3)).all()
+    Z = torch.tensor([[0.3], [0.1], [0.1]])  # small activations: mean sums below 1
+    assert selectivity_index(Z, torch.tensor([0, 1, 1]), 3).tolist() == pytest.approx([0.5])  # 0.2 / 0.4
+    one = selectivity_index(Z, torch.tensor([1, 1, 1]), 3)
+    assert torch.isnan(one).all() and one.dtype == torch.double
 
 
 def test_selectivity_metric_ties_and_dead_units():

@@ -108,3 +108,11 @@ def test_history_row_equals_the_end_of_run_robustness_metrics():
     expected_loss = (27 * math.log(1 + 2 * math.exp(-3)) + 3 * math.log(math.exp(3) + 2)) / 30
     assert row["train/loss"] == pytest.approx(expected_loss)
     assert row["test/worst_group_acc"] == 0.0
+
+
+def test_robustness_metrics_of_an_empty_split_are_all_nan():
+    e = torch.zeros(0, dtype=torch.long)
+    r = robustness_metrics(e, e, e, torch.zeros(0, dtype=torch.bool), 2, 2, torch.full((2, 2), 0.25))
+    for key in ("acc", "acc_ba", "acc_bc", "worst_group_acc", "unbiased_acc", "avg_acc"):
+        assert math.isnan(r[key]), key
+    assert r["group_acc"] == [[None, None], [None, None]]
