@@ -116,6 +116,17 @@ def test_fisher_ratio_two_classes_by_hand():
     # means 1 and 5 around 3: tr S_B = 2 * 4 + 2 * 4 = 16; tr S_W = 4 * 1 = 4
     assert fisher_ratio(Z, torch.tensor([0, 0, 1, 1]), 2) == pytest.approx(4.0)
     assert math.isnan(fisher_ratio(torch.tensor([[1.0], [1.0], [3.0]]), torch.tensor([0, 0, 1]), 2))  # no spread
+    # a class of one sample counts; small spread (tr S_W = 0.02 < 1): means 0.1, 0.5 around 0.7 / 3
+    # tr S_B = 2 (0.1 - 0.7 / 3)^2 + (0.5 - 0.7 / 3)^2 = 0.32 / 3, tr S_W = 0.01 + 0.01 + 0
+    got = fisher_ratio(torch.tensor([[0.0], [0.2], [0.5]]), torch.tensor([0, 0, 1]), 2)
+    assert got == pytest.approx(16 / 3)
+
+
+def test_separation_needs_two_present_classes():
+    Z = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
+    assert math.isfinite(separation(Z, torch.tensor([0, 0, 1]), 3))  # two of three classes present
+    assert math.isnan(separation(Z, torch.tensor([2, 2, 2]), 3))
+    assert math.isnan(separation(torch.tensor([[1.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1]), 2))  # all parallel
 
 
 def _core_with_spurious_leak() -> torch.nn.Module:
