@@ -110,6 +110,10 @@ def test_prune_curve_metrics_on_toy():
         assert [r["sparsity"] for r in rows] == [0.0, 0.5, 0.9]
         assert rows[0]["acc"] == 1.0 and rows[0]["realised_weight_sparsity"] == realised_sparsity(model)[0]
         assert rows[1]["acc"] == 1.0  # pruning 50% removes only zeros
+        assert [r["worst_group_acc"] for r in rows[:2]] == [1.0, 1.0]
+        # bias-free, 126 weights of which 105 are 0; at 0.9 round(113.4) = 113 (per layer 97 + 16) are
+        assert rows[2]["realised_weight_sparsity"] == pytest.approx(113 / 126)
+        assert rows[2]["realised_param_sparsity"] == pytest.approx(113 / 126)
         assert {f"test/{stem}_auc", f"test/{stem}_max_sparsity_99", f"test/{stem}_max_sparsity_95"} <= set(out)
 
 
@@ -129,6 +133,7 @@ def test_comp_kappa_keeps_ceil_of_non_integer_kappa_d():
     assert comp_kappa(w, 0.15) == pytest.approx(1 - math.sqrt(1 / 26))
     assert comp_kappa(w, 0.01) == pytest.approx(1 - math.sqrt(10 / 26))
     assert comp_kappa(torch.tensor([[3.0, 4.0]]), 0.5) == pytest.approx(1 - 3 / 5)  # flattened; sorted by |w|
+    assert comp_kappa(torch.tensor([0.6, -0.8]), 0.5) == pytest.approx(1 - 0.6)  # unit norm is not "zero"
 
 
 def test_comp_kappa_rows_keeps_ceil_and_averages_rows():
@@ -145,6 +150,17 @@ def test_pq_index_general_p_q_by_hand():
     z = torch.tensor([3.0, 4.0])  # l1 = 7, l2 = 5, l4 = 337 ** 0.25, d = 2
     assert float(pq_index(z)) == pytest.approx(1 - 2**-0.5 * 7 / 5)
     assert float(pq_index(z, p=2.0, q=4.0)) == pytest.approx(1 - 2 ** (1 / 4 - 1 / 2) * 5 / 337**0.25)
+    assert float(pq_index(z / 10)) == pytest.approx(1 - 2**-0.5 * 7 / 5)  # scale-free, also with norm < 1
+
+
+def test_pruning_ties_are_broken_by_position():
+    model = _model()
+    with torch.no_grad():
+        for m in _mlp_layers(model):
+            m.weight.fill_(0.5)
+    pruned = prune_global_magnitude(model, 0.5)  # all 280 magnitudes equal: the first 140 positions go
+    got = torch.cat([m.weight.detach().flatten() == 0 for m in _mlp_layers(pruned)])
+    assert torch.equal(got, torch.arange(280) < 140)
 
 
 def _mlp_layers(model: nn.Module) -> list[nn.Linear]:
