@@ -65,14 +65,14 @@ def test_data_is_flushed_and_synced_in_the_same_directory_before_the_rename(tmp_
 
 
 def test_written_files_follow_the_umask(tmp_path):
-    old = os.umask(0o027)
+    old = os.umask(0o022)
     try:
-        assert store.current_umask() == 0o027
-        assert store.current_umask() == 0o027  # reading it does not change it
+        assert store.current_umask() == 0o022
+        assert store.current_umask() == 0o022  # reading it does not change it
         store.atomic_write(tmp_path / "a", "x")
     finally:
         os.umask(old)
-    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o640  # 0o666 & ~0o027
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o644  # 0o666 & ~0o022
 
 
 def test_sanitize_nulls_non_finite_floats_everywhere():
@@ -132,7 +132,8 @@ def test_status_and_begin(tmp_path):
     store.begin(rd, RunConfig(), {"k": 1})  # clears the incomplete directory
     assert sorted(p.name for p in rd.iterdir()) == [store.CONFIG, store.ENV]
     assert store.read_json(rd / store.ENV) == {"k": 1}
-    assert (rd / store.CONFIG).read_text().endswith("}\n")
+    text = (rd / store.CONFIG).read_text()
+    assert text.endswith("}\n") and text.count("\n") > 10 and '\n  "data": {' in text  # indented for people
     store.atomic_write(rd / store.DONE, "")
     assert store.status(rd) == "done"
     with pytest.raises(RuntimeError, match="already done"):
@@ -187,6 +188,7 @@ def test_load_run_rejects_a_result_without_status_or_metrics(finished_study, tmp
     run = store.load_run(rd)
     assert run["run_id"] == rd.name and run["dir"] == rd and run["result"]["status"] == "ok"
     assert run["env"] == json.loads((rd / store.ENV).read_text())
+    assert run["config"].data.n_train == 500 and run["config"].train.steps == 60  # the tiny config (conftest)
     for bad in ({"metrics": {}}, {"status": "ok"}, {"status": "ok", "metrics": []}, []):
         (rd / store.RESULT).write_text(json.dumps(bad))
         with pytest.raises(UserError, match="not a largelr result"):
@@ -194,3 +196,19 @@ def test_load_run_rejects_a_result_without_status_or_metrics(finished_study, tmp
     (rd / store.CONFIG).write_text("{")
     with pytest.raises(UserError, match=r"config.json: "):
         store.load_run(rd)
+
+
+class _NotATensor:
+    """Anything but tensors in model.pt (e.g. a crafted pickle) must not be unpickled."""
+
+
+def test_load_weights_refuses_arbitrary_pickles(tmp_path):
+    import pickle
+
+    import torch
+
+    store.save_weights(tmp_path, {"w": torch.ones(2)})
+    assert torch.equal(store.load_weights(tmp_path)["w"], torch.ones(2))
+    torch.save({"w": _NotATensor()}, tmp_path / store.WEIGHTS)
+    with pytest.raises(pickle.UnpicklingError):
+        store.load_weights(tmp_path)
