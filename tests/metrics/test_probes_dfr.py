@@ -114,3 +114,26 @@ def test_halves_split_in_two_and_depend_on_seed_and_tag():
     a, b = halves(10, seed=0, tag="x")
     assert len(a) == len(b) == 5 and torch.equal(a, a.sort().values) and torch.equal(b, b.sort().values)
     assert not torch.equal(a, halves(10, seed=1, tag="x")[0]) and not torch.equal(a, halves(10, seed=0, tag="y")[0])
+
+
+def test_dfr_scores_fit_group_weighted_on_one_seeded_half_and_score_the_other():
+    """dfr_scores composed by hand: the seeded "dfr" halves, group-balanced weights, group accuracies by loops."""
+    g = torch.Generator().manual_seed(2)
+    y = torch.randint(3, (90,), generator=g)
+    s = torch.where(torch.rand(90, generator=g) < 0.8, y, torch.randint(3, (90,), generator=g))  # mostly aligned
+    Z = torch.randn(90, 3, generator=g) * 1.5 + F.one_hot(y, 3) + 2.0 * F.one_hot(s, 3)
+    expected: dict[str, list[float]] = {"worst": [], "mean": [], "acc": []}
+    a, b = halves(90, 5, "dfr")
+    for fit, score in ((a, b), (b, a)):
+        readout = fit_logistic(Z[fit], y[fit], 3, group_balanced_weights((y * 3 + s)[fit]))
+        pred = readout.predict(Z[score])
+        accs = []
+        for c, v in itertools.product(range(3), range(3)):
+            in_group = (y[score] == c) & (s[score] == v)
+            if in_group.any():
+                accs.append(float((pred[in_group] == c).double().mean()))
+        expected["worst"].append(min(accs))
+        expected["mean"].append(sum(accs) / len(accs))
+        expected["acc"].append(float((pred == y[score]).double().mean()))
+    got = dfr_scores(Z, y, s, 3, 3, seed=5)
+    assert got == pytest.approx({k: sum(v) / 2 for k, v in expected.items()})
