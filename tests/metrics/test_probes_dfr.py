@@ -137,3 +137,15 @@ def test_dfr_scores_fit_group_weighted_on_one_seeded_half_and_score_the_other():
         expected["acc"].append(float((pred == y[score]).double().mean()))
     got = dfr_scores(Z, y, s, 3, 3, seed=5)
     assert got == pytest.approx({k: sum(v) / 2 for k, v in expected.items()})
+
+
+def test_probe_accuracy_cross_fits_over_the_seeded_halves():
+    g = torch.Generator().manual_seed(3)
+    t = torch.randint(3, (60,), generator=g)
+    Z = torch.randn(60, 3, generator=g) * 1.5 + F.one_hot(t, 3)  # noisy: held-out accuracy below 1
+    a, b = halves(60, 7, "probe")
+    accs = []
+    for fit, score in ((a, b), (b, a)):
+        pred = fit_logistic(Z[fit], t[fit], 3).predict(Z[score])
+        accs.append(float((pred == t[score]).double().mean()))
+    assert probe_accuracy(Z, t, 3, seed=7, tag="probe") == pytest.approx(sum(accs) / 2)
