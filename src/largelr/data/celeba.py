@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-@DATASETS.register("celeba")
+@DATASETS.register("celeba", hflip_preserves_label=True)  # mirrored photos keep their class
 def celeba(
     *,
     rho: float,

@@ -44,7 +44,7 @@ PALETTE = torch.tensor(
 )
 
 
-@DATASETS.register("colored_mnist")
+@DATASETS.register("colored_mnist", hflip_preserves_label=False)  # digits are not mirror-symmetric
 def colored_mnist(
     *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, source: str = "mnist5k", color_std: float = 0.005
 ) -> SpuriousDataset:
@@ -71,7 +71,7 @@ def colored_mnist(
     return SpuriousDataset("colored_mnist", C, C, splits, _info(source, color_std, "foreground colour"))
 
 
-@DATASETS.register("colored_frame")
+@DATASETS.register("colored_frame", hflip_preserves_label=False)  # digits are not mirror-symmetric
 def colored_frame(
     *,
     rho: float,
@@ -103,7 +103,7 @@ def colored_frame(
     return _framed("colored_frame", src, pools, spur, ~spur, width, rho, (n_train, n_val, n_test), seed, color_std)
 
 
-@DATASETS.register("colored_ring")
+@DATASETS.register("colored_ring", hflip_preserves_label=False)  # digits are not mirror-symmetric
 def colored_ring(
     *,
     rho: float,

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 GRAY_SATURATE_STANDIN = "gaussian_noise"
 
 
-@DATASETS.register("corrupted")
+@DATASETS.register("corrupted", hflip_preserves_label=True)  # mirrored photos keep their class
 def corrupted(
     *,
     rho: float,

@@ -27,7 +27,7 @@ from largelr.seeding import make_generator
 Side = Literal["left", "right", "top", "bottom"]
 
 
-@DATASETS.register("double_mnist")
+@DATASETS.register("double_mnist", hflip_preserves_label=False)  # a flip swaps the core and spurious sides
 def double_mnist(
     *,
     rho: float,
@@ -63,7 +63,7 @@ def double_mnist(
     )  # fmt: skip
 
 
-@DATASETS.register("dominoes")
+@DATASETS.register("dominoes", hflip_preserves_label=False)  # a flip swaps the core and spurious sides
 def dominoes(
     *,
     rho: float,

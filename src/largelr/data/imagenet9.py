@@ -27,7 +27,7 @@ VARIANTS = ("original", "mixed_same", "mixed_rand")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-@DATASETS.register("imagenet9")
+@DATASETS.register("imagenet9", hflip_preserves_label=True)  # mirrored photos keep their class
 def imagenet9(
     *,
     rho: float,

@@ -25,7 +25,7 @@ COLUMNS = ("img_id", "img_filename", "y", "split", "place", "place_filename")
 ALLOWED = {"y": (0, 1), "split": (0, 1, 2), "place": (0, 1)}
 
 
-@DATASETS.register("waterbirds")
+@DATASETS.register("waterbirds", hflip_preserves_label=True)  # mirrored photos keep their class
 def waterbirds(
     *,
     rho: float,

@@ -1,0 +1,27 @@
+"""Knob comparison on Double MNIST, full preset: every MLP knob over its default grid, five seed triples.
+
+Same base and question as ``knobs_double_mnist`` (the quick preset); the grids are the defaults
+declared in ``largelr.knobs.KNOBS`` (LR, batch size, momentum, weight decay, dropout, label smoothing,
+random crop, colour jitter, training length) and the step cap is 8,000 so the training-length knob
+has room. 25 settings x 5 seeds = 125 runs: about 2-3 hours on 2 CPU cores with `--jobs 2`, minutes on
+a GPU with several slots per device.
+
+    largelr sweep knobs_double_mnist_full --jobs 2 --out runs/knobs_double_mnist_full
+    largelr report runs/knobs_double_mnist_full
+"""
+
+from largelr.config import DataConfig, RunConfig, TrainConfig
+from largelr.knobs import KNOBS, one_at_a_time
+
+NAME = "knobs_double_mnist_full"
+BASE = RunConfig(
+    data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
+    train=TrainConfig(until="converged", steps=8000, eval_every=500, fail_after=1000),
+)
+MLP_KNOBS = ("lr", "batch_size", "momentum", "weight_decay", "dropout", "label_smoothing", "crop", "jitter")
+GRIDS = {name: KNOBS[name].grid for name in MLP_KNOBS} | {"train_steps": (1000, 2000, 4000, 8000)}
+SEEDS = [(s, s, s) for s in range(5)]  # (data, init, order)
+
+
+def sweep() -> list[RunConfig]:
+    return one_at_a_time(BASE, GRIDS, SEEDS)
