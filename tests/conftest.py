@@ -112,3 +112,11 @@ def require_source() -> Callable[[str], None]:
             pytest.skip(f"image source {name!r} not available here: {e}")
 
     return check
+
+
+@pytest.fixture(scope="session")
+def data_tiny():
+    """The tiny config's dataset (seeds.data=0), built once. Tests must not modify it."""
+    from largelr.data import build_dataset
+
+    return build_dataset(tiny_config().data, seed=0)

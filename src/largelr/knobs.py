@@ -75,7 +75,7 @@ KNOBS: dict[str, Knob] = {
     "flip": Knob("augment.flip", (False, True), False, (False, True), doc="only where it preserves the label"),
     "jitter": Knob("augment.jitter", (0.0, 0.2, 0.4), 0.0, "higher", doc="colour jitter strength"),
     "train_steps": Knob(
-        "train.steps", (1000, 2000, 4000, 8000), 5000, "lower", doc="step budget: shorter = more early stopping"
+        "train.steps", (1000, 2000, 5000, 10000), 5000, "lower", doc="step budget: shorter = more early stopping"
     ),
 }
 

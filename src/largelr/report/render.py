@@ -127,6 +127,8 @@ def build_sections(study: Path, df: pd.DataFrame, out: Path) -> list[Section]:
             )
         )
 
+    sections += knob_sections(df, out)
+
     curves = load_curves(study)
     if len(curves):
         figs = []
@@ -144,6 +146,41 @@ def build_sections(study: Path, df: pd.DataFrame, out: Path) -> list[Section]:
             Section("Pruning curves", "Without fine-tuning; mean over seeds of ok runs.", figures=tuple(figs))
         )
     return sections
+
+
+def knob_sections(df: pd.DataFrame, out: Path) -> list[Section]:
+    """The "Knob comparison" section when the study varies more than one knob (else nothing)."""
+    from largelr.report import knobs
+
+    if len(knobs.varied_knobs(df)) < 2:
+        return []
+    effects = knobs.knob_effects(df, report_keys())
+    if effects.empty:
+        return []
+    effects.to_csv(out / "knob_effects.csv", index=False)
+    counts = knobs.consistency(effects)
+    text = (
+        f"Each knob varied one at a time (others fixed; one row per group of other settings). Cells: Spearman ρ "
+        f"between the knob's regularisation strength ({', '.join(knobs.strength_axes(effects))}) and each property, "
+        f"signed so + is the desirable direction; * = p < {knobs.ALPHA}. Consistency: properties improved / "
+        "made worse significantly, of those tested. Runs with status ok."
+    )
+    fig = _save(*knobs.heatmap(effects), out, "knob_heatmap")
+    return [
+        Section("Knob comparison: consistency", text, table=counts),
+        Section("Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,)),
+    ]
+
+
+def report_keys() -> dict:
+    """Metric key -> Key (label, desirable direction) as the metrics declare them; until every metric
+    declares its keys (``metrics.key_info``), the report's property list fills in."""
+    from largelr.metrics import Key, key_info
+    from largelr.report.properties import PROPERTIES
+
+    declared = key_info()
+    fallback = {k: Key(label, "higher" if d > 0 else "lower") for k, (label, d) in PROPERTIES.items()}
+    return {**fallback, **declared}
 
 
 def to_markdown(title: str, sections: list[Section]) -> str:
