@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-@DATASETS.register("celeba", hflip_preserves_label=True)  # mirrored photos keep their class
+# a mirrored photo keeps its class
+@DATASETS.register("celeba", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
 def celeba(
     *,
     rho: float,
@@ -107,7 +108,7 @@ def celeba(
         "rho_ignored": True,
         "url": URL,
     }
-    ds = SpuriousDataset("celeba", 2, 2, splits, info)
+    ds = SpuriousDataset("celeba", 2, 2, splits, info, spurious_class=(0, 1))  # s is coded in class space
     log_groups(ds)
     return ds
 

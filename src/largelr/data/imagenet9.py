@@ -27,7 +27,8 @@ VARIANTS = ("original", "mixed_same", "mixed_rand")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-@DATASETS.register("imagenet9", hflip_preserves_label=True)  # mirrored photos keep their class
+# a mirrored photo keeps its class
+@DATASETS.register("imagenet9", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
 def imagenet9(
     *,
     rho: float,
@@ -97,7 +98,7 @@ def imagenet9(
         "rho_ignored": True,
         "url": URL,
     }
-    ds = SpuriousDataset("imagenet9", len(classes), 3, splits, info)
+    ds = SpuriousDataset("imagenet9", len(classes), 3, splits, info, spurious_class=None)  # s: background variant
     log_groups(ds)
     return ds
 

@@ -12,6 +12,7 @@ from largelr.metrics import (  # noqa: F401  (register metrics)
     robustness,
     selectivity,
     structured,
+    vulnerability,
 )
 from largelr.metrics.base import (
     METRIC_SETS,

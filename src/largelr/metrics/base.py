@@ -66,6 +66,7 @@ METRIC_SETS: dict[str, tuple[str, ...]] = {
         "probes",
         "selectivity",
         "low_rank",
+        "vulnerability",
     ),
 }
 
@@ -102,9 +103,11 @@ def has_regions(data: Any) -> bool:
 def plan_metrics(names: tuple[str, ...] | list[str], data: Any) -> list[str]:
     """The metrics to run for ``eval.metrics`` on ``data``: sets expanded, requirements checked.
 
-    A metric that needs region masks on a dataset without them is skipped with a warning when it
-    came from a set ("default", "full"), so sets work on every dataset, but raises ``UserError`` when
-    the user named it explicitly, since then the user asked for a number that cannot exist. Call this
+    A metric that needs region masks on a dataset without them, or whose registration declares an
+    ``applies_to(data)`` predicate that is false for this dataset (with ``applies_doc`` saying where
+    it applies), is skipped with a warning when it came from a set ("default", "full"), so sets work
+    on every dataset, but raises ``UserError`` when the user named it explicitly, since then the user
+    asked for a number that cannot exist. Call this
     right after building the dataset to fail before training rather than after.
 
     Args:
@@ -124,6 +127,13 @@ def plan_metrics(names: tuple[str, ...] | list[str], data: Any) -> list[str]:
                 needing = [n for n in METRICS.names() if getattr(METRICS.get(n), "needs_regions", False)]
                 raise UserError(f"{msg}; remove it from eval.metrics (metrics needing regions: {', '.join(needing)})")
             log.warning("%s; skipping it", msg)
+            continue
+        meta = METRICS.meta(name)
+        if "applies_to" in meta and not meta["applies_to"](data):
+            msg = f"metric {name!r} does not apply to dataset {data.name!r} (it applies to {meta.get('applies_doc')})"
+            if name in explicit:
+                raise UserError(f"{msg}; remove it from eval.metrics")
+            log.info("%s; skipping it", msg)
             continue
         out.append(name)
     return out

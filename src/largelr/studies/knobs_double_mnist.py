@@ -16,14 +16,11 @@ so they use the whole 4,000 steps). The full preset is `knobs_double_mnist_full`
     largelr report runs/knobs_double_mnist
 """
 
-from largelr.config import DataConfig, RunConfig, TrainConfig
+from largelr.config import RunConfig
 from largelr.knobs import one_at_a_time
+from largelr.studies.quickstart import BASE
 
 NAME = "knobs_double_mnist"
-BASE = RunConfig(
-    data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
-    train=TrainConfig(until="converged", steps=4000, eval_every=500, fail_after=1000),
-)
 GRIDS = {  # base value first; the base config is shared by every knob
     "lr": [0.1, 0.03, 0.3],
     "batch_size": [100, 25, 400],

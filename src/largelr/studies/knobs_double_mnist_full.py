@@ -10,14 +10,12 @@ a GPU with several slots per device.
     largelr report runs/knobs_double_mnist_full
 """
 
-from largelr.config import DataConfig, RunConfig, TrainConfig
+from largelr.config import RunConfig, set_path
 from largelr.knobs import KNOBS, one_at_a_time
+from largelr.studies import quickstart
 
 NAME = "knobs_double_mnist_full"
-BASE = RunConfig(
-    data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
-    train=TrainConfig(until="converged", steps=8000, eval_every=500, fail_after=1000),
-)
+BASE = set_path(quickstart.BASE, "train.steps", 8000)  # the quickstart config with room to train longer
 MLP_KNOBS = ("lr", "batch_size", "momentum", "weight_decay", "dropout", "label_smoothing", "crop", "jitter")
 GRIDS = {name: KNOBS[name].grid for name in MLP_KNOBS} | {"train_steps": (1000, 2000, 4000, 8000)}
 SEEDS = [(s, s, s) for s in range(5)]  # (data, init, order)
