@@ -102,3 +102,13 @@ def test_the_report_section_writes_table_heatmap_and_its_data(tmp_path, monkeypa
     assert (tmp_path / "figures" / "knob_heatmap.png").stat().st_size > 0
     data = pd.read_csv(tmp_path / "figures" / "knob_heatmap.csv")
     assert len(data) == 3 * 5  # 3 knobs x 5 properties with a direction
+
+
+def test_too_few_runs_give_dashes_not_a_crash(tmp_path, monkeypatch):
+    """Two runs per knob (an interrupted study): no rho can be computed; the section still renders."""
+    monkeypatch.setattr("largelr.report.render.report_keys", lambda: KEYS)
+    df = pd.DataFrame([_row(0.1, 100, None, 0), _row(0.3, 100, None, 0), _row(0.1, 25, None, 0)])
+    sections = knob_sections(df, tmp_path)
+    table = sections[1].table.set_index("knob")
+    assert set(table.loc["lr", ["p1 (higher)", "p2 (lower)"]]) == {"–"}
+    assert sections[0].table.set_index("knob").loc["lr", "tested"] == 0

@@ -145,11 +145,18 @@ def knob_property_table(effects: pd.DataFrame) -> pd.DataFrame:
         lambda r: "–" if not math.isfinite(r["rho"]) else f"{r['rho']:+.2f}{'*' if r['effect'] != 'n.s.' else ''}",
         axis=1,
     )
-    wide = effects.assign(cell=cell).pivot_table(
-        index=["knob", "group"], columns="label", values="cell", aggfunc="first", sort=False
-    )
-    labels = list(dict.fromkeys(effects["label"]))
-    return wide[labels].reset_index()
+    wide = _wide(effects.assign(cell=cell), ["knob", "group"], "cell")
+    return wide.reset_index()
+
+
+def _wide(long: pd.DataFrame, index: str | list[str], values: str) -> pd.DataFrame:
+    """Rows ``index`` x columns ``label`` in order of first appearance, keeping all-NaN rows/columns."""
+    wide = long.pivot(index=index, columns="label", values=values)
+    rows = list(dict.fromkeys(map(tuple, long[index].to_numpy()))) if isinstance(index, list) else None
+    rows = rows if rows is not None else list(dict.fromkeys(long[index]))
+    return wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=index) if isinstance(index, list) else rows)[
+        list(dict.fromkeys(long["label"]))
+    ]
 
 
 def heatmap(effects: pd.DataFrame):
@@ -159,11 +166,8 @@ def heatmap(effects: pd.DataFrame):
         (figure, the long table it plots).
     """
     data = effects.assign(row=effects["knob"] + [f" ({g})" if g != "all runs" else "" for g in effects["group"]])
-    mat = data.pivot_table(index="row", columns="label", values="rho", aggfunc="first", sort=False)
-    mat = mat[list(dict.fromkeys(data["label"]))]
-    sig = data.pivot_table(
-        index="row", columns="label", values="effect", aggfunc=lambda s: s.iloc[0] != "n.s.", sort=False
-    )
+    mat = _wide(data, "row", "rho").astype(float)
+    sig = _wide(data.assign(sig=data["effect"] != "n.s."), "row", "sig")
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * mat.shape[1], 1.2 + 0.4 * mat.shape[0]))
     im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
