@@ -9,7 +9,7 @@ from scipy import stats
 
 from largelr.metrics import Key
 from largelr.report import knobs
-from largelr.report.render import knob_sections
+from largelr.report.sections import knob_sections
 
 SEEDS = range(4)
 LRS = [0.01, 0.03, 0.1, 0.3, 1.0]
@@ -92,9 +92,8 @@ def test_a_study_of_one_knob_gets_no_knob_section(tmp_path):
     assert knob_sections(only_lr, tmp_path) == []
 
 
-def test_the_report_section_writes_table_heatmap_and_its_data(tmp_path, monkeypatch):
-    monkeypatch.setattr("largelr.report.render.report_keys", lambda: KEYS)
-    sections = knob_sections(synthetic(), tmp_path)
+def test_the_report_section_writes_table_heatmap_and_its_data(tmp_path):
+    sections = knob_sections(synthetic(), tmp_path, KEYS)
     assert [s.title for s in sections] == ["Knob comparison: consistency", "Knob comparison: knob × property"]
     table = sections[1].table.set_index("knob")
     assert table.loc["lr", "p2 (lower)"].endswith("*") and table.loc["lr", "p2 (lower)"].startswith("+")
@@ -104,11 +103,10 @@ def test_the_report_section_writes_table_heatmap_and_its_data(tmp_path, monkeypa
     assert len(data) == 3 * 5  # 3 knobs x 5 properties with a direction
 
 
-def test_too_few_runs_give_dashes_not_a_crash(tmp_path, monkeypatch):
+def test_too_few_runs_give_dashes_not_a_crash(tmp_path):
     """Two runs per knob (an interrupted study): no rho can be computed; the section still renders."""
-    monkeypatch.setattr("largelr.report.render.report_keys", lambda: KEYS)
     df = pd.DataFrame([_row(0.1, 100, None, 0), _row(0.3, 100, None, 0), _row(0.1, 25, None, 0)])
-    sections = knob_sections(df, tmp_path)
+    sections = knob_sections(df, tmp_path, KEYS)
     table = sections[1].table.set_index("knob")
     assert set(table.loc["lr", ["p1 (higher)", "p2 (lower)"]]) == {"–"}
     assert sections[0].table.set_index("knob").loc["lr", "tested"] == 0

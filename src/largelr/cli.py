@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
     p.add_argument("--out", help="report directory (default: DIR/report)")
+    p.add_argument(
+        "--converged-only",
+        action="store_true",
+        help="base every statistic on the runs that converged (the report says which runs it used)",
+    )
 
     p = sub.add_parser("config", help="print the resolved config (defaults + overrides) as JSON")
     p.add_argument("--config", help="start from this config JSON file instead of the defaults")
@@ -168,7 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
-    out = write_report(args.dir, args.out)
+    out = write_report(args.dir, args.out, converged_only=args.converged_only)
     print(f"report: {out / 'index.html'}")
     return 0
 

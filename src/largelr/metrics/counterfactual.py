@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS, needs_regions
+from largelr.metrics.base import METRICS, Key, needs_regions
 from largelr.metrics.robustness import mean_or_nan
 from largelr.seeding import make_generator
 
@@ -73,7 +73,15 @@ def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
     return x[i.to(x.device)] * (1 - m) + x[j.to(x.device)] * m
 
 
-@METRICS.register("counterfactual")
+@METRICS.register(
+    "counterfactual",
+    keys={
+        "test/cf_spurious_flip": Key("prediction flips when the spurious part is swapped", "lower", False, "core_util"),
+        "test/cf_spurious_follow": Key("prediction follows a swapped spurious part", "lower", False, "core_util"),
+        "test/cf_core_flip": Key("prediction flips when the core part is swapped", "higher", False, "core_util"),
+        "test/cf_core_follow": Key("prediction follows a swapped core part", "higher", False, "core_util"),
+    },
+)
 @needs_regions
 def counterfactual(ctx) -> dict[str, Any]:
     """Prediction changes when the spurious or the core region is swapped, on the fixed test subset.

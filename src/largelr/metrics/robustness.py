@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,23 @@ def mean_or_nan(t: Tensor) -> float:
     return float(t.double().mean()) if t.numel() else float("nan")
 
 
-@METRICS.register("robustness")
+def _split_keys(split: str, property: str | None, headline: bool) -> dict[str, Key]:
+    """The robustness keys of one split; ``headline`` marks the paper's headline accuracies."""
+    pre = "" if split == "test" else "val (biased): "
+    labels = {
+        "acc": ("test accuracy (unbiased)" if split == "test" else "accuracy", "higher", headline),
+        "acc_ba": ("bias-aligned accuracy", "higher", False),
+        "acc_bc": ("bias-conflicting accuracy", "higher", False),
+        "worst_group_acc": ("worst-group accuracy", "higher", headline),
+        "unbiased_acc": ("mean group accuracy", "higher", False),
+        "avg_acc": ("group accuracy weighted by training proportions", "higher", False),
+        "bias_following": ("share of BC errors predicting s", "lower", False),
+    }
+    return {f"{split}/{k}": Key(pre + label, d, h, property) for k, (label, d, h) in labels.items()}
+
+
+# val is the biased split: its numbers are diagnostics (property None), the test split's are the property
+@METRICS.register("robustness", keys={**_split_keys("test", "robustness", True), **_split_keys("val", None, False)})
 def robustness(ctx) -> dict[str, Any]:
     """acc, acc_ba, acc_bc, group accuracy matrix, worst-group/unbiased/average accuracy, bias-following
     share of BC errors, on the val (biased) and test (unbiased) splits."""
