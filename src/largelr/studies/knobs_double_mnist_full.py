@@ -3,8 +3,9 @@
 Same base and question as ``knobs_double_mnist`` (the quick preset); the grids are the defaults
 declared in ``largelr.knobs.KNOBS`` (LR, batch size, momentum, weight decay, dropout, label smoothing,
 random crop, colour jitter, training length) and the step cap is 8,000 so the training-length knob
-has room. 25 settings x 5 seeds = 125 runs: about 2-3 hours on 2 CPU cores with `--jobs 2`, minutes on
-a GPU with several slots per device.
+has room. 25 settings x 5 seeds = 125 runs: an estimated 1-1.5 hours on 2 idle CPU cores with `--jobs 2`
+(the quick preset's measured 33 CPU-seconds per 4,000-step run, doubled for runs using the 8,000-step
+cap), minutes on a GPU machine with several slots.
 
     largelr sweep knobs_double_mnist_full --jobs 2 --out runs/knobs_double_mnist_full
     largelr report runs/knobs_double_mnist_full
