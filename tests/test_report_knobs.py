@@ -110,3 +110,12 @@ def test_too_few_runs_give_dashes_not_a_crash(tmp_path):
     table = sections[1].table.set_index("knob")
     assert set(table.loc["lr", ["p1 (higher)", "p2 (lower)"]]) == {"–"}
     assert sections[0].table.set_index("knob").loc["lr", "tested"] == 0
+
+
+def test_groups_smaller_than_min_n_get_rho_but_no_p_and_no_verdict():
+    """Three runs in perfect rank order: scipy's t-approximation says p = 0, the exact p is 1/3."""
+    df = pd.DataFrame([_row(lr, 100, None, 0) for lr in (0.01, 0.1, 1.0)] + [_row(0.1, 25, None, 0)])
+    eff = knobs.knob_effects(df, KEYS).set_index(["knob", "property"])
+    assert knobs.MIN_N == 5
+    assert eff.loc[("lr", "p1"), "rho"] == pytest.approx(1.0)
+    assert np.isnan(eff.loc[("lr", "p1"), "p_value"]) and eff.loc[("lr", "p1"), "effect"] == "n.s."

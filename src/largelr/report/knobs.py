@@ -25,6 +25,9 @@ from largelr.metrics.base import Key  # noqa: E402
 from largelr.report.groups import split_groups  # noqa: E402
 
 ALPHA = 0.05
+# Fewest runs for a p-value: scipy's p for Spearman uses a t approximation that is 0 for a perfect
+# rank order at n = 3 (the exact permutation p is 1/3), so smaller groups get rho but no p and no verdict.
+MIN_N = 5
 
 
 def with_knob_defaults(df: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +62,7 @@ def _spearman(x: pd.Series, y: pd.Series) -> tuple[float, float]:
     if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
         return math.nan, math.nan
     res = stats.spearmanr(x, y)
-    return float(res.statistic), float(res.pvalue)
+    return float(res.statistic), (float(res.pvalue) if len(x) >= MIN_N else math.nan)
 
 
 def knob_effects(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
