@@ -74,6 +74,24 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return study
 
 
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory) -> Path:
+    """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
+    import torch
+
+    from largelr.runner import execute
+
+    study = tmp_path_factory.mktemp("two") / "study"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for lr in ("0.1", "0.2"):
+            execute(tiny_config(f"optim.lr={lr}"), study)
+    finally:
+        torch.set_num_threads(before)
+    return study
+
+
 @pytest.fixture
 def study_copy(finished_study: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of ``finished_study``."""

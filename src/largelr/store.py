@@ -131,12 +131,19 @@ def read_history(rd: Path) -> list[dict[str, Any]]:
     path = rd / HISTORY
     if not path.is_file():
         return []
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: corrupt (not UTF-8 text)") from None
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), 1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{i}: corrupt JSON line ({e.msg})") from None
+        if not isinstance(row, dict):  # found by the fuzzer: a line "0" is valid JSON but not a row
+            raise UserError(f"{path}:{i}: corrupt line (a JSON object expected, got {type(row).__name__})")
+        rows.append(row)
     return rows
 
 
@@ -146,12 +153,18 @@ def load_weights(rd: Path) -> dict[str, Any]:
     return torch.load(rd / WEIGHTS, map_location="cpu", weights_only=True)
 
 
+STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)
+
+
 def run_dirs(study: str | Path) -> list[Path]:
-    """All run directories (finished or not) in a study directory, sorted by name."""
+    """All run directories (finished, unfinished or damaged) in a study directory, sorted by name.
+
+    A run directory is one holding any file of the store (``report/`` and ``_logs/`` hold none).
+    """
     study = Path(study)
     if not study.is_dir():
         raise UserError(f"results directory not found: {study}")
-    return sorted(p for p in study.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in STORE_FILES))
 
 
 def load_run(rd: Path) -> dict[str, Any]:
@@ -166,6 +179,100 @@ def load_run(rd: Path) -> dict[str, Any]:
             f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it"
         )
     return {"run_id": rd.name, "dir": rd, "config": cfg, "result": result, "env": read_json(rd / ENV)}
+
+
+# ---------------------------------------------------------------------------------------------
+# checks before writing, and of what was written
+
+RESULT_STATUSES = ("ok", "diverged", "failed")  # what training can end as (largelr.train)
+
+
+def check_writable(path: str | Path, what: str = "output directory") -> None:
+    """Raise UserError unless ``path`` is, or can be created as, a directory this process can write.
+
+    Walks up to the nearest existing ancestor: it must be a directory (not a file) and writable.
+    Call it before any expensive work so a bad ``--out`` fails first, with nothing written.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            raise UserError(f"{what} {path}: {probe} is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is" if probe == path else f"is under {probe}, which is"
+        raise UserError(f"{what} {path} {where} a file, not a directory; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {probe} is not writable (permission denied or read-only filesystem)")
+
+
+def verify_run(rd: Path, deep: bool = False) -> list[str]:
+    """What is wrong with a finished run directory (empty list: nothing found).
+
+    A run without DONE is unfinished, not damaged (the next sweep redoes it). A finished run needs
+    a valid ``config.json``, ``env.json`` (a JSON object), ``result.json`` (a largelr result with a
+    known status), a readable ``history.jsonl`` if present, and ``model.pt``. ``deep`` also loads
+    ``model.pt``. A config whose hash (``config.run_id``) is not the directory's name is not damage
+    but a run stored under an older id rule: ``id_check`` finds those, ``largelr status --fix-ids``
+    renames them.
+    """
+    if not (rd / DONE).is_file():
+        return []
+    problems: list[str] = []
+    if not (rd / CONFIG).is_file():
+        problems.append(f"{CONFIG} is missing")
+    else:
+        try:
+            config_mod.load_json(rd / CONFIG)
+        except UserError as e:
+            problems.append(f"{CONFIG} is corrupt ({_after_path(e, rd / CONFIG)})")
+    for name in (ENV, RESULT):
+        try:
+            obj = read_json(rd / name)
+        except UserError as e:
+            problems.append(f"{name} is missing" if not (rd / name).is_file() else f"{name} is corrupt ({_reason(e)})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{name} is not a JSON object")
+        elif name == RESULT:
+            if not isinstance(obj.get("metrics"), dict):
+                problems.append(f"{RESULT} has no 'metrics' object")
+            if obj.get("status") not in RESULT_STATUSES:
+                known = ", ".join(RESULT_STATUSES)
+                problems.append(f"{RESULT} has unknown status {obj.get('status')!r} (known: {known})")
+    try:
+        read_history(rd)
+    except UserError as e:
+        problems.append(f"{HISTORY} is corrupt ({_reason(e)})")
+    if not (rd / WEIGHTS).is_file():
+        problems.append(f"{WEIGHTS} is missing")
+    elif deep:
+        try:
+            weights = load_weights(rd)
+            if not isinstance(weights, dict):
+                raise ValueError(f"holds a {type(weights).__name__}, not a state dict")
+        except Exception as e:  # torch raises many types on a damaged archive
+            first = (str(e).splitlines() or [""])[0][:100]
+            problems.append(f"{WEIGHTS} does not load ({type(e).__name__}: {first})")
+    return problems
+
+
+def _reason(e: Exception) -> str:
+    return str(e).split(": ", 1)[-1][:120]
+
+
+def _after_path(e: Exception, path: Path) -> str:
+    return str(e).replace(f"{path}: ", "")[:160]
+
+
+def damaged_runs(study: str | Path, deep: bool = False) -> dict[Path, list[str]]:
+    """{run directory: problems} for every damaged run of ``study``."""
+    out = {}
+    for rd in run_dirs(study):
+        problems = verify_run(rd, deep=deep)
+        if problems:
+            out[rd] = problems
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,15 +25,31 @@ class SweepSummary:
     total: int
     skipped: int  # already done before this invocation
     statuses: Counter = field(default_factory=Counter)  # ok / diverged / failed / error, for runs done now
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # crashes: rerunning may help
+    config_errors: list[str] = field(default_factory=list)  # invalid configs: rerunning cannot help
+    damaged: list[str] = field(default_factory=list)  # finished but damaged run ids, not redone
 
 
 def sweep_status(configs: Sequence[RunConfig], study: str | Path) -> dict[str, list[RunConfig]]:
-    """Configs grouped by their run directory's state: "done", "incomplete", "missing"."""
-    out: dict[str, list[RunConfig]] = {"done": [], "incomplete": [], "missing": []}
+    """Configs grouped by their run directory's state: "done", "damaged", "incomplete", "missing".
+
+    "damaged" is a finished run that ``store.verify_run`` finds a problem with (e.g. DONE without
+    config.json): ``largelr status`` and ``largelr report`` see the same; ``largelr repair`` removes it.
+    """
+    out: dict[str, list[RunConfig]] = {"done": [], "damaged": [], "incomplete": [], "missing": []}
     for cfg in configs:
-        out[store.status(store.run_dir(study, cfg))].append(cfg)
+        rd = store.run_dir(study, cfg)
+        state = store.status(rd)
+        if state == "done" and store.verify_run(rd):
+            state = "damaged"
+        out[state].append(cfg)
     return out
+
+
+def is_config_error(outcome: str) -> bool:
+    """Whether a failed run's error string is a bad config or input (rerunning cannot help), not a crash:
+    a UserError raised in this process, or a ``largelr run`` child that exited with code 2."""
+    return outcome.startswith(("UserError:", "ConfigError:", "exit code 2:"))
 
 
 def run_sweep(
@@ -66,10 +82,12 @@ def run_sweep(
     todo = groups["incomplete"] + groups["missing"]
     random.Random(shuffle_seed).shuffle(todo)
     summary = SweepSummary(total=len(configs), skipped=len(groups["done"]))
+    summary.damaged = [store.run_dir(study, c).name for c in groups["damaged"]]
     if not todo:
         log.info("all %d runs in %s are done; nothing to do", len(configs), study)
         return summary
     if name != "dry":
+        store.check_writable(study)
         study.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(configs), initial=summary.skipped, unit="run", disable=not progress, dynamic_ncols=True)
 
@@ -78,7 +96,8 @@ def run_sweep(
 
         if isinstance(outcome, str):
             summary.statuses["error"] += 1
-            summary.errors.append(f"{store.run_dir(study, cfg).name}: {outcome}")
+            errors = summary.config_errors if is_config_error(outcome) else summary.errors
+            errors.append(f"{store.run_dir(study, cfg).name}: {outcome}")
             bar.write(f"ERROR {store.run_dir(study, cfg).name} lr={cfg.optim.lr:g}: {outcome}")
         else:
             summary.statuses[outcome["status"]] += 1
