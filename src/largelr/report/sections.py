@@ -14,10 +14,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from largelr.metrics import Key
 from largelr.report import plots, tables
 from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
-from largelr.report.keys import reported
+from largelr.report.keys import desirable, reported
 
 LR = tables.LR
 CURVE_KINDS = (
@@ -176,7 +177,35 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             frames[-1].insert(0, "group", g.label)
     for name, frames in csvs.items():
         pd.concat(frames).to_csv(out / f"{name}.csv", index=False)
-    return sections
+    return sections + knob_sections(analysed(df, converged_only), out)
+
+
+def knob_sections(df: pd.DataFrame, out: Path, keys: dict[str, Key] | None = None) -> list[Section]:
+    """The "Knob comparison" sections when the study varies more than one knob (``largelr.knobs``), else none.
+
+    ``keys`` (default: the analysed keys as their metrics declare them) gives labels and directions.
+    """
+    from largelr.report import knobs
+
+    if len(knobs.varied_knobs(df)) < 2:
+        return []
+    if keys is None:
+        keys = {k: Key(label, desirable(k)) for k, label in reported(df.columns).items()}
+    effects = knobs.knob_effects(df, keys)
+    if effects.empty:
+        return []
+    effects.to_csv(out / "knob_effects.csv", index=False)
+    text = (
+        "Each knob varied one at a time (one row per group of other settings). Cells: Spearman ρ between "
+        f"the knob's regularisation strength ({'; '.join(knobs.strength_axes(effects))}) and each property, "
+        f"signed so + is the desirable direction; * = p < {knobs.ALPHA}. Consistency: properties improved / "
+        "made worse significantly, of those tested. Runs with status ok."
+    )
+    fig = _save(*knobs.heatmap(effects), out, "knob_heatmap")
+    return [
+        Section("Knob comparison: consistency", text, table=knobs.consistency(effects)),
+        Section("Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,)),
+    ]
 
 
 def group_sections(
