@@ -57,6 +57,12 @@ class TrainConfig:
     eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
     fail_after: int = 1000  # steps after which train acc <= 1.25x chance marks the run "failed"
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
+    # Explicit BC up-weighting (paper-spec claim 6 intervention, JTT-style): the loss of each training
+    # sample in the BC set is multiplied by bc_weight (batch mean of weighted losses). 1: plain ERM.
+    bc_weight: float = 1.0  # > 1 up-weights, < 1 down-weights, 0 drops the set from the loss
+    bc_set: Literal["oracle", "jtt"] = "oracle"  # oracle: the true BC labels; jtt: training samples an
+    # ERM model (same config and seeds, bc_weight 1) misclassifies after jtt_steps steps
+    jtt_steps: int = 500  # budget of that ERM model (bc_set=jtt only)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,9 @@ class RunConfig:
 
 # Fields that do not change a run's numbers: excluded from the run id.
 NON_SEMANTIC = {("train", "device")}
+# Fields added after runs were published: left out of the run id while at their default, so the
+# ids of existing runs (and resumable sweeps) stay the same.
+OMIT_IF_DEFAULT = {("train", "bc_weight"), ("train", "bc_set"), ("train", "jtt_steps")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +143,10 @@ def run_id(cfg: RunConfig) -> str:
     d = to_dict(cfg)
     for section, key in NON_SEMANTIC:
         d[section].pop(key, None)
+    defaults = to_dict(RunConfig())
+    for section, key in OMIT_IF_DEFAULT:
+        if d[section].get(key) == defaults[section][key]:
+            d[section].pop(key, None)
     text = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -262,6 +275,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         t.device == "cpu" or t.device.startswith(("cuda", "mps")),
         f"train.device must be cpu, cuda, cuda:N or mps, got {t.device!r}",
     )
+    _check(math.isfinite(t.bc_weight) and t.bc_weight >= 0, f"train.bc_weight must be >= 0, got {t.bc_weight}")
+    _check(t.jtt_steps > 0, f"train.jtt_steps must be a positive integer, got {t.jtt_steps}")
     _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
     _check(e.n_dynamics >= 0, f"eval.n_dynamics must be >= 0, got {e.n_dynamics}")
     _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")
