@@ -6,6 +6,7 @@
                      result.json    status, final metrics (curves included), wall times
                      model.pt       trained weights (a state dict; load with weights_only=True)
                      DONE           written last; its presence is what "finished" means
+    <study>/reproduce.json          the study's note: which reproduce target/preset made it, wall time
 
 Every file is written to a temporary name and renamed into place, so a reader never sees half a
 file. A run directory without DONE is incomplete and is cleared before the run is redone. Status
@@ -144,6 +145,21 @@ def load_weights(rd: Path) -> dict[str, Any]:
     import torch
 
     return torch.load(rd / WEIGHTS, map_location="cpu", weights_only=True)
+
+
+NOTE = "reproduce.json"
+
+
+def write_note(study: str | Path, note: dict[str, Any]) -> None:
+    """Record facts about a whole study (e.g. the reproduce target, preset and wall time), atomically."""
+    Path(study).mkdir(parents=True, exist_ok=True)
+    write_json(Path(study) / NOTE, note)
+
+
+def read_note(study: str | Path) -> dict[str, Any]:
+    """The study's note, or {} when it has none."""
+    path = Path(study) / NOTE
+    return read_json(path) if path.is_file() else {}
 
 
 def run_dirs(study: str | Path) -> list[Path]:
