@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_data_parser(sub)
+    from largelr.cli_reproduce import add_reproduce_parser
+
+    add_reproduce_parser(sub)
     return parser
 
 
@@ -167,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             from largelr.cli_data import run_data_command
 
             return run_data_command(args)
+        if args.command == "reproduce":
+            from largelr.cli_reproduce import run_reproduce_command
+
+            return run_reproduce_command(args)
         return COMMANDS[args.command](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

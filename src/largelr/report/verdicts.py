@@ -38,7 +38,7 @@ AXIS_LABELS = {"cfg.optim.lr": "LR", "cfg.train.bc_weight": "λ"}
 
 
 @dataclass(frozen=True)
-class Test:
+class Check:
     """One statistical test of a claim.
 
     Attributes:
@@ -68,15 +68,15 @@ class Claim:
 
     id: str
     text: str
-    tests: tuple[Test, ...]
+    tests: tuple[Check, ...]
     axis: str = "cfg.optim.lr"
     query: str | None = None
 
 
-def rises_with(axis: str, keys: Iterable[str], desirable: Mapping[str, str | None]) -> tuple[Test, ...]:
+def rises_with(axis: str, keys: Iterable[str], desirable: Mapping[str, str | None]) -> tuple[Check, ...]:
     """Tests "each key moves in its desirable direction as ``axis`` rises"; keys without a direction are
     skipped (no verdict is ever given for a key the paper gives no direction for)."""
-    return tuple(Test(axis, k, desirable[k]) for k in keys if desirable.get(k) in ("higher", "lower"))  # type: ignore[arg-type]
+    return tuple(Check(axis, k, desirable[k]) for k in keys if desirable.get(k) in ("higher", "lower"))  # type: ignore[arg-type]
 
 
 def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[float, float]:
@@ -98,7 +98,7 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[float
     return r, float(2 * stats.t.sf(abs(t), dof))
 
 
-def run_test(df: pd.DataFrame, test: Test) -> dict[str, object]:
+def run_test(df: pd.DataFrame, test: Check) -> dict[str, object]:
     """ρ, p, n and the verdict of one test on one group's rows (ok runs only)."""
     cols = [test.x, test.y] + ([test.control] if test.control else [])
     ok = df[df["status"] == "ok"] if "status" in df else df
@@ -118,6 +118,8 @@ def run_test(df: pd.DataFrame, test: Test) -> dict[str, object]:
         verdict, why = INCONCLUSIVE, f"not measured: {', '.join(missing)}"
     elif n < MIN_N or sub[test.x].nunique() < 2:
         verdict, why = INCONCLUSIVE, "too few runs"
+    elif sub[test.y].nunique() < 2:
+        verdict, why = INCONCLUSIVE, "y is constant"
     elif not math.isfinite(rho) or not math.isfinite(p) or p >= ALPHA:
         verdict, why = INCONCLUSIVE, "not significant"
     else:
@@ -125,7 +127,7 @@ def run_test(df: pd.DataFrame, test: Test) -> dict[str, object]:
     return {"rho": rho, "p": p, "n": n, "verdict": verdict, "why": why}
 
 
-def statistic_text(test: Test, r: Mapping[str, object], labels: Mapping[str, str]) -> str:
+def statistic_text(test: Check, r: Mapping[str, object], labels: Mapping[str, str]) -> str:
     """``ρ(LR, acc_BC) = 0.83, p = 0.001, n = 15`` (``|`` marks a controlled column)."""
 
     def name(c: str) -> str:
@@ -135,8 +137,8 @@ def statistic_text(test: Test, r: Mapping[str, object], labels: Mapping[str, str
     rho, p = float(r["rho"]), float(r["p"])  # type: ignore[arg-type]
     if not math.isfinite(rho):
         return f"ρ({inner}) undefined, n = {r['n']}"
-    p_text = f"{p:.2g}" if p >= 0.001 else f"{p:.1e}"
-    return f"ρ({inner}) = {rho:.2f}, p = {p_text}, n = {r['n']}"
+    p_text = f"= {p:.2g}" if p >= 0.001 else f"= {p:.1e}" if p >= 1e-15 else "< 1e-15"
+    return f"ρ({inner}) = {rho:.2f}, p {p_text}, n = {r['n']}"
 
 
 def evaluate_claims(df: pd.DataFrame, claims: Iterable[Claim], labels: Mapping[str, str] | None = None) -> pd.DataFrame:

@@ -28,6 +28,8 @@ LR = "cfg.optim.lr"
 CLAIM1_KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 CLAIM2_KEYS = ("test/core_util", "test/class_sep", "test/act_zero_frac")
 
+EXTRA_FIGURES = {"1": ("overlay", "attribution_maps")}  # report figures beside the claim's own
+
 
 def sweep(preset: str = "quick") -> list[RunConfig]:
     if preset == "tiny":

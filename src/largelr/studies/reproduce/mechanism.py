@@ -22,7 +22,7 @@ Cost: quick 39 runs (<= 3,000 steps each), ~20 min on 2 CPU cores with --jobs 2;
 import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
-from largelr.report.verdicts import Claim, Test, rises_with
+from largelr.report.verdicts import Check, Claim, rises_with
 from largelr.reproduce import desirable
 from largelr.sweep import grid
 
@@ -40,6 +40,9 @@ EARLY = {  # derived column -> (history key, desirable direction as the LR rises
     "early/ebcr": ("dyn/ebcr", "higher"),
     "early/bc_conf_wrong": ("dyn/bc_conf_wrong", "higher"),
 }
+
+EXTRA_FIGURES = {"6a": ("dynamics",)}
+LABELS = {"early/ebcr": "early EBCR", "early/bc_conf_wrong": "early confidence of BC mistakes"}
 
 
 def _base(preset: str) -> RunConfig:
@@ -88,7 +91,7 @@ def claims(df: pd.DataFrame) -> list[Claim]:
     return [
         Claim("6a", f"At larger LRs, BC samples carry a larger share of the loss early (steps <= {EARLY_STEPS}) "
                     "and are mispredicted more confidently.",
-              tuple(Test(LR, c, e) for c, (_, e) in EARLY.items()), query=plain),
+              tuple(Check(LR, c, e) for c, (_, e) in EARLY.items()), query=plain),
         Claim("6b", f"At the small LR ({LOW}), up-weighting the BC samples' loss by lambda recovers the large-LR "
                     "properties.", rises_with(LAM, PROPERTY_KEYS, d), axis=LAM, query=f"`{LR}` == {LOW}"),
         Claim("6c", f"At the large LR ({HIGH}), down-weighting them (lambda < 1) loses those properties.",

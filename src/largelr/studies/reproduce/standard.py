@@ -19,7 +19,7 @@ Cost: quick 15 runs per source (5 LRs x 3 seeds, <= 3,000 steps), ~8 min per sou
 import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
-from largelr.report.verdicts import Claim, Test
+from largelr.report.verdicts import Check, Claim
 from largelr.reproduce import source_missing
 from largelr.sweep import grid, log_space
 
@@ -33,6 +33,8 @@ LR = "cfg.optim.lr"
 ACC = "val/acc"  # i.i.d. held-out accuracy
 VULN = "standard/vulnerability"
 SOURCES = ("mnist5k", "fashion_mnist")
+
+LABELS = {ACC: "i.i.d. held-out accuracy", VULN: "vulnerability to the patch"}
 
 
 def missing() -> list[str]:
@@ -75,7 +77,7 @@ def claims(df: pd.DataFrame) -> list[Claim]:
     return [
         Claim("5", "Higher LR gives higher test accuracy and lower vulnerability to a rare spurious pattern, "
                    "and the two are associated across runs.",
-              (Test(LR, ACC, "higher"), Test(LR, VULN, "lower"), Test(ACC, VULN, "lower"))),
+              (Check(LR, ACC, "higher"), Check(LR, VULN, "lower"), Check(ACC, VULN, "lower"))),
         Claim("5b", "The accuracy-vulnerability association remains when the LR is controlled for "
-                    "(partial Spearman).", (Test(ACC, VULN, "lower", control=LR),)),
+                    "(partial Spearman).", (Check(ACC, VULN, "lower", control=LR),)),
     ]  # fmt: skip
