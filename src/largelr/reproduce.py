@@ -234,3 +234,15 @@ def dataset_files_missing(name: str) -> str | None:
         f"{name}: {root / marker} not found; download it from {url}, then set ${env} to its folder "
         f"(or put it in {default}); layout in docs/datasets.md"
     )
+
+
+def tiny_base(metrics: tuple[str, ...] = ("robustness", "compressibility"), **data: Any) -> RunConfig:
+    """The ``tiny`` preset's base config (tests only): a second or so per run on one CPU core."""
+    from largelr.config import DataConfig, EvalConfig, ModelConfig, TrainConfig
+
+    return RunConfig(
+        data=DataConfig(n_train=200, n_val=100, n_test=100, **data),
+        model=ModelConfig(kwargs={"width": 16}),
+        train=TrainConfig(steps=20, eval_every=10, batch_size=50, fail_after=1000, jtt_steps=10),
+        eval=EvalConfig(metrics=metrics, n_repr=50, n_dynamics=60, sparsities=(0.0, 0.5, 0.9)),
+    )

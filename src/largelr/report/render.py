@@ -189,7 +189,7 @@ STYLE = (
     "margin:0 auto;padding:1em;color:#222}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:1.6em;"
     "border-bottom:1px solid #ddd}.scroll{overflow-x:auto;max-width:100%;margin:.5em 0}"
     "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;"
-    "text-align:right;vertical-align:top}th{background:#f4f4f4}td.v-holds{background:#d9f2d9}"
+    "text-align:left;vertical-align:top}th{background:#f4f4f4}td.v-holds{background:#d9f2d9}"
     "td.v-fails{background:#f7d4d4}td.v-inc{background:#f2f2f2}.figs{display:flex;flex-wrap:wrap;gap:12px}"
     "figure{margin:0;flex:1 1 460px;max-width:100%}figure img{max-width:100%;height:auto;display:block}"
     "figcaption{font-size:13px;color:#444}.caption{font-size:13px;color:#444}"

@@ -62,7 +62,8 @@ def axis_figure(df: pd.DataFrame, test: Check, claim: Claim, labels: dict[str, s
     ok = df[(df["status"] == "ok")] if "status" in df else df
     if not {test.x, test.y} <= set(ok.columns):
         ok = ok.iloc[0:0]
-    fig, ax = plt.subplots(figsize=(5.2, 3.5), layout="constrained")
+    n_groups = len(split_groups(ok, axis=claim.axis)) if len(ok) else 0
+    fig, ax = plt.subplots(figsize=(5.2, 3.5 + 0.15 * n_groups), layout="constrained")
     rows = []
     for i, g in enumerate(split_groups(ok, axis=claim.axis) if len(ok) else []):
         sub = g.df[[test.x, test.y]].apply(pd.to_numeric, errors="coerce").dropna()
@@ -76,14 +77,14 @@ def axis_figure(df: pd.DataFrame, test: Check, claim: Claim, labels: dict[str, s
         rows += [{"setting": g.label, **r} for r in agg.rename(columns={test.x: "x"}).to_dict("records")]
     data = pd.DataFrame(rows, columns=["setting", "x", "mean", "std", "count"])
     xs = data["x"] if len(data) else pd.Series(dtype=float)
-    if len(xs) and (xs > 0).all() and xs.max() / xs.min() > 20:
+    if len(xs) and (xs > 0).all() and xs.max() / xs.min() >= 10:
         ax.set_xscale("log")
-    elif len(xs) and (xs >= 0).all() and xs.max() > 20 * max(xs[xs > 0].min(), 1e-12):
+    elif len(xs) and (xs >= 0).all() and (xs > 0).any() and xs.max() >= 10 * xs[xs > 0].min():
         ax.set_xscale("symlog", linthresh=max(float(xs[xs > 0].min()), 1e-3))
     ax.set_xlabel(_label(test.x, labels))
     ax.set_ylabel(_label(test.y, labels))
-    if len(data) and data["setting"].nunique() > 1 or (len(data) and data["setting"].iloc[0] != "all runs"):
-        ax.legend(fontsize=7)
+    if len(data) and (data["setting"].nunique() > 1 or data["setting"].iloc[0] != "all runs"):
+        fig.legend(loc="outside lower center", fontsize=6, frameon=False)  # below the axes, never over the data
     caption = (
         f"{_label(test.y, labels)} against {_label(test.x, labels)}: mean ± std over "
         f"{_seeds_text(data['count'])} seeds per point (ok runs, {int(data['count'].sum()) if len(data) else 0} "

@@ -13,9 +13,9 @@ Cost: quick 2 seeds x 3 LRs per dataset (<= 2,000 steps), ~15 min for the 7-8 pr
     largelr reproduce datasets --preset quick --jobs 2
 """
 
-from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Claim, rises_with
-from largelr.reproduce import dataset_files_missing, desirable, source_missing
+from largelr.reproduce import dataset_files_missing, desirable, source_missing, tiny_base
 from largelr.sweep import grid, log_space
 
 NAME = "datasets"
@@ -34,7 +34,7 @@ PROCEDURAL = {  # dataset -> data.kwargs and, for parity, its own LR range
     "colored_ring": {},
     "corrupted": {},
     "parity": {},
-    "rare_patch": {"patch_frac": 0.5},
+    "rare_patch": {},
 }
 REAL = {  # dataset -> data.kwargs (small images: an MLP on CPU)
     "waterbirds": {"image_size": 32},
@@ -65,19 +65,17 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
     tiny, full = preset == "tiny", preset == "full"
     configs = []
     for name, kwargs in _available():
-        if tiny and (name in REAL or kwargs.get("source") == "cifar10"):
+        if tiny:
+            if name not in REAL and kwargs.get("source") != "cifar10":
+                configs += grid(tiny_base(name=name, rho=0.99, kwargs=kwargs), {"optim.lr": [0.01, 0.2]})
             continue
         base = RunConfig(
-            data=DataConfig(name=name, rho=0.99, n_train=500 if tiny else 5000, n_val=200 if tiny else 1000,
-                            n_test=200 if tiny else 2000, kwargs=kwargs),
-            model=ModelConfig(kwargs={"width": 32} if tiny else {}),
-            train=TrainConfig(steps=60 if tiny else 10000 if full else 2000, eval_every=20 if tiny else 500,
-                              batch_size=50 if tiny else 100, fail_after=1000),
-            eval=EvalConfig(metrics=("robustness", "compressibility") if tiny else ("default",),
-                            n_repr=100 if tiny else 1000, n_dynamics=0),
-        )  # fmt: skip
-        lrs = [0.01, 0.2] if tiny else log_space(0.01, 0.3, 5 if full else 3)
-        seeds = [(i, i) for i in range(1 if tiny else 3 if full else 2)]
+            data=DataConfig(name=name, rho=0.99, n_train=5000, n_val=1000, n_test=2000, kwargs=kwargs),
+            train=TrainConfig(steps=10000 if full else 2000, eval_every=500, batch_size=100, fail_after=1000),
+            eval=EvalConfig(metrics=("default",), n_repr=1000, n_dynamics=0),
+        )
+        lrs = log_space(0.01, 0.3, 5 if full else 3)
+        seeds = [(i, i) for i in range(3 if full else 2)]
         configs += grid(base, {"optim.lr": lrs, ("seeds.init", "seeds.order"): seeds})
     return configs
 

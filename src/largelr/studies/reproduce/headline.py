@@ -13,9 +13,9 @@ full 40 runs (8 LRs x 5 seeds, <= 20,000 steps, full metric set), ~2 h on 2 core
     largelr reproduce headline --preset quick --jobs 2
 """
 
-from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Claim, rises_with
-from largelr.reproduce import desirable
+from largelr.reproduce import desirable, tiny_base
 from largelr.sweep import grid, log_space
 
 NAME = "headline"
@@ -33,14 +33,8 @@ EXTRA_FIGURES = {"1": ("overlay", "attribution_maps")}  # report figures beside 
 
 def sweep(preset: str = "quick") -> list[RunConfig]:
     if preset == "tiny":
-        base = RunConfig(
-            data=DataConfig(n_train=500, n_val=200, n_test=200),
-            model=ModelConfig(kwargs={"width": 32}),
-            train=TrainConfig(steps=60, eval_every=20, batch_size=50),
-            eval=EvalConfig(metrics=("robustness", "compressibility", "class_separation", "activation_sparsity",
-                                     "attribution"), n_repr=100, n_dynamics=100),
-        )  # fmt: skip
-        return grid(base, {"optim.lr": [0.01, 0.05, 0.2], ("seeds.init", "seeds.order"): [(0, 0), (1, 1)]})
+        tiny = tiny_base(("robustness", "compressibility", "class_separation", "activation_sparsity", "attribution"))
+        return grid(tiny, {"optim.lr": [0.01, 0.05, 0.2]})
     full = preset == "full"
     base = RunConfig(
         data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),

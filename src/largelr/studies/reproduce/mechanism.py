@@ -21,9 +21,9 @@ Cost: quick 39 runs (<= 3,000 steps each), ~20 min on 2 CPU cores with --jobs 2;
 
 import pandas as pd
 
-from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Check, Claim, rises_with
-from largelr.reproduce import desirable
+from largelr.reproduce import desirable, tiny_base
 from largelr.sweep import grid
 
 NAME = "mechanism"
@@ -47,12 +47,7 @@ LABELS = {"early/ebcr": "early EBCR", "early/bc_conf_wrong": "early confidence o
 
 def _base(preset: str) -> RunConfig:
     if preset == "tiny":
-        return RunConfig(
-            data=DataConfig(n_train=500, n_val=200, n_test=200),
-            model=ModelConfig(kwargs={"width": 32}),
-            train=TrainConfig(steps=60, eval_every=20, batch_size=50, jtt_steps=20),
-            eval=EvalConfig(metrics=("robustness", "compressibility", "attribution"), n_repr=100, n_dynamics=100),
-        )
+        return tiny_base()
     return RunConfig(
         data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
         train=TrainConfig(until="converged", steps=10000 if preset == "full" else 3000, eval_every=100,
@@ -63,7 +58,7 @@ def _base(preset: str) -> RunConfig:
 
 def sweep(preset: str = "quick") -> list[RunConfig]:
     base = _base(preset)
-    seeds = [(i, i) for i in range(5 if preset == "full" else 2 if preset == "tiny" else 3)]
+    seeds = [(i, i) for i in range(5 if preset == "full" else 1 if preset == "tiny" else 3)]
     ups = [1.0, 3.0, 10.0, 30.0, 100.0] if preset == "full" else [1.0, 3.0, 10.0, 30.0]
     downs = [0.0, 0.1, 0.3, 1.0]
     s = ("seeds.init", "seeds.order")

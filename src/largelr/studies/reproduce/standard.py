@@ -18,9 +18,9 @@ Cost: quick 15 runs per source (5 LRs x 3 seeds, <= 3,000 steps), ~8 min per sou
 
 import pandas as pd
 
-from largelr.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Check, Claim
-from largelr.reproduce import source_missing
+from largelr.reproduce import source_missing, tiny_base
 from largelr.sweep import grid, log_space
 
 NAME = "standard"
@@ -44,13 +44,8 @@ def missing() -> list[str]:
 def sweep(preset: str = "quick") -> list[RunConfig]:
     sources = [s for s in SOURCES if s == "mnist5k" or not source_missing(s)]
     if preset == "tiny":
-        base = RunConfig(
-            data=DataConfig(name="rare_patch", n_train=500, n_val=200, n_test=200, kwargs={"patch_frac": 0.3}),
-            model=ModelConfig(kwargs={"width": 32}),
-            train=TrainConfig(steps=60, eval_every=20, batch_size=50),
-            eval=EvalConfig(metrics=("robustness", "compressibility"), n_repr=100, n_dynamics=0),
-        )
-        return grid(base, {"optim.lr": [0.01, 0.05, 0.2], ("seeds.init", "seeds.order"): [(0, 0), (1, 1)]})
+        tiny = tiny_base(name="rare_patch", kwargs={"patch_frac": 0.3})
+        return grid(tiny, {"data.kwargs.source": sources, "optim.lr": [0.01, 0.05, 0.2]})
     full = preset == "full"
     base = RunConfig(
         data=DataConfig(name="rare_patch", n_train=5000, n_val=1000, n_test=2000, kwargs={"patch_frac": 0.1}),
