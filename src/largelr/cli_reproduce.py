@@ -26,6 +26,7 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--executor", help="how runs are launched (default: local for --jobs 1, else pool)")
     p.add_argument("--out", help="results directory (default: runs/reproduce/NAME; for all: runs/reproduce)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--report-only", action="store_true", help="run nothing; write the report from the finished runs")
 
 
 def run_reproduce_command(args: argparse.Namespace) -> int:
@@ -45,8 +46,9 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
         for name in names:
             try:
                 out = reproduce.run_target(
-                    name, preset, root / name, jobs=args.jobs, executor=args.executor, progress=not args.no_progress
-                )
+                    name, preset, root / name, jobs=args.jobs, executor=args.executor,
+                    progress=not args.no_progress, report_only=args.report_only,
+                )  # fmt: skip
             except UserError as e:
                 print(f"{name}: error: {e}")
                 failed.append(name)
@@ -54,8 +56,9 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
             print(f"{name}: report {out / 'index.html'}")
         return 1 if failed else 0
     out = reproduce.run_target(
-        args.target, preset, args.out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress
-    )
+        args.target, preset, args.out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress,
+        report_only=args.report_only,
+    )  # fmt: skip
     if args.executor == "dry":
         return 0
     print(f"report: {out / 'index.html'}")

@@ -166,8 +166,12 @@ def run_target(
     jobs: int = 1,
     executor: str | None = None,
     progress: bool = True,
+    report_only: bool = False,
 ) -> Path:
     """Run every missing run of target ``name`` at ``preset`` into ``out`` and write its report.
+
+    With ``report_only`` nothing runs: the report is written from the runs already finished (e.g. while a
+    long reproduce is still going, or after it was interrupted).
 
     Returns the report directory (``out/report``). Wall time, preset and target are recorded in the
     study's reproduce note (``store.write_note``), which the report's provenance shows.
@@ -179,6 +183,8 @@ def run_target(
     target = load_target(name)
     configs = target.configs(preset)
     out = Path(out or Path("runs") / "reproduce" / target.name)
+    if report_only:
+        return write_target_report(out, target)
     for m in target.missing():
         log.warning("%s: skipped, %s", target.name, m)
     t0 = time.time()
