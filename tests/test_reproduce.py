@@ -173,3 +173,26 @@ def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
     )  # fmt: skip
     assert shot.is_file() and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, tmp_path):
+    import pandas as pd
+
+    from largelr.report.results_page import write_results
+
+    root = next(iter(tiny_reports.values())).parent.parent
+    page = write_results(root, tmp_path / "docs" / "results.md").read_text()
+    for name in target_names():
+        assert f"## {name} (claims " in page
+        if load_target(name).unavailable:
+            assert f"## {name}" in page and "**Not available in this version:**" in page
+    for name, rep in tiny_reports.items():
+        rows = pd.read_csv(rep / "verdicts.csv")
+        block = page[page.index(f"## {name} (") :]
+        assert f"Command: `largelr reproduce {name} --preset tiny --jobs 2`" in block
+        assert f"Runs finished here: {len(load_target(name).configs('tiny'))} of " in block
+        for verdict, evidence in zip(rows["verdict"], rows["evidence"]):
+            assert f"| {verdict} | {evidence} |" in block
+    figs = re.findall(r"!\[[^\]]+\]\((results/[^)]+\.png)\)", page)
+    assert figs and all((tmp_path / "docs" / f).is_file() for f in figs)

@@ -108,36 +108,29 @@ def load_target(name: str) -> Target:
     return Target(str(ns.get("NAME", name)), path, (ns.get("__doc__") or "").strip(), ns)
 
 
-def desirable() -> dict[str, str | None]:
-    """Metric key -> desirable direction ("higher" / "lower" / None), from the keys metrics declare
-    (``largelr.metrics.key_info``); keys not declared there fall back to ``report.properties``."""
+def _declared_keys() -> dict[str, tuple[str, str | None]]:
+    """Metric key -> (label, desirable direction), from the keys metrics declare (``largelr.metrics.key_info``);
+    keys not declared there fall back to ``report.properties``."""
     import largelr.metrics  # noqa: F401  (fills the registry)
     from largelr.metrics import key_info
 
-    out: dict[str, str | None] = {}
     try:
         from largelr.report.properties import PROPERTIES
     except ImportError:
         PROPERTIES = {}
-    for key, (_, sign) in PROPERTIES.items():
-        out[key] = "higher" if sign > 0 else "lower"
-    out.update({k: v.desirable for k, v in key_info().items()})
+    out = {k: (label, "higher" if sign > 0 else "lower") for k, (label, sign) in PROPERTIES.items()}
+    out.update({k: (v.label, v.desirable) for k, v in key_info().items()})
     return out
+
+
+def desirable() -> dict[str, str | None]:
+    """Metric key -> desirable direction: "higher", "lower", or None (no verdict is given for such a key)."""
+    return {k: d for k, (_, d) in _declared_keys().items()}
 
 
 def labels() -> dict[str, str]:
-    """Metric key -> short human label (declared ``Key.label``, else ``report.properties``)."""
-    import largelr.metrics  # noqa: F401
-    from largelr.metrics import key_info
-
-    out: dict[str, str] = {}
-    try:
-        from largelr.report.properties import PROPERTIES
-    except ImportError:
-        PROPERTIES = {}
-    out.update({k: v[0] for k, v in PROPERTIES.items()})
-    out.update({k: v.label for k, v in key_info().items()})
-    return out
+    """Metric key -> human label."""
+    return {k: label for k, (label, _) in _declared_keys().items()}
 
 
 def list_text() -> str:

@@ -11,11 +11,3 @@ NAME = "architectures"
 CLAIMS = ("4",)
 COST = {"quick": "~30 min on 2 CPU cores once available", "full": "GPU advised"}
 UNAVAILABLE = "needs the CNN/ResNet-18/ViT models and their study, which this version of largelr does not ship yet"
-
-
-def sweep(preset: str = "quick"):
-    raise NotImplementedError(UNAVAILABLE)
-
-
-def claims(df):
-    return []

@@ -12,11 +12,3 @@ NAME = "knobs"
 CLAIMS = ("3",)
 COST = {"quick": "~30 min on 2 CPU cores once available", "full": "GPU advised"}
 UNAVAILABLE = "needs the knob config fields and the knobs_double_mnist study, which this version does not ship yet"
-
-
-def sweep(preset: str = "quick"):
-    raise NotImplementedError(UNAVAILABLE)
-
-
-def claims(df):
-    return []
