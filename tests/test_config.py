@@ -249,6 +249,83 @@ def test_run_id_is_stable_and_ignores_only_the_device():
     assert len(ids) == len(changed) and rid not in ids
 
 
+# Literal run ids: an accidental change of the id rule renames every stored run, so it must fail here.
+# Each id is also re-derived from a hand-written canonical string (the config minus its defaults).
+PINNED = [
+    ([], "{}", "44136fa355b3678a"),
+    (
+        [
+            "data.n_train=10000",
+            "train.steps=4000",
+            "train.eval_every=500",
+            "optim.lr=0.1",
+            "seeds.data=1",
+            "seeds.init=1",
+            "seeds.order=1",
+        ],
+        '{"seeds":{"data":1,"init":1,"order":1},"train":{"eval_every":500,"steps":4000}}',
+        "cb92f8f1e97834bb",
+    ),
+    (
+        CUSTOM,
+        '{"data":{"kwargs":{"core_side":"right"}},"eval":{"metrics":["robustness"],"sparsities":[0.0,0.25]},'
+        '"model":{"kwargs":{"depth":3,"width":64}},"optim":{"lr":0.05,"name":"adam"},"seeds":{"data":7},'
+        '"train":{"epochs":1.5,"steps":null}}',
+        "cb4f761fed4c727b",
+    ),
+    (
+        [
+            "data.name=waterbirds",
+            "data.kwargs.root=/data/wb",
+            "data.kwargs.num_workers=0",
+            "data.rho=0.5",
+            "data.kwargs.image_size=32",
+            "train.device=cuda:1",
+        ],
+        '{"data":{"kwargs":{"image_size":32},"name":"waterbirds"}}',
+        "e8124032c15067dd",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "canonical", "rid"), PINNED)
+def test_run_id_literal_pins(overrides, canonical, rid):
+    import hashlib
+
+    assert hashlib.sha256(canonical.encode()).hexdigest()[:16] == rid
+    assert run_id(apply_overrides(RunConfig(), overrides)) == rid
+
+
+def test_run_id_leaves_out_defaults_and_non_semantic_keys():
+    base = RunConfig()
+    rid = run_id(base)
+    # explicit defaults (what a field added later with a default looks like to an old config)
+    explicit = [
+        "optim.lr=0.1",
+        "train.fail_after=1000",
+        "eval.kappa=0.1",
+        "model.kwargs.width=256",
+        "model.kwargs.depth=2",
+        "model.kwargs.bias=False",
+        "data.kwargs.core_side=left",
+    ]
+    assert run_id(apply_overrides(base, explicit)) == rid
+    assert run_id(from_dict({"optim": {"lr": 0.1}, "train": {}})) == rid
+    # one step off the default is not the default
+    assert run_id(apply_overrides(base, ["model.kwargs.width=255"])) != rid
+    # paths, loader workers, device: non-semantic; rho ignored by the builder: left out too
+    wb = apply_overrides(base, ["data.name=waterbirds"])
+    for o in ["data.kwargs.root=/elsewhere", "data.kwargs.num_workers=0", "data.rho=0.3", "train.device=cuda"]:
+        assert run_id(apply_overrides(wb, [o])) == run_id(wb)
+    rp = apply_overrides(base, ["data.name=rare_patch"])
+    assert run_id(apply_overrides(rp, ["data.rho=0.5"])) == run_id(rp)
+    # ... but rho means something on double_mnist, and a semantic kwarg changes the id
+    assert run_id(apply_overrides(base, ["data.rho=0.5"])) != rid
+    assert run_id(apply_overrides(wb, ["data.kwargs.image_size=32"])) != run_id(wb)
+    assert run_id(apply_overrides(rp, ["data.kwargs.target_class=3"])) != run_id(rp)
+    assert run_id(wb) != rid
+
+
 def test_run_id_is_the_same_in_another_process():
     """Not Python's salted ``hash``: a fresh interpreter computes the same id."""
     cfg = apply_overrides(RunConfig(), CUSTOM)

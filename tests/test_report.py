@@ -13,8 +13,10 @@ import pytest
 from scipy import stats
 
 from largelr import store
+from largelr.cli import main
 from largelr.config import RunConfig, apply_overrides
 from largelr.report import load_curves, load_results, plots, tables, write_report
+from largelr.report.groups import split_groups
 
 LR = "cfg.optim.lr"
 
@@ -160,17 +162,19 @@ def test_bad_runs_are_marked_on_plots(df):
 # a report from a hand-written store
 
 
-def fake_run(study, lr: float, seed: int, status: str, metrics: dict) -> None:
-    """Write a finished run directory the way the runner does, without training."""
-    cfg = apply_overrides(RunConfig(), [f"optim.lr={lr}", f"seeds.init={seed}", f"seeds.order={seed}"])
+def fake_run(
+    study, lr: float, seed: int, status: str, metrics: dict, *extra: str, converged: bool = False, steps: int = 100
+) -> None:
+    """Write a finished run directory the way the runner does, without training (``extra``: overrides)."""
+    cfg = apply_overrides(RunConfig(), [f"optim.lr={lr}", f"seeds.init={seed}", f"seeds.order={seed}", *extra])
     rd = store.run_dir(study, cfg)
     env = {"git": {"commit": "0123456789abcdef", "dirty": False}, "hostname": "testhost"}
     store.begin(rd, cfg, env)
     result = {
         "run_id": rd.name,
         "status": status,
-        "converged": False,
-        "steps": 100,
+        "converged": converged,
+        "steps": steps,
         "metrics": metrics,
         "seconds": {"total": 1.0},
     }
@@ -228,6 +232,12 @@ def test_report_counts_and_plots_bad_runs(study):
     ok = load_results(study).query("status == 'ok'")
     assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
     assert sp.loc["test/acc", "n"] == 6
+    # one group: the whole study, no group headings, the same numbers in the groups table
+    assert set(sp["group"]) == {"all runs"} and "Group 1" not in md and "### " not in md
+    groups = pd.read_csv(out / "groups.csv").set_index("property")
+    assert groups.loc["test/acc", "spearman_rho"] == sp.loc["test/acc", "spearman_rho"]
+    # no run converged: the report says it compares at a fixed budget
+    assert "No run converged: these runs are compared at a fixed training budget (100 steps)" in md
 
     runs = pd.read_csv(out / "runs.csv")
     assert sorted(runs["status"]) == ["diverged", "failed"] + ["ok"] * 6
@@ -279,3 +289,106 @@ def test_report_directory_gets_the_usual_permissions(small_study, tmp_path):
     probe.mkdir()
     out = write_report(small_study)
     assert oct(out.stat().st_mode & 0o777) == oct(probe.stat().st_mode & 0o777)
+
+
+# ---------------------------------------------------------------------------------------------
+# verdicts from the metrics' declarations, groups, convergence
+
+
+def test_no_verdict_without_a_declared_direction():
+    """Every key rises perfectly with the LR (rho = +1, p < 0.05 with n = 5): the declared "higher" key
+    is as the paper, the declared "lower" one is not, and an undeclared key or one declared without
+    a direction (dead units) gets no verdict, never a default "higher"."""
+    d = pd.DataFrame({LR: [0.001, 0.01, 0.1, 1.0, 10.0], "status": "ok"})
+    for key in ("test/acc", "weights/eff_rank_mean", "made/up_key", "test/dead_frac"):
+        d[key] = [1.0, 2.0, 3.0, 4.0, 5.0]
+    t = tables.spearman_table(d, {k: k for k in d.columns[2:]}).set_index("property")
+    assert t.loc["test/acc", "spearman_rho"] == pytest.approx(1.0) and t.loc["test/acc", "p_value"] < 0.05
+    assert t.loc["test/acc", "desirable"] == "higher" and t.loc["test/acc", "as_paper"] is True
+    rank = t.loc["weights/eff_rank_mean"]
+    assert rank["desirable"] == "lower" and rank["as_paper"] is False
+    for key in ("made/up_key", "test/dead_frac"):
+        assert pd.isna(t.loc[key, "desirable"]) and pd.isna(t.loc[key, "as_paper"])
+    assert tables.markdown_table(t.reset_index()[["property", "as_paper"]]).endswith("| test/dead_frac | – |")
+
+
+@pytest.fixture
+def simpson(tmp_path):
+    """Two values of data.rho on different LR ranges. Within each group acc_BC rises with the LR
+    (rho = +1 by hand), but the low-LR group has the higher accuracies, so pooled the ranks of
+    acc_BC against LR are (4, 5, 6, 1, 2, 3): sum d^2 = 6 * 9 = 54, rho = 1 - 6 * 54 / (6 * 35) = -0.543."""
+    study = tmp_path / "simpson"
+    for lr, acc in ((0.001, 0.80), (0.002, 0.82), (0.004, 0.84)):
+        fake_run(study, lr, 0, "ok", {"test/acc_bc": acc}, "data.rho=0.9")
+    for lr, acc in ((0.1, 0.30), (0.2, 0.32), (0.4, 0.34)):
+        fake_run(study, lr, 0, "ok", {"test/acc_bc": acc}, "data.rho=0.99")
+    return study
+
+
+def test_simpson_case_gives_the_within_group_sign(simpson):
+    df = load_results(simpson)
+    pooled = tables.spearman_table(df, {"test/acc_bc": "acc_bc"})["spearman_rho"].iloc[0]
+    assert pooled == pytest.approx(1 - 6 * 54 / (6 * 35))  # what pooling would report
+    out = write_report(simpson)
+    g = pd.read_csv(out / "groups.csv")
+    assert sorted(g["group"]) == ["data.rho=0.9", "data.rho=0.99"]
+    sp = pd.read_csv(out / "spearman.csv").query("property == 'test/acc_bc'").set_index("group")
+    assert list(sp["spearman_rho"]) == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert list(sp["n"]) == [3, 3]
+    md = (out / "report.md").read_text()
+    assert "## Headline properties by group" in md
+    assert "### Group 1: data.rho=0.9" in md or "## Group 1: data.rho=0.9" in md
+    assert "2 groups of runs differing in data.rho" in md
+    per_lr = pd.read_csv(out / "per_lr.csv")
+    assert per_lr.groupby("group").size().to_dict() == {"data.rho=0.9": 3, "data.rho=0.99": 3}
+    figs = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"g1_test_acc_bc.png", "g2_test_acc_bc.png"} <= figs
+
+
+def test_groups_table_cells_by_hand():
+    """Headline cells: rho with its sign, p and n, ✓ when significant in the desirable direction."""
+    d = pd.DataFrame(
+        {LR: [0.01, 0.1, 1.0, 10.0, 0.01, 0.1, 1.0, 10.0], "status": "ok", "cfg.data.rho": [0.9] * 4 + [0.99] * 4}
+    )
+    d["test/acc"] = [0.1, 0.2, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1]
+    shown, long = tables.groups_table(split_groups(d), {"test/acc": "acc"})
+    # n = 4, rho = +-1: scipy's p for a perfect rank correlation is 0
+    assert list(shown["acc"]) == ["+1.00 (p=0, n=4) ✓", "-1.00 (p=0, n=4) ✗"]
+    assert list(long["as_paper"]) == [True, False]
+    assert tables.rho_cell(float("nan"), float("nan"), 2, None) == "– (n=2)"
+    assert tables.rho_cell(0.5, 0.3, 5, False) == "+0.50 (p=0.3, n=5)"
+
+
+@pytest.fixture
+def converging(tmp_path):
+    """lr 0.1: 2 runs, one converged at step 300; lr 1.0: 3 runs converged at 100, 200, 600 steps.
+    acc rises with LR among converged runs; the unconverged run at lr 0.1 has the highest acc."""
+    study = tmp_path / "conv"
+    fake_run(study, 0.1, 0, "ok", {"test/acc": 0.5}, converged=True, steps=300)
+    fake_run(study, 0.1, 1, "ok", {"test/acc": 0.95}, converged=False, steps=1000)
+    for seed, (steps, acc) in enumerate(((100, 0.7), (200, 0.8), (600, 0.9))):
+        fake_run(study, 1.0, seed, "ok", {"test/acc": acc}, converged=True, steps=steps)
+    return study
+
+
+def test_convergence_table_and_converged_only(converging, tmp_path):
+    out = write_report(converging)
+    conv = pd.read_csv(out / "convergence.csv").set_index(LR)
+    assert list(conv["runs"]) == [2, 3] and list(conv["converged"]) == [1, 2 + 1]
+    assert conv.loc[0.1, "step median"] == 300 and conv.loc[1.0, "step median"] == 200
+    assert conv.loc[1.0, "step min"] == 100 and conv.loc[1.0, "step max"] == 600
+    md = (out / "report.md").read_text()
+    assert "4 of 5 runs converged; statistics use all ok runs" in md
+    assert pd.read_csv(out / "spearman.csv").set_index("property").loc["test/acc", "n"] == 5
+
+    # the CLI flag and the API keyword: the unconverged run leaves every statistic
+    assert main(["report", str(converging), "--out", str(tmp_path / "rep"), "--converged-only"]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "Claims use converged runs only" in md and "statistics use only the converged ones" in md
+    sp = pd.read_csv(tmp_path / "rep" / "spearman.csv").set_index("property")
+    # converged: lr 0.1 -> 0.5; lr 1.0 -> 0.7, 0.8, 0.9: ranks of acc equal ranks of LR up to the ties
+    ok = load_results(converging).query("converged")
+    assert sp.loc["test/acc", "n"] == 4
+    assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
+    out2 = write_report(converging, tmp_path / "api", converged_only=True)
+    assert (out2 / "spearman.csv").read_text() == (tmp_path / "rep" / "spearman.csv").read_text()

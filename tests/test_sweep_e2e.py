@@ -268,4 +268,8 @@ def test_shipped_study_loads_by_name_from_any_directory(tmp_path, monkeypatch):
     assert {"quickstart", "lr_at_convergence"} <= set(study_names())
     exp = load_experiment("quickstart")
     assert exp.name == "quickstart" and exp.path.name == "quickstart.py"
-    assert len(exp.configs) == 12  # 6 LRs x 2 seed pairs, as its docstring says
+    assert len(exp.configs) == 12  # 6 LRs x 2 seed triples, as its docstring says
+    # every shipped study varies the data seed too, in step with the init and order seeds
+    for name in ("quickstart", "lr_at_convergence"):
+        seeds = {(c.seeds.data, c.seeds.init, c.seeds.order) for c in load_experiment(name).configs}
+        assert seeds == {(0, 0, 0), (1, 1, 1)}

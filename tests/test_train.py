@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ from largelr import store
 from largelr.config import TrainConfig, run_id, total_steps
 from largelr.data import build_dataset
 from largelr.runner import execute
-from largelr.train import init_model, train
+from largelr.train import TrainOutcome, init_model, is_failed, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -135,11 +134,10 @@ def test_huge_lr_diverges_and_is_recorded(make_cfg, tmp_path):
     history = store.read_history(rd)
     assert [r["step"] for r in history] == [0, 20]
     assert history[-1]["train/loss"] is None
-    # the metrics are the last finite evaluation (step 0 here), without its step/epoch
-    last_finite = {k: v for k, v in history[0].items() if k not in ("step", "epoch")}
-    assert on_disk["metrics"] == last_finite
-    for key in ("train/loss", "train/acc", "val/acc", "test/acc"):
-        assert math.isfinite(on_disk["metrics"][key])
+    # it diverged before its first evaluation after step 0: the step-0 row describes the untrained
+    # model, not this run, so every metric is null (the keys of a history row, without step/epoch)
+    assert on_disk["metrics"] == {k: None for k in history[0] if k not in ("step", "epoch")}
+    assert "test/acc" in on_disk["metrics"] and "train/loss" in on_disk["metrics"]
     assert (rd / store.WEIGHTS).is_file() and (rd / store.ENV).is_file()
 
 
@@ -156,9 +154,12 @@ def test_run_that_cannot_learn_fails(make_cfg, tmp_path):
 
 
 def test_fail_after_is_respected(make_cfg, data):
-    """The same untrainable run is "ok" when the budget ends before ``fail_after``."""
+    """The same untrainable run is not stopped before ``fail_after`` (evaluations at steps 20 and 40 at
+    chance let it go on) but the budget ends before it, so the rule fires at the last step (60)."""
     out = train(make_cfg("optim.lr=1e-9", "train.fail_after=1000"), data)
-    assert out.status == "ok" and out.steps == 60
+    assert out.status == "failed" and out.steps == 60
+    assert [r["step"] for r in out.history] == [0, 20, 40, 60]
+    assert all(r["train/acc"] <= 0.125 for r in out.history[1:])
 
 
 def test_until_converged_stops_early_and_budget_runs_it_all(make_cfg, data):
@@ -205,3 +206,41 @@ def test_training_for_epochs(make_cfg, data):
     assert out.steps == 15
     assert [r["step"] for r in out.history] == [0, 5, 10, 15]
     assert [r["epoch"] for r in out.history] == [0.0, 0.5, 1.0, 1.5]
+
+
+def test_last_finite_skips_the_untrained_row():
+    """A diverged run reports its last finite evaluation after step 0, or nothing."""
+
+    def row(step: int, loss: float) -> dict:
+        return {"step": step, "train/loss": loss, "test/acc": step / 100}
+
+    out = TrainOutcome(torch.nn.Linear(1, 1), "diverged", False, 30)
+    out.history = [row(0, 2.3), row(10, 1.0), row(20, 0.5), row(30, float("nan"))]
+    assert out.last_finite["step"] == 20
+    out.history = [row(0, 2.3), row(10, float("inf"))]
+    assert out.last_finite == {}
+
+
+@pytest.mark.parametrize(
+    ("step", "total", "acc", "classes", "fail_after", "failed"),
+    [
+        (1000, 5000, 0.125, 10, 1000, True),  # exactly 1.25 x chance (1/10) at fail_after
+        (1000, 5000, 0.12500001, 10, 1000, False),  # just above
+        (1000, 5000, 0.625, 2, 1000, True),  # exactly 1.25 x 1/2
+        (1000, 5000, 0.6251, 2, 1000, False),
+        (999, 5000, 0.1, 10, 1000, False),  # before fail_after, not the last step
+        (500, 500, 0.1, 10, 1000, True),  # budget ends before fail_after: the last step is checked
+        (500, 500, 0.13, 10, 1000, False),
+    ],
+)
+def test_failure_rule_boundaries(step, total, acc, classes, fail_after, failed):
+    assert is_failed(step, total, acc, classes, fail_after) is failed
+
+
+def test_short_budget_dead_network_fails(make_cfg, tmp_path, one_thread):
+    """LR 2.0 kills every ReLU of the tiny bias-free MLP (train acc stays at chance, 0.1); with a budget
+    of 500 steps below fail_after=1000 the rule still fires at the last evaluation."""
+    cfg = make_cfg("optim.lr=2.0", "train.steps=500", "train.eval_every=100", "train.fail_after=1000")
+    result = execute(cfg, tmp_path)
+    assert result["status"] == "failed" and result["steps"] == 500
+    assert result["final_train_acc"] <= 0.125

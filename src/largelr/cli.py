@@ -53,10 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="how many runs of a results directory are done / incomplete")
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
+    p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
     p.add_argument("--out", help="report directory (default: DIR/report)")
+    p.add_argument(
+        "--converged-only",
+        action="store_true",
+        help="base every statistic on the runs that converged (the report says which runs it used)",
+    )
 
     p = sub.add_parser("config", help="print the resolved config (defaults + overrides) as JSON")
     p.add_argument("--config", help="start from this config JSON file instead of the defaults")
@@ -105,6 +111,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     exp = load_experiment(args.experiment, args.overrides)
     out = Path(args.out or Path("runs") / exp.name)
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
+    check_ids(out)
     s = run_sweep(exp.configs, out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
@@ -114,6 +121,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 1
     print(f"next: largelr report {out}")
     return 0
+
+
+def check_ids(out: Path) -> None:
+    """Refuse to sweep into a directory holding runs under an outdated id that a sweep would redo."""
+    from largelr import store
+
+    if not out.is_dir():
+        return
+    outdated, _ = store.id_check(out)
+    redo = [rd for rd, rid in outdated.items() if not (out / rid).exists()]
+    if redo:
+        raise UserError(
+            f"{len(redo)} runs in {out} are stored under an outdated run id (written by an older largelr) "
+            f"and would be redone; rename them first with: largelr status {out} --fix-ids"
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -132,13 +154,29 @@ def cmd_status(args: argparse.Namespace) -> int:
         groups = sweep_status(load_experiment(args.experiment).configs, args.dir)
         line += f", {len(groups['missing'])} of the experiment's runs not started"
     print(line)
+    outdated, dups = store.id_check(args.dir)
+    if args.fix_ids:
+        for rd in outdated:
+            new = store.rename_to_current_id(rd)
+            print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {outdated[rd]} exists already")
+        outdated, dups = store.id_check(args.dir)
+    if outdated:
+        print(
+            f"warning: {len(outdated)} runs are stored under an outdated id (written by an older largelr; "
+            f"a sweep would redo them); rename them with: largelr status {args.dir} --fix-ids"
+        )
+    for dirs in dups.values():
+        print(
+            f"warning: the same config is stored {len(dirs)} times ({', '.join(d.name for d in dirs)}); "
+            f"results use {dirs[0].name} only; delete the others"
+        )
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
-    out = write_report(args.dir, args.out)
+    out = write_report(args.dir, args.out, converged_only=args.converged_only)
     print(f"report: {out / 'index.html'}")
     return 0
 

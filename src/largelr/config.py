@@ -1,6 +1,7 @@
 """Run configuration: typed frozen dataclasses, dotted ``--set`` overrides, canonical JSON, run ids.
 
 This module must not import torch: the CLI validates configs before anything heavy is loaded.
+Only ``run_id`` imports the dataset/model registries, lazily, to read the factories' defaults.
 Checks of family-specific keys (``data.kwargs``, ``model.kwargs``) against the registered
 factories live in ``largelr.validate``.
 """
@@ -55,7 +56,7 @@ class TrainConfig:
     epochs: float | None = None  # budget in passes over the training split; xor steps
     loss_tol: float = 5e-5  # convergence threshold on the full-train mean cross-entropy
     eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
-    fail_after: int = 1000  # steps after which train acc <= 1.25x chance marks the run "failed"
+    fail_after: int = 1000  # from this step on (and at the last step) train acc <= 1.25x chance: "failed"
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
     # Explicit BC up-weighting (paper-spec claim 6 intervention, JTT-style): the loss of each training
     # sample in the BC set is multiplied by bc_weight (batch mean of weighted losses). 1: plain ERM.
@@ -91,11 +92,10 @@ class RunConfig:
     seeds: SeedConfig = field(default_factory=SeedConfig)
 
 
-# Fields that do not change a run's numbers: excluded from the run id.
+# The one place config fields that do not change a run's numbers are declared (left out of the run
+# id). A later field of that kind (thread counts, checkpoint interval, logging) is added here.
+# Dataset/model kwargs declare theirs at registration: ``@DATASETS.register(name, non_semantic=(...))``.
 NON_SEMANTIC = {("train", "device")}
-# Fields added after runs were published: left out of the run id while at their default, so the
-# ids of existing runs (and resumable sweeps) stay the same.
-OMIT_IF_DEFAULT = {("train", "bc_weight"), ("train", "bc_set"), ("train", "jtt_steps")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,16 +139,85 @@ def load_json(path: str | Path) -> RunConfig:
 
 
 def run_id(cfg: RunConfig) -> str:
-    """Content hash of the semantic part of the config (device and paths excluded)."""
+    """Content hash of the config's semantic, non-default part: the name of its run directory.
+
+    ``identity(cfg)`` is hashed, so a config field added later with a default keeps every old id,
+    and paths, loader workers and the device never change it. The default config hashes ``{}``.
+    """
+    text = json.dumps(identity(cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity(cfg: RunConfig) -> dict[str, Any]:
+    """What the run id hashes: the config minus every value equal to its default (recursively; an
+    all-default section disappears) and minus what its owner declares non-semantic.
+
+    Left out: the fields in ``NON_SEMANTIC``; ``data.kwargs``/``model.kwargs`` entries equal to the
+    registered factory's default or declared ``non_semantic`` at its registration; common data
+    params the dataset declares it ``ignores`` (e.g. ``rho`` on ``rare_patch``). The kwargs lookup
+    imports the registries (torch) lazily; an unregistered name keeps its kwargs as given.
+    """
     d = to_dict(cfg)
     for section, key in NON_SEMANTIC:
         d[section].pop(key, None)
-    defaults = to_dict(RunConfig())
-    for section, key in OMIT_IF_DEFAULT:
-        if d[section].get(key) == defaults[section][key]:
-            d[section].pop(key, None)
-    text = json.dumps(d, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    for section in ("data", "model"):
+        defaults, drop = _factory_identity(section, d[section]["name"])
+        d[section] = {k: v for k, v in d[section].items() if k not in drop}
+        d[section]["kwargs"] = {
+            k: v for k, v in d[section]["kwargs"].items() if k not in drop and not _same(v, defaults.get(k, _NONE))
+        }
+    return _prune(d, to_dict(RunConfig()))
+
+
+_NONE = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as config values: ``2 == 2.0`` as in the canonical JSON, but ``True != 1`` and ``None != 0``."""
+    numbers = (int, float)
+    if type(a) in numbers and type(b) in numbers:
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _prune(d: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        dv = default.get(k, _NONE)
+        if isinstance(v, dict):
+            v = _prune(v, dv if isinstance(dv, dict) else {})
+            if not v:
+                continue
+        elif _same(v, dv):
+            continue
+        out[k] = v
+    return out
+
+
+def _jsonish(value: Any) -> Any:
+    """A signature default as it would look in a config (tuples as lists)."""
+    try:
+        return json.loads(json.dumps(value))
+    except TypeError:
+        return value
+
+
+def _factory_identity(section: str, name: str) -> tuple[dict[str, Any], set[str]]:
+    """(kwarg defaults, keys to leave out) the registered dataset or model factory ``name`` declares."""
+    import inspect
+
+    from largelr.registry import keyword_params
+
+    if section == "data":
+        from largelr.data import DATASETS as registry
+    else:
+        from largelr.models import MODELS as registry
+    if name not in registry:
+        return {}, set()
+    params = keyword_params(registry.get(name))
+    defaults = {k: _jsonish(p.default) for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    meta = registry.meta(name)
+    return defaults, set(meta.get("non_semantic", ())) | set(meta.get("ignores", ()))
 
 
 def flatten(cfg: RunConfig) -> dict[str, Any]:

@@ -109,18 +109,11 @@ def load_target(name: str) -> Target:
 
 
 def _declared_keys() -> dict[str, tuple[str, str | None]]:
-    """Metric key -> (label, desirable direction), from the keys metrics declare (``largelr.metrics.key_info``);
-    keys not declared there fall back to ``report.properties``."""
+    """Metric key -> (label, desirable direction), as the metrics declare them (``largelr.metrics.key_info``)."""
     import largelr.metrics  # noqa: F401  (fills the registry)
     from largelr.metrics import key_info
 
-    try:
-        from largelr.report.properties import PROPERTIES
-    except ImportError:
-        PROPERTIES = {}
-    out = {k: (label, "higher" if sign > 0 else "lower") for k, (label, sign) in PROPERTIES.items()}
-    out.update({k: (v.label, v.desirable) for k, v in key_info().items()})
-    return out
+    return {k: (v.label, v.desirable) for k, v in key_info().items()}
 
 
 def desirable() -> dict[str, str | None]:

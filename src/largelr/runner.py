@@ -68,7 +68,9 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     outcome = train(cfg, data, on_eval=lambda row: store.append_history(rd, row))
     t_eval = time.perf_counter()
     if outcome.status == "diverged":
-        metrics: dict[str, Any] = {k: v for k, v in outcome.last_finite.items() if k not in ("step", "epoch")}
+        # the last finite evaluation's numbers; nulls when there was none after step 0
+        row = outcome.last_finite
+        metrics: dict[str, Any] = {k: row.get(k) for k in outcome.history[0] if k not in ("step", "epoch")}
         timings: dict[str, float] = {}
     else:
         metrics, timings = evaluate(outcome.model, data, cfg.eval, seed=cfg.seeds.data)

@@ -182,3 +182,47 @@ def load_run(rd: Path) -> dict[str, Any]:
             f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it"
         )
     return {"run_id": rd.name, "dir": rd, "config": cfg, "result": result, "env": read_json(rd / ENV)}
+
+
+# ---------------------------------------------------------------------------------------------
+# run ids written by older versions (a directory name is the run id of the version that wrote it)
+
+
+def current_id(rd: Path) -> str:
+    """The run id this version computes from the run's config.json (may differ from ``rd.name``)."""
+    return config_mod.run_id(config_mod.load_json(rd / CONFIG))
+
+
+def id_check(study: str | Path) -> tuple[dict[Path, str], dict[str, list[Path]]]:
+    """(outdated, duplicates) of a study directory's runs.
+
+    Returns:
+        outdated: run directory -> its current id, for directories named by an older id rule.
+        duplicates: current id -> the finished directories holding that same config (only ids with
+            more than one), the one named by the current id first, then by name.
+    """
+    outdated: dict[Path, str] = {}
+    by_id: dict[str, list[Path]] = {}
+    for rd in run_dirs(study):
+        try:
+            rid = current_id(rd)
+        except UserError:  # a damaged config.json: reported by whatever reads the run (load_run)
+            continue
+        if rid != rd.name:
+            outdated[rd] = rid
+        if status(rd) == "done":
+            by_id.setdefault(rid, []).append(rd)
+    dups = {rid: sorted(ds, key=lambda d: (d.name != rid, d.name)) for rid, ds in by_id.items() if len(ds) > 1}
+    return outdated, dups
+
+
+def rename_to_current_id(rd: Path) -> Path | None:
+    """Rename a run directory to its current id (one atomic ``os.rename``); the new path, or None when
+    a directory of that name already exists (a duplicate: nothing is moved or deleted)."""
+    new = rd.parent / current_id(rd)
+    if new == rd:
+        return rd
+    if new.exists():
+        return None
+    os.rename(rd, new)
+    return new

@@ -43,11 +43,19 @@ class TrainOutcome:
 
     @property
     def last_finite(self) -> dict[str, Any]:
-        """The last history row whose train loss is finite (the metrics a diverged run reports)."""
+        """The last history row after step 0 whose train loss is finite (the metrics a diverged run
+        reports); empty when it diverged before its first evaluation after step 0 (the step-0 row
+        describes the untrained model, not this run)."""
         for row in reversed(self.history):
-            if math.isfinite(row["train/loss"]):
+            if row["step"] > 0 and math.isfinite(row["train/loss"]):
                 return row
         return {}
+
+
+def is_failed(step: int, total: int, train_acc: float, num_classes: int, fail_after: int) -> bool:
+    """The failure rule: train accuracy at most 1.25x chance at an evaluation at or after
+    ``fail_after``, or at the last step (so a budget ending before ``fail_after`` is still checked)."""
+    return (step >= fail_after or step == total) and train_acc <= 1.25 / num_classes
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -85,7 +93,6 @@ def train(
     X, Y = data.splits["train"].x, data.splits["train"].y
     N, B = len(Y), t.batch_size
     T = total_steps(t, N)
-    chance = 1.0 / data.num_classes
     outcome = TrainOutcome(model, "ok", False, 0)
     n_dyn = cfg.eval.n_dynamics
     dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
@@ -126,7 +133,7 @@ def train(
             if t.until == "converged" and row["train/acc"] == 1.0 and row["train/loss"] < t.loss_tol:
                 outcome.converged = True
                 break
-            if step >= t.fail_after and row["train/acc"] <= 1.25 * chance:
+            if is_failed(step, T, row["train/acc"], data.num_classes, t.fail_after):
                 outcome.status = "failed"
                 break
             t_start = time.perf_counter()

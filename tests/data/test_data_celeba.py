@@ -57,6 +57,8 @@ def test_celeba_loads_published_layout(tmp_path, caplog):
     assert tr.y.tolist() == [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     assert tr.s.tolist() == [1, 1, 1, 1, 0, 0, 0, 0, 1, 1]
     assert tr.aligned.tolist() == [True] * 4 + [False] + [True] * 3 + [False] * 2
+    # s is coded in class space: s=1 (female) pulls to blond (4 of the 5 blond are s=1), s=0 (male) to not blond
+    assert ds.spurious_class == (0, 1)
     assert "celeba train: 10 samples, groups (y=0,s=0):3 (y=0,s=1):2 (y=1,s=0):1 (y=1,s=1):4" in caplog.text
 
 

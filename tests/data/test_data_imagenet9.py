@@ -46,6 +46,7 @@ def test_imagenet9_loads_variants(tmp_path, with_val):
     counts = torch.bincount(te.s, minlength=3).tolist()
     assert counts[0] == counts[1] == counts[2] > 0  # same file names: same foregrounds in every variant
     assert torch.equal(te.aligned, te.s != 2)
+    assert ds.spurious_class is None  # s is the background variant, not tied to a class
 
 
 def test_imagenet9_separate_train_folder(tmp_path):

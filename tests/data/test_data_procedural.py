@@ -181,6 +181,28 @@ def test_rare_patch_patch_where_s_and_aligned_rule():
     assert int((~test.aligned).sum()) > 0  # patched non-target images are bias-conflicting
 
 
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_spurious_class_map_agrees_with_alignment(name):
+    """A sample is bias-aligned exactly when its attribute pulls towards its own label or towards no
+    class; in train, the attribute that pulls to class c is more frequent in class c than elsewhere."""
+    ds = build(name)
+    m = ds.spurious_class
+    assert m is not None and len(m) == ds.num_attrs
+    for split in SPLITS:
+        sp = ds.splits[split]
+        for yi, si, al in zip(sp.y.tolist(), sp.s.tolist(), sp.aligned.tolist()):
+            assert al == (m[si] is None or m[si] == yi)
+    tr = ds.splits["train"]
+    for a, c in enumerate(m):
+        if c is not None:
+            assert (tr.s[tr.y == c] == a).double().mean() > (tr.s[tr.y != c] == a).double().mean()
+
+
+def test_rare_patch_spurious_map():
+    ds = DATASETS.get("rare_patch")(rho=0.0, seed=0, target_class=3, **SIZES)
+    assert ds.spurious_class == (None, 3)  # no patch: no class; patch: the target class
+
+
 def test_parity_labels_are_parities():
     ds = build("parity")
     core, spur = ds.info["core_bits"], ds.info["spurious_bits"]

@@ -47,6 +47,7 @@ def test_waterbirds_loads_published_layout(tmp_path, caplog):
     assert len(tr) == 12 and len(ds.splits["val"]) == 4 and len(ds.splits["test"]) == 8
     assert tr.x.dtype == torch.float32 and tr.x.min() >= 0 and tr.x.max() <= 1
     assert torch.equal(tr.aligned, tr.y == tr.s) and int(tr.aligned.sum()) == 10
+    assert ds.spurious_class == (0, 1)  # land (s=0) pulls to landbird (y=0), water to waterbird: 6/7 and 4/5 here
     assert tr.masks == {}
     assert "waterbirds train: 12 samples, groups (y=0,s=0):6 (y=0,s=1):1 (y=1,s=0):1 (y=1,s=1):4" in caplog.text
     assert "data.rho (0.99) is ignored" in caplog.text

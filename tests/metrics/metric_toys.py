@@ -48,7 +48,7 @@ def toy_dataset(reps: int = 4, masks: bool = True) -> SpuriousDataset:
         "val": toy_split(y_tr, s_tr, masks),
         "test": toy_split(y_te, s_te, masks),
     }
-    return SpuriousDataset("toy", C, C, splits)
+    return SpuriousDataset("toy", C, C, splits, spurious_class=tuple(range(C)))  # s = c pulls towards class c
 
 
 def wired_mlp(reads: str) -> torch.nn.Module:

@@ -50,12 +50,38 @@ def test_pq_index_one_hot_and_constant():
 
 
 def test_curve_summaries_by_hand():
-    # given out of order: the function sorts by sparsity
-    out = curve_summaries([0.9, 0.0, 0.5], [0.7, 0.8, 0.796], "p")
+    # given out of order: the function sorts by sparsity; chance 0 makes r = acc / acc(0)
+    out = curve_summaries([0.9, 0.0, 0.5], [0.7, 0.8, 0.796], "p", chance=0.0)
     assert out["p_max_sparsity_99"] == 0.5  # 0.796 >= 0.99 * 0.8 = 0.792 > 0.7
     assert out["p_max_sparsity_95"] == 0.5  # 0.7 < 0.76
     area = (0.8 + 0.796) / 2 * 0.5 + (0.796 + 0.7) / 2 * 0.4
     assert out["p_auc"] == pytest.approx(area / 0.9)
+    assert out["p_rel_auc"] == pytest.approx(area / 0.8 / 0.9)
+
+
+def test_relative_auc_by_hand_above_chance():
+    """Two classes (chance 0.5), acc (0.9, 0.8, 0.95, 0.5) at s = (0, 0.25, 0.5, 1):
+    r = clip((acc - 0.5) / 0.4, 0, 1) = (1, 0.75, 1 (1.125 clipped), 0);
+    area = 0.25 * (1 + 0.75) / 2 + 0.25 * (0.75 + 1) / 2 + 0.5 * (1 + 0) / 2 = 0.21875 + 0.21875 + 0.25 = 0.6875."""
+    out = curve_summaries([0.0, 0.25, 0.5, 1.0], [0.9, 0.8, 0.95, 0.5], "p", chance=0.5)
+    assert out["p_rel_auc"] == pytest.approx(0.6875)
+    assert out["p_max_sparsity_99"] == 0.0 and out["p_max_sparsity_95"] == 0.0  # r(0.25) = 0.75 fails both
+
+
+def test_chance_level_curve_scores_zero():
+    """A model at chance (10 classes) loses nothing when pruned, but has nothing to lose: 0, not 0.99."""
+    s = [0.0, 0.5, 0.9, 0.99]
+    for acc in ([0.1, 0.1, 0.1, 0.1], [0.09, 0.11, 0.1, 0.1]):
+        out = curve_summaries(s, acc, "p", chance=0.1)
+        assert out["p_rel_auc"] == 0.0
+        assert out["p_max_sparsity_99"] == 0.0 and out["p_max_sparsity_95"] == 0.0
+
+
+def test_max_sparsity_is_monotone_after_a_dip():
+    """acc 0.9, 0.9, 0.5, 0.9, 0.9 at s = 0, 0.1, 0.2, 0.3, 0.4 (chance 0.1): the dip at 0.2 ends the
+    run of passing levels, so the answer is 0.1 although 0.3 and 0.4 pass again."""
+    out = curve_summaries([0.0, 0.1, 0.2, 0.3, 0.4], [0.9, 0.9, 0.5, 0.9, 0.9], "p", chance=0.1)
+    assert out["p_max_sparsity_99"] == 0.1 and out["p_max_sparsity_95"] == 0.1
 
 
 def _model(seed: int = 0) -> nn.Module:

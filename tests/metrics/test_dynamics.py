@@ -48,8 +48,9 @@ def test_row_on_a_spurious_model():
         assert row["dyn/ebcr"] == pytest.approx(_full_split_ebcr(model, split))
         loss = F.cross_entropy(model(split.x).double(), split.y, reduction="none")
     assert row["dyn/loss"] == pytest.approx(float(loss.mean()))
-    ratio = loss[~split.aligned].mean() / loss[split.aligned].mean()
-    assert row["dyn/bc_ba_loss_ratio"] == pytest.approx(float(ratio))
+    bc, ba = loss[~split.aligned], loss[split.aligned]
+    assert row["dyn/bc_ba_loss_ratio"] == pytest.approx(float(bc.sum() / ba.sum()))  # authors: ratio of sums
+    assert row["dyn/bc_ba_loss_ratio_means"] == pytest.approx(float(bc.mean() / ba.mean()))  # ours
     assert row["dyn/acc_bc"] == 0.0 and row["dyn/bc_pred_spurious"] == 1.0
     # logits (3, 0, 0): max-softmax e^3 / (e^3 + 2), on every sample, all BC ones wrong
     p = math.exp(3) / (math.exp(3) + 2)
@@ -65,7 +66,9 @@ def test_row_with_whole_split_and_a_core_model():
         assert row["dyn/ebcr"] == pytest.approx(_full_split_ebcr(model, split))
     assert row["dyn/acc_bc"] == 1.0 and row["dyn/bc_pred_spurious"] == 0.0
     assert math.isnan(row["dyn/bc_conf_wrong"])  # no misclassified BC sample
-    assert row["dyn/bc_ba_loss_ratio"] == pytest.approx(1.0)
+    # every sample has the same loss: ratio of means 1; ratio of sums = n_BC / n_BA = 3 / 27
+    assert row["dyn/bc_ba_loss_ratio_means"] == pytest.approx(1.0)
+    assert row["dyn/bc_ba_loss_ratio"] == pytest.approx(3 / 27)
 
 
 def test_row_without_bc_samples():

@@ -42,9 +42,29 @@ def test_separation_matches_brute_force_double_loop():
     labels[labels == 3] = 2  # class 3 absent: skipped
     classes = sorted(set(labels.tolist()))
     within = np.mean([_cos_distance_brute(Z[labels == c], Z[labels == c]) for c in classes])
-    between = np.mean([_cos_distance_brute(Z[labels == c], Z[labels == d]) for c in classes for d in classes if c != d])
-    got = separation(torch.tensor(Z, dtype=torch.float32), torch.tensor(labels), 4)
-    assert got == pytest.approx(1 - within / between, rel=1e-5)
+    between_all = np.mean([_cos_distance_brute(Z[labels == c], Z[labels == d]) for c in classes for d in classes])
+    between_off = np.mean(
+        [_cos_distance_brute(Z[labels == c], Z[labels == d]) for c in classes for d in classes if c != d]
+    )
+    Zt, lt = torch.tensor(Z, dtype=torch.float32), torch.tensor(labels)
+    assert separation(Zt, lt, 4) == pytest.approx(1 - within / between_all, rel=1e-5)
+    assert separation(Zt, lt, 4, same_pairs=False) == pytest.approx(1 - within / between_off, rel=1e-5)
+
+
+def test_separation_conventions_by_hand_on_three_classes():
+    """Class 0 = {(1,0), (0,1)}, class 1 = {(1,0)}, class 2 = {(0,1)}.
+
+    Mean cosines M[c][c'] over all pairs: M00 = (1+0+0+1)/4 = 1/2, M11 = M22 = 1, M01 = M02 = 1/2,
+    M12 = 0; distances D = 1 - M: D00 = 1/2, D11 = D22 = 0, D01 = D02 = 1/2, D12 = 1.
+    D_within = (1/2 + 0 + 0) / 3 = 1/6.
+    Authors (all 9 ordered pairs incl. c = c'): D_between = (4 * 1/2 + 2 * 1 + 1/2) / 9 = 1/2,
+    class_sep = 1 - (1/6) / (1/2) = 2/3.
+    Ours (6 pairs c != c'): D_between = (4 * 1/2 + 2 * 1) / 6 = 2/3, class_sep_offdiag = 1 - (1/6) / (2/3) = 3/4.
+    """
+    Z = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 1, 2])
+    assert separation(Z, labels, 3) == pytest.approx(2 / 3)
+    assert separation(Z, labels, 3, same_pairs=False) == pytest.approx(3 / 4)
 
 
 def test_fisher_ratio_matches_numpy():
@@ -90,7 +110,18 @@ def test_selectivity_metric_on_wired_model():
 def test_representation_metrics_keys():
     ctx = make_ctx(wired_mlp("core"), toy_dataset())
     sep = METRICS.get("class_separation")(ctx)
-    assert set(sep) == {"test/class_sep", "test/bias_sep", "test/fisher_ratio", "test/bias_fisher_ratio"}
+    assert set(sep) == {
+        "test/class_sep",
+        "test/class_sep_offdiag",
+        "test/bias_sep",
+        "test/bias_sep_offdiag",
+        "test/fisher_ratio",
+        "test/bias_fisher_ratio",
+    }
+    Z, y, s = ctx.features("test")
+    assert sep["test/class_sep_offdiag"] == separation(Z, y, 3, same_pairs=False)
+    assert sep["test/bias_sep_offdiag"] == separation(Z, s, 3, same_pairs=False)
+    assert sep["test/class_sep"] == separation(Z, y, 3) != sep["test/class_sep_offdiag"]
     sparsity = METRICS.get("activation_sparsity")(ctx)
     assert set(sparsity) == {"test/act_zero_frac", "test/dead_frac", "test/act_pqi"}
     # every sample lights exactly one core and one spurious unit of 6, each with value 3

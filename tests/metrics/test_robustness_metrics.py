@@ -25,7 +25,7 @@ def test_group_accuracy_matrix():
 
 def test_robustness_metrics_by_hand():
     frac = torch.tensor([[0.4, 0.1, 0.0], [0.1, 0.4, 0.0], [0.0, 0.0, 0.0]])
-    r = robustness_metrics(PRED, Y, S, ALIGNED, 3, 3, frac)
+    r = robustness_metrics(PRED, Y, S, ALIGNED, 3, 3, frac, pulled=torch.arange(3))  # s = c pulls to class c
     assert r["acc"] == pytest.approx(6 / 8)
     assert r["acc_ba"] == pytest.approx(1.0)  # samples 0, 1, 4, 5
     assert r["acc_bc"] == pytest.approx(0.5)  # samples 2, 3, 6, 7: 3 and 7 right
@@ -39,6 +39,6 @@ def test_robustness_metrics_by_hand():
 
 def test_robustness_metrics_empty_subsets_are_nan():
     y = torch.tensor([0, 1])
-    r = robustness_metrics(y.clone(), y, y.clone(), torch.tensor([True, True]), 2, 2)
+    r = robustness_metrics(y.clone(), y, y.clone(), torch.tensor([True, True]), 2, 2, pulled=torch.arange(2))
     assert r["acc"] == 1.0 and math.isnan(r["acc_bc"]) and math.isnan(r["bias_following"])
     assert "avg_acc" not in r

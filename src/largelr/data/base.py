@@ -59,13 +59,39 @@ class Split:
 
 @dataclass(frozen=True)
 class SpuriousDataset:
-    """Train (biased), val (biased) and test (unbiased) splits plus what metrics need to know."""
+    """Train (biased), val (biased) and test (unbiased) splits plus what metrics need to know.
+
+    Attributes:
+        spurious_class: how the spurious attribute relates to the classes: entry ``a`` is the class
+            that attribute value ``a`` pulls predictions towards, or None where that value pulls
+            towards no class (``rare_patch``: no patch). None as a whole when ``s`` is not about
+            classes at all (``imagenet9``: the background variant). Metrics that ask "did the
+            prediction follow the spurious attribute" (``bias_following``, counterfactual follow,
+            swap partners) read it and skip, with a logged reason, where it is undefined. Every
+            builder sets it; the default (None) is for datasets built by hand in tests.
+    """
 
     name: str
     num_classes: int
     num_attrs: int
     splits: dict[str, Split]
     info: dict[str, Any] = field(default_factory=dict)
+    spurious_class: tuple[int | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        m = self.spurious_class
+        if m is not None and (
+            len(m) != self.num_attrs or any(c is not None and not 0 <= c < self.num_classes for c in m)
+        ):
+            raise ValueError(
+                f"{self.name}: spurious_class {m} must give a class or None for each of {self.num_attrs} attributes"
+            )
+
+    def pulled_class(self) -> Tensor | None:
+        """(num_attrs,) int64: the class each attribute value pulls towards, -1 for none; None if undefined."""
+        if self.spurious_class is None:
+            return None
+        return torch.tensor([-1 if c is None else c for c in self.spurious_class], dtype=torch.long)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -90,6 +116,11 @@ class DatasetBuilder(Protocol):
 
 
 DATASETS: Registry[DatasetBuilder] = Registry("dataset")
+
+
+def identity_map(num_classes: int) -> tuple[int, ...]:
+    """``spurious_class`` of datasets whose attribute value c goes with class c (``exact_attributes``)."""
+    return tuple(range(num_classes))
 
 
 def exact_attributes(y: Tensor, rho: float, num_attrs: int, gen: torch.Generator) -> Tensor:

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-@DATASETS.register("celeba")
+@DATASETS.register("celeba", non_semantic=("root", "num_workers"), ignores=("rho",))
 def celeba(
     *,
     rho: float,
@@ -107,7 +107,7 @@ def celeba(
         "rho_ignored": True,
         "url": URL,
     }
-    ds = SpuriousDataset("celeba", 2, 2, splits, info)
+    ds = SpuriousDataset("celeba", 2, 2, splits, info, spurious_class=(0, 1))  # s is coded in class space
     log_groups(ds)
     return ds
 

@@ -22,6 +22,7 @@ from largelr.data.base import (
     SpuriousDataset,
     balanced_labels,
     exact_attributes,
+    identity_map,
 )
 from largelr.data.sources import ImageSource, get_source, to_float
 from largelr.errors import ConfigError
@@ -68,7 +69,9 @@ def colored_mnist(
         digit = to_float(src.draw(pools[k], y, gen), channels=1)  # (N, 1, H, W)
         x = digit * _colors(s, color_std, gen)[:, :, None, None]
         splits[split] = Split(x.contiguous(), y, s, y == s, {})
-    return SpuriousDataset("colored_mnist", C, C, splits, _info(source, color_std, "foreground colour"))
+    return SpuriousDataset(
+        "colored_mnist", C, C, splits, _info(source, color_std, "foreground colour"), spurious_class=identity_map(C)
+    )
 
 
 @DATASETS.register("colored_frame")
@@ -167,7 +170,7 @@ def _framed(
         splits[split] = Split(x.contiguous(), y, s, y == s, masks)
     region = "frame" if name == "colored_frame" else "ring"
     info = {**_info(src.name, color_std, f"{region} colour"), "width": width}
-    return SpuriousDataset(name, C, C, splits, info)
+    return SpuriousDataset(name, C, C, splits, info, spurious_class=identity_map(C))
 
 
 def _setup(name: str, source: str, color_std: float, seed: int) -> tuple[ImageSource, int, list[list[Tensor]]]:

@@ -19,6 +19,7 @@ from largelr.data.base import (
     SpuriousDataset,
     balanced_labels,
     exact_attributes,
+    identity_map,
 )
 from largelr.data.corruptions import CORRUPTIONS, LFF_CORRUPTIONS, corrupt
 from largelr.data.sources import get_source, to_float
@@ -97,4 +98,4 @@ def corrupted(
         "pool_fractions": POOL_FRACTIONS,
         "spurious_attribute": "corruption type",
     }
-    return SpuriousDataset("corrupted", C, C, splits, info)
+    return SpuriousDataset("corrupted", C, C, splits, info, spurious_class=identity_map(C))

@@ -19,6 +19,7 @@ from largelr.data.base import (
     SpuriousDataset,
     balanced_labels,
     exact_attributes,
+    identity_map,
 )
 from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
@@ -155,4 +156,4 @@ def build_pair(
         "pool_fractions": POOL_FRACTIONS,
         "spurious_attribute": f"class of the {spurious_source} image on the non-core side",
     }
-    return SpuriousDataset(name, C, C, splits, info)
+    return SpuriousDataset(name, C, C, splits, info, spurious_class=identity_map(C))

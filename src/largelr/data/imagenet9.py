@@ -27,7 +27,7 @@ VARIANTS = ("original", "mixed_same", "mixed_rand")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-@DATASETS.register("imagenet9")
+@DATASETS.register("imagenet9", non_semantic=("root", "num_workers"), ignores=("rho",))
 def imagenet9(
     *,
     rho: float,
@@ -97,7 +97,7 @@ def imagenet9(
         "rho_ignored": True,
         "url": URL,
     }
-    ds = SpuriousDataset("imagenet9", len(classes), 3, splits, info)
+    ds = SpuriousDataset("imagenet9", len(classes), 3, splits, info, spurious_class=None)  # s: background variant
     log_groups(ds)
     return ds
 

@@ -70,7 +70,7 @@ def parity(
         "spurious_attribute": f"parity of bits {k_core}..{k_core + k_spurious - 1}",
         "x_values": "{-1, +1}",
     }
-    return SpuriousDataset("parity", 2, 2, splits, info)
+    return SpuriousDataset("parity", 2, 2, splits, info, spurious_class=(0, 1))
 
 
 def _with_parity(bits: Tensor, target: Tensor) -> Tensor:

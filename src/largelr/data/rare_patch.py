@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
 
-@DATASETS.register("rare_patch")
+@DATASETS.register("rare_patch", ignores=("rho",))
 def rare_patch(
     *,
     rho: float,
@@ -110,7 +110,7 @@ def rare_patch(
         "spurious_attribute": "patch present (s=1); s is not a class index",
         "rho_ignored": True,
     }
-    return SpuriousDataset("rare_patch", C, 2, splits, info)
+    return SpuriousDataset("rare_patch", C, 2, splits, info, spurious_class=(None, target_class))
 
 
 def _exact_flags(y: Tensor, frac_of: Callable[[int], float], gen: torch.Generator) -> Tensor:

@@ -25,7 +25,7 @@ COLUMNS = ("img_id", "img_filename", "y", "split", "place", "place_filename")
 ALLOWED = {"y": (0, 1), "split": (0, 1, 2), "place": (0, 1)}
 
 
-@DATASETS.register("waterbirds")
+@DATASETS.register("waterbirds", non_semantic=("root", "num_workers"), ignores=("rho",))
 def waterbirds(
     *,
     rho: float,
@@ -77,7 +77,7 @@ def waterbirds(
         "rho_ignored": True,
         "url": URL,
     }
-    ds = SpuriousDataset("waterbirds", 2, 2, splits, info)
+    ds = SpuriousDataset("waterbirds", 2, 2, splits, info, spurious_class=(0, 1))  # land->landbird, water->waterbird
     log_groups(ds)
     return ds
 

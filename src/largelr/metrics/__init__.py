@@ -12,12 +12,14 @@ from largelr.metrics import (  # noqa: F401  (register metrics)
     robustness,
     selectivity,
     structured,
+    vulnerability,
 )
 from largelr.metrics.base import (
     METRIC_SETS,
     METRICS,
     Key,
     has_regions,
+    key_for,
     key_info,
     plan_metrics,
     resolve_metric_names,
@@ -29,6 +31,7 @@ __all__ = [
     "METRIC_SETS",
     "Key",
     "has_regions",
+    "key_for",
     "key_info",
     "plan_metrics",
     "resolve_metric_names",

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from largelr.metrics.base import METRICS, needs_regions
+from largelr.metrics.base import METRICS, Key, needs_regions
 
 MAX_SAMPLES = 500  # attributions are a backward pass per sample (x n_steps for IG): cap the cost
 MAP_IMAGES = 16  # test images averaged into the heat-map returned for the report
@@ -113,7 +113,15 @@ def attribution_shares(ctx, method: str, suffix: str) -> dict[str, Any]:
     }
 
 
-@METRICS.register("attribution")
+def attribution_keys(suffix: str, method: str, headline: bool) -> dict[str, Key]:
+    """The scalar keys of one attribution method (``suffix`` "", "_ig", "_saliency")."""
+    return {
+        f"test/core_util{suffix}": Key(f"core utilization ({method} attribution)", "higher", headline, "core_util"),
+        f"test/spurious_share{suffix}": Key(f"attribution share on the spurious region ({method})", "lower"),
+    }
+
+
+@METRICS.register("attribution", keys=attribution_keys("", "DeepLift", True))
 @needs_regions
 def attribution(ctx) -> dict[str, Any]:
     """DeepLift attribution shares on the test subset (at most 500 samples).
@@ -127,14 +135,14 @@ def attribution(ctx) -> dict[str, Any]:
     return attribution_shares(ctx, "deeplift", "")
 
 
-@METRICS.register("attribution_ig")
+@METRICS.register("attribution_ig", keys=attribution_keys("_ig", "IG", False))
 @needs_regions
 def attribution_ig(ctx) -> dict[str, Any]:
     """As ``attribution`` with Integrated Gradients (32 steps); keys carry the suffix ``_ig``."""
     return attribution_shares(ctx, "ig", "_ig")
 
 
-@METRICS.register("attribution_saliency")
+@METRICS.register("attribution_saliency", keys=attribution_keys("_saliency", "Saliency", False))
 @needs_regions
 def attribution_saliency(ctx) -> dict[str, Any]:
     """As ``attribution`` with Saliency (input gradient); keys carry the suffix ``_saliency``."""

@@ -9,6 +9,7 @@ lists/dicts (curves, matrices, maps) are kept in ``result.json``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -33,7 +34,12 @@ class Key:
             direction is desirable (such a key gets no verdict, never a default "higher").
         headline: one of the paper's headline properties (the normalised overlay, claim verdicts).
         property: the paper's property family it measures: "robustness", "compressibility",
-            "core_util", "class_sep", "act_sparsity" (or None).
+            "core_util", "class_sep", "act_sparsity"; None for a diagnostic (e.g. a biased-split
+            number or an intermediate). Reports analyse the keys with a property family; every key
+            keeps its label and direction in ``runs.csv`` and for ``key_for``.
+
+    A key may be declared by pattern: ``{i}`` stands for a layer index, as in
+    ``"weights/comp_layer{i}"``.
     """
 
     label: str
@@ -48,6 +54,25 @@ def key_info() -> dict[str, Key]:
     for name in METRICS.names():
         out.update(METRICS.meta(name).get("keys", {}))
     return out
+
+
+def key_for(key: str) -> Key | None:
+    """The declaration of ``key`` (exact, else the first ``{i}`` pattern that matches); None if undeclared.
+
+    >>> key_for("weights/comp").desirable
+    'higher'
+    >>> key_for("weights/comp_layer3").label
+    'comp_κ of layer i (mean over rows)'
+    >>> key_for("no/such_key") is None
+    True
+    """
+    info = key_info()
+    if key in info:
+        return info[key]
+    for name, k in info.items():
+        if "{i}" in name and re.fullmatch(re.escape(name).replace(re.escape("{i}"), r"\d+"), key):
+            return k
+    return None
 
 
 # Named sets usable in eval.metrics. "full" is every registered metric (it adds DFR, the per-layer
@@ -66,6 +91,7 @@ METRIC_SETS: dict[str, tuple[str, ...]] = {
         "probes",
         "selectivity",
         "low_rank",
+        "vulnerability",
     ),
 }
 
@@ -102,9 +128,11 @@ def has_regions(data: Any) -> bool:
 def plan_metrics(names: tuple[str, ...] | list[str], data: Any) -> list[str]:
     """The metrics to run for ``eval.metrics`` on ``data``: sets expanded, requirements checked.
 
-    A metric that needs region masks on a dataset without them is skipped with a warning when it
-    came from a set ("default", "full"), so sets work on every dataset, but raises ``UserError`` when
-    the user named it explicitly, since then the user asked for a number that cannot exist. Call this
+    A metric that needs region masks on a dataset without them, or whose registration declares an
+    ``applies_to(data)`` predicate that is false for this dataset (with ``applies_doc`` saying where
+    it applies), is skipped with a warning when it came from a set ("default", "full"), so sets work
+    on every dataset, but raises ``UserError`` when the user named it explicitly, since then the user
+    asked for a number that cannot exist. Call this
     right after building the dataset to fail before training rather than after.
 
     Args:
@@ -124,6 +152,13 @@ def plan_metrics(names: tuple[str, ...] | list[str], data: Any) -> list[str]:
                 needing = [n for n in METRICS.names() if getattr(METRICS.get(n), "needs_regions", False)]
                 raise UserError(f"{msg}; remove it from eval.metrics (metrics needing regions: {', '.join(needing)})")
             log.warning("%s; skipping it", msg)
+            continue
+        meta = METRICS.meta(name)
+        if "applies_to" in meta and not meta["applies_to"](data):
+            msg = f"metric {name!r} does not apply to dataset {data.name!r} (it applies to {meta.get('applies_doc')})"
+            if name in explicit:
+                raise UserError(f"{msg}; remove it from eval.metrics")
+            log.info("%s; skipping it", msg)
             continue
         out.append(name)
     return out

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.robustness import group_accuracy
 
 
@@ -68,7 +68,15 @@ def pq_index(z: Tensor, p: float = 1.0, q: float = 2.0) -> Tensor:
     return torch.where(norm_q > 0, pqi, torch.full_like(pqi, float("nan")))
 
 
-@METRICS.register("compressibility")
+@METRICS.register(
+    "compressibility",
+    keys={
+        "weights/comp": Key("compressibility comp_κ", "higher", True, "compressibility"),
+        "weights/pqi": Key("PQ-index of weights", "higher", False, "compressibility"),
+        "weights/comp_layer{i}": Key("comp_κ of layer i (mean over rows)", "higher"),
+        "weights/pqi_layer{i}": Key("PQ-index of layer i", "higher"),
+    },
+)
 def compressibility(ctx) -> dict[str, Any]:
     """comp_kappa and PQ-index (p=1, q=2) of all weights together and per layer.
 
@@ -153,23 +161,65 @@ def realised_sparsity(model: nn.Module) -> tuple[float, float]:
     return float((w == 0).double().mean()), float((allp == 0).double().mean())
 
 
-def curve_summaries(sparsity: list[float], acc: list[float], prefix: str) -> dict[str, float]:
-    """Largest sparsity keeping >= 99% / 95% of the dense accuracy, and the normalised area under acc(sparsity).
+def relative_curve(acc: np.ndarray, chance: float) -> np.ndarray:
+    """Accuracy above chance as a share of the unpruned model's, r = clip((acc - chance) / (acc[0] - chance), 0, 1).
 
-    The dense accuracy is the accuracy at the smallest sparsity of the curve (0 by default). The area
-    is the trapezoid integral divided by the sparsity range, so it is in [0, 1].
+    ``acc[0]`` is the unpruned (lowest-sparsity) accuracy. r is 0 everywhere when ``acc[0] <= chance``
+    (a model at chance has nothing to lose), so a chance-level model never looks compressible.
+    """
+    acc0 = acc[0]
+    if not acc0 > chance:
+        return np.zeros_like(acc)
+    return np.clip((acc - chance) / (acc0 - chance), 0.0, 1.0)
+
+
+def curve_summaries(sparsity: list[float], acc: list[float], prefix: str, chance: float) -> dict[str, float]:
+    """Summaries of one pruning curve (docs/metrics.md, "Pruning summaries").
+
+    With r(s) = ``relative_curve`` (accuracy above chance relative to the unpruned model's, in [0, 1]):
+
+    - ``{prefix}_rel_auc``: trapezoid area under r(s) divided by the sparsity range (the curve's
+      first to last level), so 1 = no loss at any level, 0 = at chance from the first pruned level
+      on (and 0 for a model at chance); r(s0) when the curve has one level.
+    - ``{prefix}_max_sparsity_99`` / ``_95``: the largest level s_k such that r(s_j) >= 0.99 (0.95)
+      at EVERY level s_j <= s_k (monotone: a level after a dip never counts); the first level when
+      only it passes, 0 for a model at chance.
+    - ``{prefix}_auc``: the plain area under acc(s) divided by the sparsity range (counts the
+      unpruned accuracy again; kept for comparison).
+
+    Args:
+        sparsity, acc: the curve's levels and accuracies (any order; sorted by level here).
+        prefix: key stem, e.g. ``"test/prune"``.
+        chance: accuracy of guessing, 1 / number of classes.
     """
     s, a = np.asarray(sparsity, float), np.asarray(acc, float)
-    order = np.argsort(s)
+    order = np.argsort(s, kind="stable")
     s, a = s[order], a[order]
-    dense = a[0]
+    r = relative_curve(a, chance)
+    span = s[-1] - s[0]
     out = {}
     for frac, tag in ((0.99, "99"), (0.95, "95")):
-        ok = s[a >= frac * dense]
-        out[f"{prefix}_max_sparsity_{tag}"] = float(ok.max()) if len(ok) else 0.0
-    span = s[-1] - s[0]
+        passing = np.logical_and.accumulate(r >= frac)  # True up to the first failing level
+        out[f"{prefix}_max_sparsity_{tag}"] = float(s[passing].max()) if passing.any() else 0.0
+    out[f"{prefix}_rel_auc"] = float(np.trapezoid(r, s) / span) if span > 0 else float(r[0])
     out[f"{prefix}_auc"] = float(np.trapezoid(a, s) / span) if span > 0 else float(a[0])
     return out
+
+
+def curve_keys(prefix: str, what: str) -> dict[str, Key]:
+    """The declared summary keys of a pruning curve; ``what`` names the pruning in labels."""
+    return {
+        f"{prefix}_rel_auc": Key(
+            f"{what} pruning AUC relative to unpruned acc", "higher", prefix == "test/prune", "compressibility"
+        ),
+        f"{prefix}_max_sparsity_99": Key(
+            f"{what} pruning: max sparsity keeping 99% acc", "higher", False, "compressibility"
+        ),
+        f"{prefix}_max_sparsity_95": Key(
+            f"{what} pruning: max sparsity keeping 95% acc", "higher", False, "compressibility"
+        ),
+        f"{prefix}_auc": Key(f"{what} pruning AUC of raw acc (re-counts dense acc)", "higher"),
+    }
 
 
 def test_accuracy(ctx, model: nn.Module) -> dict[str, float]:
@@ -181,6 +231,12 @@ def test_accuracy(ctx, model: nn.Module) -> dict[str, float]:
         "acc": float((pred == sp.y).double().mean()),
         "worst_group_acc": float(np.nanmin(A.numpy())) if not torch.isnan(A).all() else float("nan"),
     }
+
+
+def summarise_rows(ctx, rows: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    """``curve_summaries`` of curve rows (``sparsity``, ``acc``), chance = 1 / number of classes."""
+    sparsity, acc = [r["sparsity"] for r in rows], [r["acc"] for r in rows]
+    return curve_summaries(sparsity, acc, prefix, chance=1.0 / ctx.data.num_classes)
 
 
 def pruning_curve(ctx, prune_to: Callable[[float], nn.Module], name: str) -> dict[str, Any]:
@@ -203,17 +259,17 @@ def pruning_curve(ctx, prune_to: Callable[[float], nn.Module], name: str) -> dic
             }
         )
     out: dict[str, Any] = {f"test/{name}": rows}
-    out.update(curve_summaries([r["sparsity"] for r in rows], [r["acc"] for r in rows], f"test/{name}"))
+    out.update(summarise_rows(ctx, rows, f"test/{name}"))
     return out
 
 
-@METRICS.register("prune_curve")
+@METRICS.register("prune_curve", keys=curve_keys("test/prune", "global"))
 def prune_curve(ctx) -> dict[str, Any]:
     """Global unstructured magnitude pruning without fine-tuning: test acc and worst-group acc per sparsity."""
     return pruning_curve(ctx, magnitude_pruner(ctx.model, "global"), "prune")
 
 
-@METRICS.register("prune_layer_curve")
+@METRICS.register("prune_layer_curve", keys=curve_keys("test/prune_layer", "per-layer"))
 def prune_layer_curve(ctx) -> dict[str, Any]:
     """Per-layer unstructured magnitude pruning (same rate in every layer): test acc and worst-group acc."""
     return pruning_curve(ctx, magnitude_pruner(ctx.model, "layer"), "prune_layer")

@@ -6,14 +6,17 @@ core region should move it to the new core label. Needs region masks (paper-spec
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS, needs_regions
+from largelr.metrics.base import METRICS, Key, needs_regions
 from largelr.metrics.robustness import mean_or_nan
 from largelr.seeding import make_generator
+
+log = logging.getLogger(__name__)
 
 
 def pick_partners(values: Tensor, exclude: Tensor, gen: torch.Generator) -> Tensor:
@@ -23,7 +26,8 @@ def pick_partners(values: Tensor, exclude: Tensor, gen: torch.Generator) -> Tens
     uniform sample of value v: uniform over the valid j in O(N * num_values) memory, not O(N^2).
 
     Args:
-        values, exclude: (N,) nonnegative integer tensors.
+        values: (N,) nonnegative integer tensor.
+        exclude: (N,) integers, -1 where nothing besides values[i] is excluded.
     """
     n, V = len(values), int(max(values.max(), exclude.max())) + 1
     counts = torch.bincount(values, minlength=V)
@@ -32,7 +36,8 @@ def pick_partners(values: Tensor, exclude: Tensor, gen: torch.Generator) -> Tens
     w = counts.double().expand(n, V).clone()
     rows = torch.arange(n)
     w[rows, values] = 0.0
-    w[rows, exclude] = 0.0
+    has = exclude >= 0
+    w[rows[has], exclude[has]] = 0.0
     ok = w.sum(1) > 0
     out = torch.full((n,), -1, dtype=torch.long)
     if ok.any():
@@ -40,6 +45,19 @@ def pick_partners(values: Tensor, exclude: Tensor, gen: torch.Generator) -> Tens
         k = (torch.rand(len(v), generator=gen, dtype=torch.double) * counts[v]).long()
         out[ok] = order[starts[v] + k]
     return out
+
+
+def attribute_of_class(pulled: Tensor, y: Tensor) -> Tensor:
+    """(N,) the attribute value that pulls towards class y[i], -1 if none does.
+
+    Args:
+        pulled: (num_attrs,) class each attribute value pulls towards, -1 for none (one value per class at most).
+        y: (N,) classes.
+    """
+    inverse = torch.full((int(max(pulled.max(), y.max())) + 1,), -1, dtype=torch.long)
+    a = torch.nonzero(pulled >= 0).flatten()
+    inverse[pulled[a]] = a
+    return inverse[y]
 
 
 def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
@@ -55,32 +73,55 @@ def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
     return x[i.to(x.device)] * (1 - m) + x[j.to(x.device)] * m
 
 
-@METRICS.register("counterfactual")
+@METRICS.register(
+    "counterfactual",
+    keys={
+        "test/cf_spurious_flip": Key("prediction flips when the spurious part is swapped", "lower", False, "core_util"),
+        "test/cf_spurious_follow": Key("prediction follows a swapped spurious part", "lower", False, "core_util"),
+        "test/cf_core_flip": Key("prediction flips when the core part is swapped", "higher", False, "core_util"),
+        "test/cf_core_follow": Key("prediction follows a swapped core part", "higher", False, "core_util"),
+    },
+)
 @needs_regions
 def counterfactual(ctx) -> dict[str, Any]:
     """Prediction changes when the spurious or the core region is swapped, on the fixed test subset.
 
-    Spurious swap: each image i gets the spurious region of a random subset image j with
-    s_j != s_i and s_j != y_i (so following the new spurious value is never the correct answer;
-    ours). ``test/cf_spurious_flip`` = P(prediction changes), ``test/cf_spurious_follow`` =
-    P(prediction = s_j). Lower = less spurious reliance.
+    Uses the dataset's ``spurious_class`` map (attribute value -> the class it pulls towards, or
+    none). Spurious swap: each image i gets the spurious region of a random subset image j with
+    s_j != s_i whose attribute does not pull towards y_i (so following it is never the correct
+    answer; ours). ``test/cf_spurious_flip`` = P(prediction changes), ``test/cf_spurious_follow``
+    = P(prediction = the class s_j pulls towards), over the swaps where s_j pulls towards a class.
+    Lower = less spurious reliance.
 
-    Core swap: image i gets the core region of a random image k with y_k != y_i and y_k != s_i.
-    ``test/cf_core_flip`` = P(prediction changes), ``test/cf_core_follow`` = P(prediction = y_k).
-    Higher = more core reliance. Images without a valid partner are left out.
+    Core swap: image i gets the core region of a random image k with y_k != y_i and y_k not the
+    class s_i pulls towards. ``test/cf_core_flip`` = P(prediction changes), ``test/cf_core_follow``
+    = P(prediction = y_k). Higher = more core reliance. Images without a valid partner are left
+    out. Where the map is undefined the follow of the spurious swap is left out (logged) and the
+    partners only differ in the swapped factor.
     """
     sp = ctx.data.splits["test"]
     idx = ctx.repr_index("test")
     x = sp.x[idx.to(sp.x.device)]
     y, s = sp.y[idx].cpu(), sp.s[idx].cpu()
     base = ctx.forward(ctx.model, x).argmax(1)
+    pulled = ctx.data.pulled_class()
+    none = torch.full_like(y, -1)
+    if pulled is None:
+        log.warning("dataset %r: s is not tied to classes, so cf_spurious_follow is not computed", ctx.data.name)
     out: dict[str, Any] = {}
-    for region, new_of, other in (("spurious", s, y), ("core", y, s)):
-        # partner j carries a different value of the swapped factor, also different from the other factor
-        partner = pick_partners(new_of, other, make_generator(ctx.seed, "counterfactual", region))
+    for region, new_of, exclude, follows in (
+        ("spurious", s, none if pulled is None else attribute_of_class(pulled, y), pulled),
+        ("core", y, none if pulled is None else pulled[s], None),
+    ):
+        # partner j carries a different value of the swapped factor, one that does not point to the right answer
+        partner = pick_partners(new_of, exclude, make_generator(ctx.seed, "counterfactual", region))
         keep = partner >= 0
         i, j = torch.nonzero(keep).flatten(), partner[keep]
         pred = ctx.forward(ctx.model, swap_region(x, i, j, sp.masks[region][idx].cpu())).argmax(1)
         out[f"test/cf_{region}_flip"] = mean_or_nan(pred != base[i])
-        out[f"test/cf_{region}_follow"] = mean_or_nan(pred == new_of[j])
+        if region == "core":
+            out["test/cf_core_follow"] = mean_or_nan(pred == y[j])
+        elif follows is not None:
+            target = follows[s[j]]
+            out["test/cf_spurious_follow"] = mean_or_nan(pred[target >= 0] == target[target >= 0])
     return out

@@ -55,7 +55,11 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
             split) / (stratum size in the subset), which is exact when the subset contains the whole
             stratum. 0 when the split has no BC samples.
         dyn/loss: the same weighted estimate of the split's mean cross-entropy.
-        dyn/bc_ba_loss_ratio: mean BC loss / mean BA loss (inf if only the BA loss is 0).
+        dyn/bc_ba_loss_ratio: sum_BC l_i / sum_BA l_i over the whole training split (the authors'
+            convention, a ratio of sums), from the same stratum-weighted sums as ``dyn/ebcr``; it
+            equals (n_BC / n_BA) times the ratio of means. inf if only the BA sum is 0.
+        dyn/bc_ba_loss_ratio_means: mean BC loss / mean BA loss (ours before issue 12; free of
+            the BC/BA proportion, so comparable across rho).
         dyn/bc_conf: mean max-softmax probability on BC samples.
         dyn/bc_conf_wrong: the same over misclassified BC samples only ("confidently mispredicted").
         dyn/bc_pred_spurious: fraction of BC samples predicted as their spurious class s.
@@ -88,7 +92,8 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
     return {
         "dyn/ebcr": sum_bc / total if total > 0 else float("nan"),
         "dyn/loss": total / (n_bc_all + n_ba_all),
-        "dyn/bc_ba_loss_ratio": _ratio(mean_or_nan(loss[bc]), mean_or_nan(loss[aligned])),
+        "dyn/bc_ba_loss_ratio": _ratio(sum_bc, sum_ba) if n_bc_all and n_ba_all else float("nan"),
+        "dyn/bc_ba_loss_ratio_means": _ratio(mean_or_nan(loss[bc]), mean_or_nan(loss[aligned])),
         "dyn/bc_conf": mean_or_nan(conf[bc]),
         "dyn/bc_conf_wrong": mean_or_nan(conf[wrong_bc]),
         "dyn/bc_pred_spurious": mean_or_nan((pred[bc] == s[bc]).double()),

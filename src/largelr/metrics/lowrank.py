@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.compressibility import weight_tensors
 
 
@@ -36,7 +36,15 @@ def stable_rank(W: Tensor) -> float:
     return float((sv**2).sum() / sv[0] ** 2) if sv[0] > 0 else float("nan")
 
 
-@METRICS.register("low_rank")
+@METRICS.register(
+    "low_rank",
+    keys={
+        "weights/eff_rank_mean": Key("effective rank (mean over layers)", "lower", False, "compressibility"),
+        "weights/stable_rank_mean": Key("stable rank (mean over layers)", "lower", False, "compressibility"),
+        "weights/eff_rank_layer{i}": Key("effective rank of layer i", "lower"),
+        "weights/stable_rank_layer{i}": Key("stable rank of layer i", "lower"),
+    },
+)
 def low_rank(ctx) -> dict[str, Any]:
     """Effective and stable rank of each weight matrix (``weights/eff_rank_layer{i}``,
     ``weights/stable_rank_layer{i}``) and their means over layers (``weights/eff_rank_mean``,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.robustness import group_accuracy
 from largelr.seeding import make_generator
 
@@ -106,7 +106,14 @@ def probe_accuracy(Z: Tensor, target: Tensor, num_values: int, seed: int, tag: s
     return float(np.mean(accs))
 
 
-@METRICS.register("probes")
+@METRICS.register(
+    "probes",
+    keys={
+        "test/probe_gap": Key("probe accuracy y minus s", "higher", False, "core_util"),
+        "test/probe_y": Key("probe accuracy for y", "higher"),
+        "test/probe_s": Key("probe accuracy for s", "lower"),
+    },
+)
 def probes(ctx) -> dict[str, Any]:
     """Linear decodability of y and of s from penultimate features of the fixed test subset.
 
@@ -147,7 +154,14 @@ def dfr_scores(Z: Tensor, y: Tensor, s: Tensor, num_classes: int, num_attrs: int
     return {k: float(np.mean(v)) for k, v in res.items()}
 
 
-@METRICS.register("dfr")
+@METRICS.register(
+    "dfr",
+    keys={
+        "test/dfr_worst_group_acc": Key("DFR worst-group accuracy", "higher", False, "core_util"),
+        "test/dfr_unbiased_acc": Key("DFR mean group accuracy", "higher"),
+        "test/dfr_acc": Key("DFR accuracy", "higher"),
+    },
+)
 def dfr(ctx) -> dict[str, Any]:
     """Deep Feature Reweighting (Kirichenko et al. 2022, https://arxiv.org/abs/2204.02937), our variant.
 

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.compressibility import pq_index
 
 
@@ -50,12 +50,15 @@ def mean_cosine_matrix(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
     return M
 
 
-def separation(Z: Tensor, labels: Tensor, num_values: int) -> float:
+def separation(Z: Tensor, labels: Tensor, num_values: int, same_pairs: bool = True) -> float:
     """1 - D_within / D_between with cosine distance D(A, B) = 1 - mean cos(a, b) (paper-spec section 5).
 
     D_within averages D(Z_c, Z_c) over classes (all pairs a, b in Z_c, including a = b, as the
-    definition reads); D_between averages D(Z_c, Z_c') over ordered pairs c != c'. Classes absent
-    from ``labels`` are skipped.
+    definition reads). D_between averages D(Z_c, Z_c') over ordered class pairs: by default over ALL
+    K^2 pairs including c = c' (the authors' public code, ``mbarsbey/advcomp``), with
+    ``same_pairs=False`` over the K(K-1) pairs c != c' only (ours before issue 12, the
+    ``*_offdiag`` keys). Including c = c' puts D_within's terms into D_between, so that convention
+    is lower whenever classes are separated. Classes absent from ``labels`` are skipped.
     """
     M = mean_cosine_matrix(Z, labels, num_values)
     present = ~torch.isnan(M.diagonal())
@@ -64,8 +67,8 @@ def separation(Z: Tensor, labels: Tensor, num_values: int) -> float:
     if k < 2:
         return float("nan")
     d_within = (1 - M.diagonal()).mean()
-    off = ~torch.eye(k, dtype=torch.bool)
-    d_between = (1 - M[off]).mean()
+    pairs = torch.ones(k, k, dtype=torch.bool) if same_pairs else ~torch.eye(k, dtype=torch.bool)
+    d_between = (1 - M[pairs]).mean()
     return float(1 - d_within / d_between) if d_between > 0 else float("nan")
 
 
@@ -86,7 +89,15 @@ def fisher_ratio(Z: Tensor, labels: Tensor, num_values: int) -> float:
     return float(between / within) if within > 0 else float("nan")
 
 
-@METRICS.register("activation_sparsity")
+@METRICS.register(
+    "activation_sparsity",
+    keys={
+        "test/act_zero_frac": Key("activation sparsity", "higher", True, "act_sparsity"),
+        "test/act_pqi": Key("PQ-index of activations", "higher", False, "act_sparsity"),
+        # a diagnostic: many dead units is no virtue (units that never fire are lost capacity)
+        "test/dead_frac": Key("dead units (zero on every sample)"),
+    },
+)
 def activation_sparsity_metric(ctx) -> dict[str, Any]:
     """Zero fraction, dead-unit fraction and mean per-sample PQ-index of penultimate activations on the
     fixed test subset (``test/act_zero_frac``, ``test/dead_frac``, ``test/act_pqi``)."""
@@ -94,14 +105,28 @@ def activation_sparsity_metric(ctx) -> dict[str, Any]:
     return {f"test/{k}": v for k, v in activation_sparsity(Z).items()}
 
 
-@METRICS.register("class_separation")
+@METRICS.register(
+    "class_separation",
+    keys={
+        "test/class_sep": Key("class separation", "higher", True, "class_sep"),
+        "test/class_sep_offdiag": Key("class separation (D_between over c ≠ c′)", "higher", False, "class_sep"),
+        "test/fisher_ratio": Key("Fisher ratio (classes)", "higher", False, "class_sep"),
+        "test/bias_sep": Key("bias separation", "lower", False, "class_sep"),
+        "test/bias_sep_offdiag": Key("bias separation (D_between over s ≠ s′)", "lower", False, "class_sep"),
+        "test/bias_fisher_ratio": Key("Fisher ratio (spurious attribute)", "lower", False, "class_sep"),
+    },
+)
 def class_separation(ctx) -> dict[str, Any]:
     """Cosine class separation of penultimate features and its Fisher-ratio view, each also with s in
-    place of y (``test/class_sep``, ``test/bias_sep``, ``test/fisher_ratio``, ``test/bias_fisher_ratio``)."""
+    place of y. ``test/class_sep`` / ``test/bias_sep`` use the authors' D_between over all class pairs,
+    ``test/class_sep_offdiag`` / ``test/bias_sep_offdiag`` ours over distinct pairs (``separation``);
+    ``test/fisher_ratio``, ``test/bias_fisher_ratio``."""
     Z, y, s = ctx.features("test")
     return {
         "test/class_sep": separation(Z, y, ctx.data.num_classes),
+        "test/class_sep_offdiag": separation(Z, y, ctx.data.num_classes, same_pairs=False),
         "test/bias_sep": separation(Z, s, ctx.data.num_attrs),
+        "test/bias_sep_offdiag": separation(Z, s, ctx.data.num_attrs, same_pairs=False),
         "test/fisher_ratio": fisher_ratio(Z, y, ctx.data.num_classes),
         "test/bias_fisher_ratio": fisher_ratio(Z, s, ctx.data.num_attrs),
     }

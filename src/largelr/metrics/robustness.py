@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
+
+log = logging.getLogger(__name__)
 
 
 def group_accuracy(pred: Tensor, y: Tensor, s: Tensor, num_classes: int, num_attrs: int) -> Tensor:
@@ -27,6 +30,7 @@ def robustness_metrics(
     num_classes: int,
     num_attrs: int,
     train_group_frac: Tensor | None = None,
+    pulled: Tensor | None = None,
 ) -> dict[str, Any]:
     """All robustness numbers for one split.
 
@@ -35,11 +39,15 @@ def robustness_metrics(
         aligned: (N,) bool, bias-aligned samples.
         train_group_frac: (num_classes, num_attrs) group proportions of the training split, for the
             group_DRO-style average accuracy; None to skip it.
+        pulled: (num_attrs,) the class each attribute value pulls predictions towards, -1 for none
+            (``SpuriousDataset.pulled_class()``); None when the dataset defines no such map, and then
+            ``bias_following`` is left out.
 
     Returns:
         acc, acc_ba, acc_bc, worst_group_acc (min over non-empty groups), unbiased_acc (mean over
         non-empty groups), avg_acc (groups weighted by training proportions), bias_following
-        (share of bias-conflicting errors that predict the spurious class), group_acc (matrix as
+        (among errors on samples whose attribute pulls towards a class other than their label, the
+        share predicting that class), group_acc (matrix as
         nested lists, NaN -> None). A quantity with no samples to average is NaN.
     """
     correct = (pred == y).double()
@@ -55,8 +63,10 @@ def robustness_metrics(
     if train_group_frac is not None:
         w = train_group_frac.double() * present
         out["avg_acc"] = float((w * torch.nan_to_num(A)).sum() / w.sum()) if w.sum() > 0 else float("nan")
-    bc_err = (y != s) & (pred != y)
-    out["bias_following"] = mean_or_nan((pred[bc_err] == s[bc_err]).double())
+    if pulled is not None:
+        target = pulled.to(s.device)[s]
+        bc_err = (target >= 0) & (target != y) & (pred != y)
+        out["bias_following"] = mean_or_nan((pred[bc_err] == target[bc_err]).double())
     out["group_acc"] = [[None if torch.isnan(v) else float(v) for v in row] for row in A]
     return out
 
@@ -66,16 +76,35 @@ def mean_or_nan(t: Tensor) -> float:
     return float(t.double().mean()) if t.numel() else float("nan")
 
 
-@METRICS.register("robustness")
+def _split_keys(split: str, property: str | None, headline: bool) -> dict[str, Key]:
+    """The robustness keys of one split; ``headline`` marks the paper's headline accuracies."""
+    pre = "" if split == "test" else "val (biased): "
+    labels = {
+        "acc": ("test accuracy (unbiased)" if split == "test" else "accuracy", "higher", headline),
+        "acc_ba": ("bias-aligned accuracy", "higher", False),
+        "acc_bc": ("bias-conflicting accuracy", "higher", False),
+        "worst_group_acc": ("worst-group accuracy", "higher", headline),
+        "unbiased_acc": ("mean group accuracy", "higher", False),
+        "avg_acc": ("group accuracy weighted by training proportions", "higher", False),
+        "bias_following": ("share of BC errors predicting s", "lower", False),
+    }
+    return {f"{split}/{k}": Key(pre + label, d, h, property) for k, (label, d, h) in labels.items()}
+
+
+# val is the biased split: its numbers are diagnostics (property None), the test split's are the property
+@METRICS.register("robustness", keys={**_split_keys("test", "robustness", True), **_split_keys("val", None, False)})
 def robustness(ctx) -> dict[str, Any]:
     """acc, acc_ba, acc_bc, group accuracy matrix, worst-group/unbiased/average accuracy, bias-following
     share of BC errors, on the val (biased) and test (unbiased) splits."""
     out: dict[str, Any] = {}
+    pulled = ctx.data.pulled_class()
+    if pulled is None:
+        log.warning("dataset %r: s is not tied to classes, so bias_following is not computed", ctx.data.name)
     for split in ("val", "test"):
         sp = ctx.data.splits[split]
         pred = ctx.logits(split).argmax(1)
         vals = robustness_metrics(
-            pred, sp.y, sp.s, sp.aligned, ctx.data.num_classes, ctx.data.num_attrs, ctx.train_group_frac
+            pred, sp.y, sp.s, sp.aligned, ctx.data.num_classes, ctx.data.num_attrs, ctx.train_group_frac, pulled
         )
         out.update({f"{split}/{k}": v for k, v in vals.items()})
     return out

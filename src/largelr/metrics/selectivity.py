@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.representation import class_means
 
 
@@ -39,7 +39,14 @@ def selectivity_index(Z: Tensor, labels: Tensor, num_values: int) -> Tensor:
     return torch.where(denom > 0, si, torch.full_like(denom, float("nan")))
 
 
-@METRICS.register("selectivity")
+@METRICS.register(
+    "selectivity",
+    keys={
+        "test/csi_gt_bsi": Key("share of units more class- than bias-selective", "higher", False, "core_util"),
+        "test/csi_mean": Key("class selectivity (mean over units)", "higher"),
+        "test/bsi_mean": Key("bias selectivity (mean over units)", "lower"),
+    },
+)
 def selectivity(ctx) -> dict[str, Any]:
     """Class (CSI) and bias (BSI) selectivity of penultimate units on the fixed test subset.
 

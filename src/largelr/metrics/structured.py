@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from largelr.metrics.base import METRICS
-from largelr.metrics.compressibility import curve_summaries, test_accuracy
+from largelr.metrics.compressibility import curve_keys, summarise_rows, test_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +132,15 @@ def prune_units(model: nn.Module, level: float, example: Tensor) -> tuple[nn.Mod
     return pruned, stats
 
 
-@METRICS.register("structured_prune_curve")
+@METRICS.register("structured_prune_curve", keys=curve_keys("test/prune_struct", "structured"))
 def structured_prune_curve(ctx) -> dict[str, Any]:
     """Hidden-unit pruning at each ``eval.sparsities`` level (fraction of units per layer), no fine-tuning.
 
     Keys: ``test/prune_struct`` (rows with ``sparsity`` = the level, the fraction of units removed
     per hidden layer, and ``units_removed_frac``, ``param_frac_removed``, ``flop_frac_removed``,
-    ``acc``, ``worst_group_acc``) and the curve summaries ``test/prune_struct_max_sparsity_99|95`` and
-    ``test/prune_struct_auc`` over the level. Empty (with a warning) for models that are not
-    a plain Linear/Conv chain.
+    ``acc``, ``worst_group_acc``) and the curve summaries (``curve_summaries``) over the level:
+    ``test/prune_struct_rel_auc``, ``test/prune_struct_max_sparsity_99|95``, ``test/prune_struct_auc``.
+    Empty (with a warning) for models that are not a plain Linear/Conv chain.
     """
     example = ctx.data.splits["test"].x[:1]
     rows = []
@@ -153,5 +153,5 @@ def structured_prune_curve(ctx) -> dict[str, Any]:
         pruned, stats = result
         rows.append({"sparsity": float(level), **stats, **test_accuracy(ctx, pruned)})
     out: dict[str, Any] = {"test/prune_struct": rows}
-    out.update(curve_summaries([r["sparsity"] for r in rows], [r["acc"] for r in rows], "test/prune_struct"))
+    out.update(summarise_rows(ctx, rows, "test/prune_struct"))
     return out

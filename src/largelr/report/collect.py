@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,24 @@ from largelr import store
 from largelr.errors import UserError
 from largelr.metrics import scalar_items
 
+log = logging.getLogger(__name__)
+
 
 def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int]:
     dirs = store.run_dirs(study)
-    done = [store.load_run(d) for d in dirs if store.status(d) == "done"]
-    return done, len(dirs) - len(done)
+    _, dups = store.id_check(study)
+    extra = {d for ds in dups.values() for d in ds[1:]}  # one copy per config: the current id's, else the first
+    for ds in dups.values():
+        log.warning(
+            "%s: the same config is stored %d times (%s); using %s only (`largelr status %s` lists them)",
+            study,
+            len(ds),
+            ", ".join(d.name for d in ds),
+            ds[0].name,
+            study,
+        )
+    done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra]
+    return done, sum(store.status(d) != "done" for d in dirs)
 
 
 def load_results(study: str | Path) -> pd.DataFrame:

@@ -19,7 +19,8 @@ from largelr import store
 from largelr.report import plots
 from largelr.report.collect import load_attribution_maps, load_environments, load_histories, load_results
 from largelr.report.groups import split_groups
-from largelr.report.render import Fig, Section, _save, _slug, write_pages
+from largelr.report.render import write_pages
+from largelr.report.sections import Fig, Section, _save, _slug
 from largelr.report.verdicts import AXIS_LABELS, RULE, Check, Claim, claim_table, evaluate_claims, rises_with
 
 LR = "cfg.optim.lr"
@@ -111,9 +112,9 @@ def scatter_figure(df: pd.DataFrame, test: Check, labels: dict[str, str]) -> tup
 
 
 def _overlay(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
-    from largelr.report.properties import HEADLINE, present
+    from largelr.report.keys import reported
 
-    keys = present(df.columns, HEADLINE)
+    keys = reported(df.columns, headline=True)
     if not keys or df.loc[df["status"] == "ok", LR].nunique() < 2:
         return []
     fig, data = plots.normalised_overlay(df, keys)

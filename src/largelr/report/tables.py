@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from largelr.report.properties import direction
+from largelr.report.groups import Group
+from largelr.report.keys import desirable
 
 LR = "cfg.optim.lr"
 
@@ -16,9 +18,13 @@ LR = "cfg.optim.lr"
 def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) -> pd.DataFrame:
     """Spearman rank correlation of ``x`` with each property over runs with status ok.
 
+    Call it on ONE group of runs (``largelr.report.groups.split_groups``): pooled over settings a
+    correlation can change sign.
+
     Returns one row per property: property, label, spearman_rho, p_value, n (runs with a finite
-    value), desirable (the paper's desirable direction, "higher" or "lower") and as_paper (True
-    when rho has the desirable sign with p < 0.05).
+    value), desirable (the direction the key's metric declares desirable, "higher" or "lower", None
+    when undeclared or none is) and as_paper (True when rho has the desirable sign with p < 0.05,
+    False otherwise, None when there is no desirable direction: no verdict).
     """
     ok = df[df["status"] == "ok"]
     rows = []
@@ -29,7 +35,11 @@ def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
             rho, p = float(res.statistic), float(res.pvalue)
         else:
             rho, p = float("nan"), float("nan")
-        sign = direction(key)
+        want = desirable(key)
+        verdict = None
+        if want is not None:
+            sign = 1 if want == "higher" else -1
+            verdict = bool(math.isfinite(rho) and rho * sign > 0 and p < 0.05)
         rows.append(
             {
                 "property": key,
@@ -37,8 +47,64 @@ def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
                 "spearman_rho": rho,
                 "p_value": p,
                 "n": len(sub),
-                "desirable": "higher" if sign > 0 else "lower",
-                "as_paper": bool(math.isfinite(rho) and rho * sign > 0 and p < 0.05),
+                "desirable": want,
+                "as_paper": verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def rho_cell(rho: float, p: float, n: int, verdict: bool | None) -> str:
+    """``+0.88 (p=0.001, n=12) ✓``: rho with its sign, p, n; ✓ when as the paper, ✗ when significant
+    the other way, nothing without a direction; a dash when rho is undefined."""
+    if not math.isfinite(rho):
+        return f"– (n={n})"
+    mark = ""
+    if verdict:
+        mark = " ✓"
+    elif verdict is False and p < 0.05:
+        mark = " ✗"
+    return f"{rho:+.2f} (p={p:.2g}, n={n}){mark}"
+
+
+def groups_table(
+    groups: list[Group], properties: dict[str, str], shown: Iterable[str] | None = None, x: str = LR
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Groups x properties: the Spearman rho of ``x`` with each property within each group.
+
+    Returns (display table: one row per group, one ``rho_cell`` column per property label of the
+    keys in ``shown``, default all; long table: group, property, label, spearman_rho, p_value, n,
+    desirable, as_paper for every property).
+    """
+    show = set(properties if shown is None else shown)
+    display, long = [], []
+    for g in groups:
+        sp = spearman_table(g.df, properties, x)
+        row: dict[str, object] = {"group": g.label, "runs": len(g.df)}
+        for r in sp.itertuples(index=False):
+            if r.property in show:
+                row[r.label] = rho_cell(r.spearman_rho, r.p_value, r.n, r.as_paper)
+            long.append({"group": g.label, **r._asdict()})
+        display.append(row)
+    return pd.DataFrame(display), pd.DataFrame(long)
+
+
+def convergence_table(df: pd.DataFrame, x: str = LR) -> pd.DataFrame:
+    """Per value of ``x``: runs, how many converged, and the median/min/max step at which they did.
+
+    A converged run stops at its convergence check, so its ``steps`` is the step it converged at.
+    """
+    rows = []
+    for value, g in df.groupby(x):
+        steps = g.loc[g["converged"].astype(bool), "steps"].dropna()
+        rows.append(
+            {
+                x: value,
+                "runs": len(g),
+                "converged": len(steps),
+                "step median": float(steps.median()) if len(steps) else float("nan"),
+                "step min": float(steps.min()) if len(steps) else float("nan"),
+                "step max": float(steps.max()) if len(steps) else float("nan"),
             }
         )
     return pd.DataFrame(rows)
@@ -73,6 +139,8 @@ def markdown_table(df: pd.DataFrame) -> str:
     """A GitHub-flavoured markdown table (no tabulate dependency)."""
 
     def cell(v: object) -> str:
+        if v is None:
+            return "–"
         if isinstance(v, float):
             return "–" if not np.isfinite(v) else f"{v:.4g}"
         return str(v).replace("|", "\\|")

@@ -21,4 +21,6 @@ BASE = RunConfig(
 
 
 def sweep() -> list[RunConfig]:
-    return grid(BASE, {"optim.lr": log_space(0.02, 0.5, 4), ("seeds.init", "seeds.order"): [(0, 0), (1, 1)]})
+    # (data, init, order) seed triples: each trial draws its own dataset, initialisation and order
+    seeds = [(0, 0, 0), (1, 1, 1)]
+    return grid(BASE, {"optim.lr": log_space(0.02, 0.5, 4), ("seeds.data", "seeds.init", "seeds.order"): seeds})

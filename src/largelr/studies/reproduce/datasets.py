@@ -75,8 +75,8 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
             eval=EvalConfig(metrics=("default",), n_repr=1000, n_dynamics=0),
         )
         lrs = log_space(0.01, 0.3, 5 if full else 3)
-        seeds = [(i, i) for i in range(3 if full else 2)]
-        configs += grid(base, {"optim.lr": lrs, ("seeds.init", "seeds.order"): seeds})
+        seeds = [(i, i, i) for i in range(3 if full else 2)]
+        configs += grid(base, {"optim.lr": lrs, ("seeds.data", "seeds.init", "seeds.order"): seeds})
     return configs
 
 

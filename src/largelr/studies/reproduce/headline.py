@@ -42,8 +42,8 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
         eval=EvalConfig(metrics=("full",) if full else ("default",)),
     )
     lrs = log_space(0.005, 0.5, 8) if full else log_space(0.01, 0.3, 5)
-    seeds = [(i, i) for i in range(5 if full else 3)]
-    return grid(base, {"optim.lr": lrs, ("seeds.init", "seeds.order"): seeds})
+    seeds = [(i, i, i) for i in range(5 if full else 3)]
+    return grid(base, {"optim.lr": lrs, ("seeds.data", "seeds.init", "seeds.order"): seeds})
 
 
 def claims(df) -> list[Claim]:

@@ -13,7 +13,7 @@ model of the same seeds after ``train.jtt_steps`` steps); does that recover the 
 {0, 0.1, 0.3, 1} (oracle set); do the properties drop as lambda falls?
 
 Needs: nothing beyond the package.
-Cost: quick 39 runs (<= 3,000 steps each), ~20 min on 2 CPU cores with --jobs 2; full 105 runs (5 seeds,
+Cost: quick 39 runs (<= 3,000 steps each), ~20 min on 2 CPU cores with --jobs 2; full 75 runs (5 seeds,
 <= 10,000 steps, lambda up to 100), ~3 h on 2 cores.
 
     largelr reproduce mechanism --preset quick --jobs 2
@@ -30,7 +30,7 @@ NAME = "mechanism"
 CLAIMS = ("6",)
 COST = {
     "quick": "39 runs (3 LRs, 2 BC sets, 4 lambdas each side, 3 seeds), ~20 min on 2 CPU cores with --jobs 2",
-    "full": "105 runs (5 seeds, <= 10k steps), ~3 h on 2 CPU cores",
+    "full": "75 runs (5 seeds, <= 10k steps), ~3 h on 2 CPU cores",
 }
 LR, LAM = "cfg.optim.lr", "cfg.train.bc_weight"
 LOW, MID, HIGH = 0.01, 0.05, 0.2
@@ -58,10 +58,10 @@ def _base(preset: str) -> RunConfig:
 
 def sweep(preset: str = "quick") -> list[RunConfig]:
     base = _base(preset)
-    seeds = [(i, i) for i in range(5 if preset == "full" else 1 if preset == "tiny" else 3)]
+    seeds = [(i, i, i) for i in range(5 if preset == "full" else 1 if preset == "tiny" else 3)]
     ups = [1.0, 3.0, 10.0, 30.0, 100.0] if preset == "full" else [1.0, 3.0, 10.0, 30.0]
     downs = [0.0, 0.1, 0.3, 1.0]
-    s = ("seeds.init", "seeds.order")
+    s = ("seeds.data", "seeds.init", "seeds.order")
     return [
         *grid(base, {"optim.lr": [LOW, MID, HIGH], s: seeds}),
         *grid(base, {"optim.lr": [LOW], "train.bc_set": ["oracle", "jtt"], "train.bc_weight": ups, s: seeds}),

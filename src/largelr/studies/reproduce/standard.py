@@ -44,17 +44,23 @@ def missing() -> list[str]:
 def sweep(preset: str = "quick") -> list[RunConfig]:
     sources = [s for s in SOURCES if s == "mnist5k" or not source_missing(s)]
     if preset == "tiny":
-        tiny = tiny_base(name="rare_patch", kwargs={"patch_frac": 0.3})
+        tiny = tiny_base(
+            ("robustness", "compressibility", "vulnerability"), name="rare_patch", kwargs={"patch_frac": 0.3}
+        )
         return grid(tiny, {"data.kwargs.source": sources, "optim.lr": [0.01, 0.05, 0.2]})
     full = preset == "full"
     base = RunConfig(
         data=DataConfig(name="rare_patch", n_train=5000, n_val=1000, n_test=2000, kwargs={"patch_frac": 0.1}),
         train=TrainConfig(until="converged", steps=10000 if full else 3000, eval_every=500, fail_after=1000),
-        eval=EvalConfig(metrics=("robustness", "compressibility", "prune_curve", "class_separation"), n_dynamics=0),
+        eval=EvalConfig(
+            metrics=("robustness", "vulnerability", "compressibility", "prune_curve", "class_separation"), n_dynamics=0
+        ),
     )
     lrs = log_space(0.003, 0.5, 8) if full else log_space(0.01, 0.3, 5)
-    seeds = [(i, i) for i in range(6 if full else 3)]
-    return grid(base, {"data.kwargs.source": sources, "optim.lr": lrs, ("seeds.init", "seeds.order"): seeds})
+    seeds = [(i, i, i) for i in range(6 if full else 3)]
+    return grid(
+        base, {"data.kwargs.source": sources, "optim.lr": lrs, ("seeds.data", "seeds.init", "seeds.order"): seeds}
+    )
 
 
 def derive(df: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,293 @@
+"""The report's sections: a study summary, the groups x properties table, and one block per group.
+
+Every statistic, table and figure of a group block uses only that group's runs (runs sharing every
+setting but the learning rate and the seeds, ``largelr.report.groups``); a study with one group
+gets one block without a group heading.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from largelr.report import plots, tables
+from largelr.report.collect import load_attribution_maps, load_curves, load_histories
+from largelr.report.groups import Group, split_groups, varying_settings
+from largelr.report.keys import reported
+
+LR = tables.LR
+CURVE_KINDS = (
+    ("prune", "global magnitude pruning", "fraction of weights pruned"),
+    ("prune_layer", "per-layer magnitude pruning", "fraction of weights pruned"),
+    ("prune_struct", "structured (unit) pruning", "fraction of hidden units removed"),
+)
+
+
+@dataclass(frozen=True)
+class Fig:
+    """A figure of a report: the PNG's path relative to the report dir (its data is the CSV beside it),
+    the caption (what is plotted, how many seeds, the spread shown) and the alt text."""
+
+    path: str
+    caption: str = ""
+    alt: str = ""
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    table: pd.DataFrame | None = None
+    figures: tuple[str | Fig, ...] = ()  # paths relative to the report dir, or Fig with caption and alt text
+    level: int = 2  # heading level: 2 for the study's sections, 3 inside a group
+    caption: str = ""  # shown under the table
+
+
+def as_fig(f: str | Fig) -> Fig:
+    """A bare path becomes a Fig whose alt text is the file's name in words."""
+    return f if isinstance(f, Fig) else Fig(f, alt=Path(f).stem.replace("_", " "))
+
+
+@dataclass
+class StudyData:
+    """Everything the sections read: one row per run, and the long tables loaded once per study."""
+
+    df: pd.DataFrame
+    curves: pd.DataFrame
+    histories: pd.DataFrame
+    maps: pd.DataFrame
+
+    @classmethod
+    def load(cls, study: Path, df: pd.DataFrame) -> StudyData:
+        return cls(df, load_curves(study), load_histories(study), load_attribution_maps(study))
+
+
+def _slug(key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
+
+
+def _save(fig, data: pd.DataFrame, out: Path, name: str) -> str:
+    (out / "figures").mkdir(exist_ok=True)
+    fig.savefig(out / "figures" / f"{name}.png", dpi=120)
+    plt.close(fig)
+    data.to_csv(out / "figures" / f"{name}.csv", index=False)
+    return f"figures/{name}.png"
+
+
+def _rows_of(table: pd.DataFrame, run_ids: pd.Series) -> pd.DataFrame:
+    return table[table["run_id"].isin(set(run_ids))] if len(table) else table
+
+
+def analysed(df: pd.DataFrame, converged_only: bool) -> pd.DataFrame:
+    """The runs the claims use: with ``converged_only`` the ok runs that converged (failed and diverged
+    runs stay, so plots still mark them; statistics only ever use ok runs)."""
+    if not converged_only:
+        return df
+    return df[(df["status"] != "ok") | df["converged"].astype(bool)]
+
+
+def convergence_text(df: pd.DataFrame, converged_only: bool) -> str:
+    """What the group's numbers compare: runs at convergence, or at a fixed budget."""
+    n_conv = int(df["converged"].astype(bool).sum())
+    trained = df[df["status"] == "ok"] if (df["status"] == "ok").any() else df  # failed runs stop early
+    steps = trained["steps"].dropna()
+    if not len(steps):
+        budget = "unknown"
+    elif steps.min() == steps.max():
+        budget = f"{int(steps.min())}"
+    else:
+        budget = f"{int(steps.min())}–{int(steps.max())}"
+    if n_conv == 0:
+        return (
+            f"No run converged: these runs are compared at a fixed training budget ({budget} steps), "
+            "not at convergence as in the paper."
+        )
+    if n_conv == len(df):
+        return f"All {n_conv} runs converged: statistics compare learning rates at convergence."
+    if converged_only:
+        return (
+            f"{n_conv} of {len(df)} runs converged; statistics use only the converged ones "
+            "(`--converged-only`), i.e. they compare learning rates at convergence."
+        )
+    return (
+        f"{n_conv} of {len(df)} runs converged; statistics use all ok runs, converged or stopped at the "
+        f"budget ({budget} steps), so they mix comparison at convergence and at a fixed budget "
+        "(`largelr report --converged-only` restricts them to converged runs)."
+    )
+
+
+def summary(study: Path, df: pd.DataFrame, groups: list[Group], converged_only: bool) -> Section:
+    counts = df["status"].value_counts().to_dict()
+    commits = df.attrs.get("commits", [])
+    dirty = bool(df["dirty"].fillna(False).any())
+    varying = [c.removeprefix("cfg.") for c in varying_settings(df, LR)]
+    grouping = (
+        f" {len(groups)} groups of runs differing in {', '.join(varying)}; every statistic is computed "
+        "within a group, never pooled."
+        if len(groups) > 1
+        else ""
+    )
+    claims = (
+        "Claims use converged runs only (`--converged-only`)."
+        if converged_only
+        else "Claims use every ok run, converged or not."
+    )
+    text = (
+        f"Study `{study}`: {len(df)} finished runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}), "
+        f"{df.attrs.get('incomplete', 0)} incomplete, {df[LR].nunique()} learning rates, "
+        f"{df['cfg.seeds.init'].nunique()} seeds. Dataset {', '.join(map(str, df['cfg.data.name'].unique()))}, "
+        f"model {', '.join(map(str, df['cfg.model.name'].unique()))}, optimizer "
+        f"{', '.join(map(str, df['cfg.optim.name'].unique()))}.{grouping} Code: "
+        f"{', '.join(c[:10] for c in commits) or 'unknown commit'}{' (dirty)' if dirty else ''}; hosts: "
+        f"{', '.join(map(str, df['host'].dropna().unique()))}. Means and spreads use runs with status ok; "
+        f"diverged and failed runs are marked on every plot. {claims}"
+    )
+    return Section("Summary", text)
+
+
+def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool = False) -> list[Section]:
+    """All sections of the report; writes runs.csv, groups.csv, spearman.csv, per_lr.csv,
+    convergence.csv (each with a ``group`` column) and the figures under ``out``."""
+    df = data.df
+    df.to_csv(out / "runs.csv", index=False)
+    groups = split_groups(df, LR)
+    sections = [summary(study, df, groups, converged_only)]
+    used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
+    from largelr.report.reproduce_page import study_verdict_section
+
+    sections += study_verdict_section(analysed(df, converged_only))
+
+    shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
+    long.to_csv(out / "groups.csv", index=False)  # every property; the page shows the headline ones
+    sections.append(
+        Section(
+            "Headline properties by group",
+            "Spearman ρ of the learning rate with each headline property within each group (ok runs"
+            f"{', converged only' if converged_only else ''}): sign, p-value, n; ✓ = significant in the "
+            "paper's desirable direction, ✗ = significant the other way. groups.csv has every property.",
+            table=shown,
+        )
+    )
+
+    csvs: dict[str, list[pd.DataFrame]] = {"spearman": [], "per_lr": [], "convergence": []}
+    for i, (g, u) in enumerate(zip(groups, used)):
+        level = 2 if len(groups) == 1 else 3
+        if len(groups) > 1:
+            sections.append(Section(f"Group {i + 1}: {g.label}", f"{len(g.df)} runs."))
+        prefix = "" if len(groups) == 1 else f"g{i + 1}_"
+        for s in group_sections(g.df, u.df, data, out, prefix, converged_only, csvs):
+            s.level = level
+            sections.append(s)
+        for frames in csvs.values():
+            frames[-1].insert(0, "group", g.label)
+    for name, frames in csvs.items():
+        pd.concat(frames).to_csv(out / f"{name}.csv", index=False)
+    return sections
+
+
+def group_sections(
+    full: pd.DataFrame,
+    df: pd.DataFrame,
+    data: StudyData,
+    out: Path,
+    prefix: str,
+    converged_only: bool,
+    csvs: dict[str, list[pd.DataFrame]],
+) -> list[Section]:
+    """The sections of one group: ``full`` its runs, ``df`` those the claims use; appends its tables to ``csvs``."""
+    props = reported(df.columns)
+    conv = tables.convergence_table(full)
+    csvs["convergence"].append(conv)
+    sections = [
+        Section(
+            "Convergence",
+            convergence_text(full, converged_only),
+            table=conv.rename(columns={LR: "lr"}),
+        )
+    ]
+
+    headline = reported(df.columns, headline=True)
+    if headline and df.loc[df["status"] == "ok", LR].nunique() > 1:
+        fig, fdata = plots.normalised_overlay(df, headline)
+        sections.append(
+            Section(
+                "All properties vs learning rate",
+                "Per-LR means, min-max normalised (the paper's headline figure).",
+                figures=(_save(fig, fdata, out, f"{prefix}overlay"),),
+            )
+        )
+
+    sp = tables.spearman_table(df, props)
+    csvs["spearman"].append(sp.copy())
+    sections.append(
+        Section(
+            "Spearman rank correlation with the learning rate",
+            "Over runs with status ok. ρ > 0 means the property rises with the LR; 'as paper' marks a "
+            "significant (p < 0.05) correlation in the desirable direction its metric declares (– = no "
+            "declared direction, no verdict).",
+            table=sp[["label", "property", "desirable", "spearman_rho", "p_value", "n", "as_paper"]],
+        )
+    )
+
+    summ = tables.per_lr_summary(df, props)
+    nice = pd.DataFrame(
+        {"lr": summ[LR], "runs (ok/failed/diverged)": [f"{r.ok}/{r.failed}/{r.diverged}" for r in summ.itertuples()]}
+    )
+    for key, label in props.items():
+        nice[label] = [
+            tables.format_mean(m, s, n) for m, s, n in zip(summ[f"{key} mean"], summ[f"{key} std"], summ[f"{key} n"])
+        ]
+    csvs["per_lr"].append(nice.copy())
+    sections.append(Section("Per learning rate (mean ± std over seeds)", table=nice))
+
+    figs = tuple(_save(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{_slug(k)}") for k, lab in props.items())
+    sections.append(Section("Each property vs learning rate", figures=figs))
+    sections += extra_figures(df, data, out, prefix)
+    return sections
+
+
+def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> list[Section]:
+    """Attribution heat-maps, training dynamics and pruning curves of the group's runs."""
+    sections = []
+    maps = _rows_of(data.maps, df["run_id"])
+    if len(maps) and maps["lr"].nunique() > 1:
+        fig = _save(*plots.attribution_maps(maps), out, f"{prefix}attribution_maps")
+        sections.append(
+            Section(
+                "Attribution heat-maps, lowest vs highest LR",
+                "Mean normalised attribution (DeepLift) over the same test images; the red "
+                "line separates the core and spurious regions.",
+                figures=(fig,),
+            )
+        )
+
+    hist = _rows_of(data.histories, df["run_id"])
+    if len(hist) and any(k in hist for k in plots.DYNAMICS):
+        fig = _save(*plots.dynamics_curves(hist), out, f"{prefix}dynamics")
+        sections.append(
+            Section(
+                "Training dynamics (mechanism)",
+                "On a fixed training subset holding the bias-conflicting (BC) samples: the "
+                "share of the loss they carry (EBCR), how confidently they are predicted, how "
+                "often as their spurious class, and their accuracy, for each LR.",
+                figures=(fig,),
+            )
+        )
+
+    curves = _rows_of(data.curves, df["run_id"])
+    if len(curves):
+        figs = []
+        for kind, title, xlabel in CURVE_KINDS:
+            c = curves[curves["curve"] == kind]
+            if len(c):
+                for metric in ("acc", "worst_group_acc"):
+                    fig_data = plots.pruning_curves(c, metric, f"{title}: test {metric.replace('_', ' ')}", xlabel)
+                    figs.append(_save(*fig_data, out, f"{prefix}{kind}_{metric}"))
+        sections.append(
+            Section("Pruning curves", "Without fine-tuning; mean over seeds of ok runs.", figures=tuple(figs))
+        )
+    return sections
