@@ -50,6 +50,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     from largelr.data import build_dataset
     from largelr.evaluate import evaluate
     from largelr.metrics import plan_metrics
+    from largelr.models import build_model
     from largelr.train import train
 
     check_config(cfg)
@@ -62,6 +63,8 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     t0 = time.perf_counter()
     data = build_dataset(cfg.data, seed=cfg.seeds.data).to(device)
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
+    with torch.random.fork_rng(devices=[]):  # a model the data cannot feed (a CNN on vectors) fails here too
+        build_model(cfg.model, data.input_shape, data.num_classes)
     if force and rd.exists():
         (rd / store.DONE).unlink(missing_ok=True)
     store.begin(rd, cfg, provenance.environment(str(device)))

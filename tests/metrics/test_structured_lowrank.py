@@ -79,11 +79,15 @@ def test_prune_units_conv_to_linear_removes_channel_blocks():
     assert stats["flop_frac_removed"] == pytest.approx((dropped[0] * 16 + dropped[1] * 4 + dropped[2]) / sum(flops))
 
 
-def test_non_chain_models_are_skipped():
+def test_non_chain_models_go_to_torch_pruning():
     net = nn.Sequential(nn.Flatten(), nn.Linear(18, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 3))
     assert layer_chain(net, torch.zeros(2, 1, 3, 6)) is None
     ctx = make_ctx(net, toy_dataset(), sparsities=(0.0, 0.5))
-    assert METRICS.get("structured_prune_curve")(ctx) == {}
+    rows = METRICS.get("structured_prune_curve")(ctx)["test/prune_struct"]
+    # half of the 4 hidden units go, with their BatchNorm entries and the head's inputs:
+    # params 18*4+4 + 2*4 + 4*3+3 = 99 -> 18*2+2 + 2*2 + 2*3+3 = 51
+    assert rows[0]["param_frac_removed"] == 0.0 and rows[1]["units_removed_frac"] == 0.5
+    assert rows[1]["param_frac_removed"] == pytest.approx(1 - 51 / 99)
 
 
 def test_structured_prune_curve_rows():

@@ -8,6 +8,7 @@ the dataset's core/spurious region masks (paper-spec section 5).
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 from typing import Any
 
@@ -15,6 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from largelr.metrics.base import METRICS, Key, needs_regions
+
+log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 500  # attributions are a backward pass per sample (x n_steps for IG): cap the cost
 MAP_IMAGES = 16  # test images averaged into the heat-map returned for the report
@@ -65,8 +68,7 @@ def attribute(model: nn.Module, x: Tensor, target: Tensor, method: str) -> Tenso
     """Raw captum attributions (same shape as ``x``), target class ``target``, zero baseline.
 
     The model is deep-copied so captum's hooks and its replacement of nonlinearities never touch the
-    trained model. DeepLift needs every nonlinearity to be its own ``nn.Module`` called once per
-    forward (true of the MLP; a ResNet block that reuses one ``nn.ReLU`` would need its own modules).
+    trained model. DeepLift is only right on models ``deeplift_refusal`` accepts.
     """
     from captum.attr import DeepLift, IntegratedGradients, Saliency  # captum is slow to import
 
@@ -92,9 +94,68 @@ def attribute(model: nn.Module, x: Tensor, target: Tensor, method: str) -> Tenso
     return torch.cat(out)
 
 
+# Nonlinear modules captum's DeepLift has no rule for: it passes gradients through them as if they were
+# linear, so the attributions silently stop summing to f(x) - f(baseline) (captum.attr._core.deep_lift
+# SUPPORTED_NON_LINEAR lists the modules with a rule: ReLU, ELU, LeakyReLU, Sigmoid, Tanh, Softplus,
+# MaxPool, Softmax). BatchNorm in eval mode is affine, hence fine.
+NO_DEEPLIFT_RULE = (
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.MultiheadAttention,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+)
+
+
+def deeplift_refusal(model: nn.Module, example: Tensor) -> str | None:
+    """Why DeepLift would be wrong on ``model`` (one line), or None if its rules cover the model.
+
+    Two failure modes, both silent in captum: a nonlinearity without a DeepLift rule
+    (``NO_DEEPLIFT_RULE``: normalisation over features, attention, GELU), and a nonlinear module
+    called more than once per forward pass (torchvision's BasicBlock calls one ``self.relu`` twice;
+    captum's hooks then pair the inputs of one call with the outputs of another). ``example`` is one
+    input, run once with hooks counting the calls.
+    """
+    from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
+
+    name = type(model).__name__
+    bad = sorted({type(m).__name__ for m in model.modules() if isinstance(m, NO_DEEPLIFT_RULE)})
+    if bad:
+        return f"{name} has nonlinear layers without a DeepLift rule ({', '.join(bad)}); use attribution_ig"
+    calls: dict[int, int] = {}
+    nonlinear = [m for m in model.modules() if type(m) in SUPPORTED_NON_LINEAR]
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, _o: calls.update({id(mod): calls.get(id(mod), 0) + 1}))
+        for m in nonlinear
+    ]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(example[:1])
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    if any(n > 1 for n in calls.values()):
+        return f"{name} calls one nonlinearity module more than once per forward; DeepLift needs one module per use"
+    return None
+
+
 def attribution_shares(ctx, method: str, suffix: str) -> dict[str, Any]:
-    """Spurious share, core utilization and a mean heat-map for one attribution method."""
+    """Spurious share, core utilization and a mean heat-map for one attribution method.
+
+    DeepLift on a model ``deeplift_refusal`` rejects returns no keys and logs the one-line reason.
+    """
     sp = ctx.data.splits["test"]
+    reason = deeplift_refusal(ctx.model, sp.x[:1]) if method == "deeplift" else None
+    if reason:
+        log.warning("attribution (DeepLift) skipped: %s", reason)
+        return {}
     idx = ctx.repr_index("test")[: min(ctx.cfg.n_repr, MAX_SAMPLES)]
     x = sp.x[idx.to(sp.x.device)]
     target = sp.y[idx].to(x.device)

@@ -19,10 +19,38 @@ from torch.nn.utils import prune
 from largelr.metrics.base import METRICS, Key
 from largelr.metrics.robustness import group_accuracy
 
+COMPRESSIBLE_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def compressible(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """The compressible weights: ``(qualified name, module, parameter name)`` in module order.
+
+    The one definition every weight metric uses (comp_kappa, PQI, low rank, unstructured and
+    structured pruning): the ``weight`` of every Linear and Conv layer (the classifier and attention
+    output projections included) and the packed query/key/value projection ``in_proj_weight`` of
+    every ``nn.MultiheadAttention`` (or ``q/k/v_proj_weight`` when it keeps them apart), which is a
+    Parameter of the attention module, not a Linear. Never biases, normalisation parameters,
+    position embeddings or class tokens. docs/metrics.md lists the result per model.
+    """
+    out = []
+    for mname, m in model.named_modules():
+        if isinstance(m, COMPRESSIBLE_LAYERS):
+            names = ["weight"]
+        elif isinstance(m, nn.MultiheadAttention):
+            names = (
+                ["in_proj_weight"]
+                if m.in_proj_weight is not None
+                else ["q_proj_weight", "k_proj_weight", "v_proj_weight"]
+            )
+        else:
+            continue
+        out += [(f"{mname}.{n}" if mname else n, m, n) for n in names]
+    return out
+
 
 def weight_tensors(model: nn.Module) -> list[tuple[str, Tensor]]:
-    """All parameters with ndim > 1 (weight matrices and conv kernels), biases and norms excluded."""
-    return [(n, p) for n, p in model.named_parameters() if p.ndim > 1]
+    """``(qualified name, tensor)`` of every compressible weight (see ``compressible``)."""
+    return [(name, getattr(m, pname)) for name, m, pname in compressible(model)]
 
 
 def comp_kappa(w: Tensor, kappa: float) -> float:
@@ -80,7 +108,7 @@ def pq_index(z: Tensor, p: float = 1.0, q: float = 2.0) -> Tensor:
 def compressibility(ctx) -> dict[str, Any]:
     """comp_kappa and PQ-index (p=1, q=2) of all weights together and per layer.
 
-    ``weights/comp`` and ``weights/pqi`` pool every weight tensor (ndim > 1); ``weights/comp_layer{i}``
+    ``weights/comp`` and ``weights/pqi`` pool every compressible weight (``compressible``); ``weights/comp_layer{i}``
     averages comp_kappa over the layer's output rows, ``weights/pqi_layer{i}`` is the PQI of the
     whole layer. Higher = more compressible.
     """
@@ -97,21 +125,21 @@ def compressibility(ctx) -> dict[str, Any]:
 
 
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """(module, "weight") for every Linear/Conv layer, the targets of magnitude pruning."""
-    return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    """``(module, parameter name)`` of every compressible weight (see ``compressible``): the pruning targets."""
+    return [(m, pname) for _, m, pname in compressible(model)]
 
 
 def magnitude_pruner(model: nn.Module, scope: Literal["global", "layer"]) -> Callable[[float], nn.Module]:
     """``prune_to(sparsity)`` returning a copy of ``model`` with the smallest-|w| weights zeroed.
 
     The ``round(sparsity * n)`` smallest-magnitude entries are zeroed, ``n`` counting every
-    Linear/Conv weight pooled together (``scope="global"``) or each layer's weight separately
+    compressible weight (``compressible``) pooled together (``scope="global"``) or each layer's weight separately
     (``"layer"``), which selects the same entries as ``torch.nn.utils.prune.global_unstructured`` /
     ``l1_unstructured`` with L1 importance (ties broken by position here). Magnitudes are sorted once,
     so a whole curve costs one sort instead of one ``topk`` per level; the masks are applied with
     ``torch.nn.utils.prune.custom_from_mask`` and made permanent. The input model is untouched.
     """
-    weights = [m.weight.detach() for m, _ in prunable(model)]
+    weights = [getattr(m, name).detach() for m, name in prunable(model)]
     flats = [w.flatten() for w in weights]
     if scope == "global":
         flats = [torch.cat(flats)]
@@ -128,7 +156,7 @@ def magnitude_pruner(model: nn.Module, scope: Literal["global", "layer"]) -> Cal
             drops = list(drops[0].split([w.numel() for w in weights]))
         for (m, name), drop in zip(prunable(pruned), drops):
             # torch.nn.utils.prune applies the mask (weight_orig * weight_mask), then bakes it in
-            prune.custom_from_mask(m, name, mask=~drop.view_as(m.weight))
+            prune.custom_from_mask(m, name, mask=~drop.view_as(getattr(m, name)))
             prune.remove(m, name)
         return pruned
 
@@ -147,7 +175,7 @@ def prune_global_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
 def prune_layerwise_magnitude(model: nn.Module, sparsity: float) -> nn.Module:
     """A copy of ``model`` with the ``sparsity`` fraction of smallest-|w| weights zeroed in every layer.
 
-    Each Linear/Conv weight is pruned at the same rate (as ``torch.nn.utils.prune.l1_unstructured``
+    Each compressible weight is pruned at the same rate (as ``torch.nn.utils.prune.l1_unstructured``
     per layer), unlike ``prune_global_magnitude`` which ranks all weights together and so prunes
     layers with small weights (typically the wide first layer) harder. The input model is untouched.
     """

@@ -1,9 +1,12 @@
 """Structured pruning: remove whole hidden units (Linear outputs) or channels (Conv outputs).
 
-Supports models whose Linear/Conv layers form a plain chain (each layer's outputs are exactly the
-next layer's inputs, no normalisation layers): the MLP family. Other models are skipped with a
-warning, since removing a channel of a residual or normalised network needs a dependency graph
-this module does not build. Pruning never mutates the trained model.
+Models whose Linear/Conv layers form a plain chain (each layer's outputs are exactly the next
+layer's inputs, no normalisation layers; the MLP family) are pruned here by zeroing units. Other
+convolutional models (normalised CNNs, ResNets) are pruned with Torch-Pruning (Fang et al. 2023,
+"DepGraph", https://arxiv.org/abs/2301.12900), which follows the channel dependencies through
+residual additions and normalisation layers and removes the channels for real. Models with attention
+(the ViT) are refused with a one-line reason, as is everything when ``torch_pruning`` is not
+installed (``pip install torch-pruning``). Pruning never mutates the trained model.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from largelr.metrics.base import METRICS
-from largelr.metrics.compressibility import curve_keys, summarise_rows, test_accuracy
+from largelr.metrics.compressibility import COMPRESSIBLE_LAYERS, compressible, curve_keys, summarise_rows, test_accuracy
 
 log = logging.getLogger(__name__)
 
-LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+LAYERS = COMPRESSIBLE_LAYERS
 NORMS = (
     nn.BatchNorm1d,
     nn.BatchNorm2d,
@@ -132,24 +135,85 @@ def prune_units(model: nn.Module, level: float, example: Tensor) -> tuple[nn.Mod
     return pruned, stats
 
 
+def refusal(model: nn.Module) -> str | None:
+    """Why ``structured_prune_curve`` cannot prune ``model`` beyond a plain chain, or None if it can."""
+    if any(isinstance(m, nn.MultiheadAttention) for m in model.modules()):
+        return f"{type(model).__name__} has attention layers; structured pruning of heads/tokens is not implemented"
+    try:
+        import torch_pruning  # noqa: F401
+    except ImportError:
+        return f"{type(model).__name__} is not a plain Linear/Conv chain and torch_pruning is not installed"
+    return None
+
+
+def prune_channels(model: nn.Module, level: float, example: Tensor) -> tuple[nn.Module, dict[str, float]]:
+    """A copy of ``model`` with the ``level`` fraction of channels of every prunable layer removed by Torch-Pruning.
+
+    ``torch_pruning.pruner.MagnitudePruner`` with L2 magnitude importance, one shot, ``pruning_ratio =
+    level`` per layer (not global), the outputs of ``model.classifier`` (else of the last layer)
+    kept; channels that must go together (a residual stage, its BatchNorm/GroupNorm) are pruned as
+    one group. With GroupNorm the kept
+    channels are rounded to a multiple of its group count.
+
+    Returns:
+        (pruned copy, stats): ``units_removed_frac`` (output channels/units removed over those of the
+        compressible layers but the classifier), ``param_frac_removed`` (over all parameters) and
+        ``flop_frac_removed`` (multiply-adds per sample as counted by ``torch_pruning.utils.count_ops_and_params``).
+    """
+    import torch_pruning as tp
+
+    pruned = copy.deepcopy(model).eval()
+    layers = [m for _, m, _ in compressible(pruned)]
+    head = getattr(pruned, "classifier", layers[-1])  # its outputs are the classes
+    ops0, params0 = tp.utils.count_ops_and_params(pruned, example[:1])
+    outs0 = sum(units(m) for m in layers if m is not head)
+    if level > 0:
+        groups = [m.num_groups for m in pruned.modules() if isinstance(m, nn.GroupNorm)]
+        pruner = tp.pruner.MagnitudePruner(
+            pruned,
+            example[:1],
+            importance=tp.importance.MagnitudeImportance(p=2),
+            pruning_ratio=float(level),
+            ignored_layers=[head],
+            round_to=max(groups) if groups else None,
+        )
+        pruner.step()
+    ops, params = tp.utils.count_ops_and_params(pruned, example[:1])
+    outs = sum(units(m) for m in layers if m is not head)
+    stats = {
+        "units_removed_frac": 1.0 - outs / outs0,
+        "param_frac_removed": 1.0 - params / params0,
+        "flop_frac_removed": 1.0 - ops / ops0,
+    }
+    return pruned, stats
+
+
+def units(m: nn.Module) -> int:
+    """Output units (Linear) or channels (Conv) of a layer."""
+    return m.out_features if isinstance(m, nn.Linear) else m.out_channels
+
+
 @METRICS.register("structured_prune_curve", keys=curve_keys("test/prune_struct", "structured"))
 def structured_prune_curve(ctx) -> dict[str, Any]:
-    """Hidden-unit pruning at each ``eval.sparsities`` level (fraction of units per layer), no fine-tuning.
+    """Hidden-unit / channel pruning at each ``eval.sparsities`` level (fraction per layer), no fine-tuning.
 
     Keys: ``test/prune_struct`` (rows with ``sparsity`` = the level, the fraction of units removed
     per hidden layer, and ``units_removed_frac``, ``param_frac_removed``, ``flop_frac_removed``,
     ``acc``, ``worst_group_acc``) and the curve summaries (``curve_summaries``) over the level:
     ``test/prune_struct_rel_auc``, ``test/prune_struct_max_sparsity_99|95``, ``test/prune_struct_auc``.
-    Empty (with a warning) for models that are not a plain Linear/Conv chain.
+    Plain chains (MLP) use ``prune_units``, other convolutional models ``prune_channels``
+    (Torch-Pruning); models ``refusal`` names are skipped with a one-line warning and no keys.
     """
     example = ctx.data.splits["test"].x[:1]
+    chain = layer_chain(copy.deepcopy(ctx.model), example) is not None
+    reason = None if chain else refusal(ctx.model)
+    if reason:
+        log.warning("structured_prune_curve skipped: %s", reason)
+        return {}
     rows = []
     for level in ctx.cfg.sparsities:
-        result = prune_units(ctx.model, level, example)
-        if result is None:
-            name = type(ctx.model).__name__
-            log.warning("structured_prune_curve: %s is not a plain Linear/Conv chain; skipped", name)
-            return {}
+        result = prune_units(ctx.model, level, example) if chain else prune_channels(ctx.model, level, example)
+        assert result is not None
         pruned, stats = result
         rows.append({"sparsity": float(level), **stats, **test_accuracy(ctx, pruned)})
     out: dict[str, Any] = {"test/prune_struct": rows}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from largelr.models import mlp  # noqa: F401  (registers "mlp")
+from largelr.models import cnn, mlp, resnet, vit  # noqa: F401  (register "cnn", "mlp", "resnet18", "resnet50", "vit")
 from largelr.models.base import MODELS, FeatureModel, batched_forward
 
 __all__ = ["MODELS", "FeatureModel", "batched_forward", "build_model"]

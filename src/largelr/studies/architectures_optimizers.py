@@ -1,0 +1,88 @@
+"""Does the learning-rate effect hold across architectures and optimizers? (paper-spec claim 4; issue 8)
+
+An LR sweep on Double MNIST (rho 0.99) for each of MLP, CNN and ResNet-18 (CIFAR stem) crossed with
+plain SGD, SGD with momentum 0.9 and Adam, each optimizer over its own LR grid (momentum 0.9
+multiplies SGD's effective step by about 10, Adam's scale is ~1e-4..3e-3). The report's Spearman
+rank correlations, read per architecture x optimizer group (``largelr.report.groups.split_groups``
+with axis ``cfg.optim.lr``), say whether larger LRs bring robustness, compressibility, core-feature
+use, class separation and activation sparsity in every cell, or only in some.
+
+Presets (one file each, so both load by name): this file is the ``quick`` preset, sized for a
+2-core CPU: narrow models (MLP 2x128, CNN width 8, ResNet-18 width 4), 2,000 training samples,
+at most 300 steps of batch 50, 3 LRs per optimizer, one seed: 27 runs. ``architectures_optimizers_full``
+is the GPU preset (paper-sized data and models, 5 LRs, 3 seeds: 135 runs).
+
+Cost (quick), measured on the shared 2-core machine under heavy load (load average ~20, --jobs 2,
+one torch thread per run): the 18 MLP and CNN runs took 19.5 minutes (MLP ~35-40 s, CNN ~2-2.5 min
+per run). A training step of ResNet-18 width 4 took 0.56 s there (MLP 0.006 s, CNN 0.084 s), so its
+9 runs add roughly 25-30 minutes more (estimated, not run): about 45-50 minutes in all.
+
+    largelr sweep architectures_optimizers --jobs 2 --out runs/ao
+    largelr report runs/ao
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from largelr.sweep import grid
+
+NAME = "architectures_optimizers"
+
+# optimizer -> (optim.name, optim.momentum, LR grid) per preset
+OPTIMIZERS: dict[str, dict[str, tuple[str, float, list[float]]]] = {
+    "quick": {
+        "sgd": ("sgd", 0.0, [0.01, 0.1, 0.3]),
+        "sgd_momentum": ("sgd", 0.9, [0.001, 0.01, 0.03]),
+        "adam": ("adam", 0.0, [1e-4, 1e-3, 3e-3]),
+    },
+    "full": {
+        "sgd": ("sgd", 0.0, [0.01, 0.02, 0.05, 0.1, 0.2]),
+        "sgd_momentum": ("sgd", 0.9, [0.001, 0.002, 0.005, 0.01, 0.02]),
+        "adam": ("adam", 0.0, [1e-4, 2e-4, 5e-4, 1e-3, 2e-3]),
+    },
+}
+MODELS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "quick": [
+        ("mlp", {"width": 128}),
+        ("cnn", {"width": 8, "depth": 3}),
+        ("resnet18", {"width": 4, "cifar_stem": True}),
+    ],
+    "full": [
+        ("mlp", {"width": 256}),
+        ("cnn", {"width": 32, "depth": 3}),
+        ("resnet18", {"width": 64, "cifar_stem": True}),
+    ],
+}
+BASES = {
+    "quick": RunConfig(
+        data=DataConfig(name="double_mnist", rho=0.99, n_train=2000, n_val=500, n_test=1000),
+        train=TrainConfig(until="converged", steps=300, batch_size=50, eval_every=200, fail_after=400),
+        eval=EvalConfig(n_repr=500, n_dynamics=0, sparsities=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99)),
+    ),
+    "full": RunConfig(
+        data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
+        train=TrainConfig(until="converged", steps=10000, batch_size=100, eval_every=1000),
+    ),
+}
+# (data, init, order) seed triples: the spread over seeds covers the dataset draw too (as quickstart)
+SEEDS = {"quick": [(0, 0, 0)], "full": [(0, 0, 0), (1, 1, 1), (2, 2, 2)]}
+
+
+def configs(preset: str) -> list[RunConfig]:
+    """Every run of the preset ("quick" or "full"): models x optimizers x that optimizer's LRs x seeds."""
+    out = []
+    for name, momentum, lrs in OPTIMIZERS[preset].values():
+        axes = {
+            ("model.name", "model.kwargs"): MODELS[preset],
+            ("optim.name", "optim.momentum"): [(name, momentum)],
+            "optim.lr": lrs,
+            ("seeds.data", "seeds.init", "seeds.order"): SEEDS[preset],
+        }
+        out += grid(BASES[preset], axes)
+    return out
+
+
+def sweep() -> list[RunConfig]:
+    return configs("quick")
