@@ -28,6 +28,9 @@ def expected_rows(name: str) -> list[tuple[str, str]]:
         return [(c, g) for c in ("5", "5b") for g in groups]
     if name == "mechanism":
         return [("6a", "all runs"), ("6b", "train.bc_set=oracle"), ("6b", "train.bc_set=jtt"), ("6c", "all runs")]
+    if name == "architectures":  # tiny: MLP and CNN with plain SGD; the model columns name each group
+        return [("4", "model.name=mlp, model.kwargs.depth=nan, model.kwargs.width=128"),
+                ("4", "model.name=cnn, model.kwargs.depth=3, model.kwargs.width=8")]  # fmt: skip
     if name == "datasets":
         names = ["double_mnist", "dominoes", "colored_mnist", "colored_frame", "colored_ring", "corrupted", "parity",
                  "rare_patch"]  # fmt: skip
@@ -36,7 +39,13 @@ def expected_rows(name: str) -> list[tuple[str, str]]:
 
 
 # figures per target: one per check of each claim, plus the claim's extra figures (overlay, maps, dynamics)
-EXPECTED_FIGURES = {"headline": 3 + 3 + 2, "standard": 3 + 1, "mechanism": (2 + 1) + 4 + 4, "datasets": 3}
+EXPECTED_FIGURES = {
+    "architectures": 3,
+    "headline": 3 + 3 + 2,
+    "standard": 3 + 1,
+    "mechanism": (2 + 1) + 4 + 4,
+    "datasets": 3,
+}
 
 
 @pytest.fixture(scope="session")
