@@ -30,7 +30,7 @@ def expected_rows(name: str) -> list[tuple[str, str]]:
         return [("6a", "all runs"), ("6b", "train.bc_set=oracle"), ("6b", "train.bc_set=jtt"), ("6c", "all runs")]
     if name == "architectures":  # tiny: MLP and CNN with plain SGD; the model columns name each group
         return [("4", "model.name=mlp, model.kwargs.depth=nan, model.kwargs.width=128"),
-                ("4", "model.name=cnn, model.kwargs.depth=3, model.kwargs.width=8")]  # fmt: skip
+                ("4", "model.name=cnn, model.kwargs.depth=3.0, model.kwargs.width=8")]  # fmt: skip
     if name == "datasets":
         names = ["double_mnist", "dominoes", "colored_mnist", "colored_frame", "colored_ring", "corrupted", "parity",
                  "rare_patch"]  # fmt: skip
