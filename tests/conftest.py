@@ -6,6 +6,7 @@ Everything is written under pytest's ``tmp_path``; nothing is written into the r
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +75,24 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return study
 
 
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory) -> Path:
+    """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
+    import torch
+
+    from largelr.runner import execute
+
+    study = tmp_path_factory.mktemp("two") / "study"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for lr in ("0.1", "0.2"):
+            execute(tiny_config(f"optim.lr={lr}"), study)
+    finally:
+        torch.set_num_threads(before)
+    return study
+
+
 @pytest.fixture
 def study_copy(finished_study: Path, tmp_path: Path) -> Path:
     """A private, modifiable copy of ``finished_study``."""
@@ -112,3 +131,30 @@ def require_source() -> Callable[[str], None]:
             pytest.skip(f"image source {name!r} not available here: {e}")
 
     return check
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real Ray head (``ray start --head`` on 127.0.0.1, 2 CPUs, no dashboard), stopped at the end."""
+    from clusters import Unavailable, start_ray
+
+    try:
+        cluster = start_ray(Path(tempfile.mkdtemp(prefix="ray", dir="/tmp")))
+    except Unavailable as e:
+        pytest.skip(f"cannot start a Ray head here: {e}")
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(cluster.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A real single-node Slurm cluster (munged, slurmctld, slurmd; 2 CPUs), stopped at the end."""
+    from clusters import Unavailable, start_slurm
+
+    try:
+        cluster = start_slurm(tmp_path_factory.mktemp("slurm"))
+    except Unavailable as e:
+        pytest.skip(f"cannot start a Slurm cluster here: {e}")
+    yield cluster
+    cluster.stop()

@@ -168,7 +168,10 @@ def test_incomplete_directory_is_cleared_and_redone(capsys, study, configs):
 
     rc = main(["status", str(study)])
     assert rc == 0
-    assert capsys.readouterr().out.strip() == f"{study}: 1 done (1 ok), 1 incomplete"
+    assert (
+        capsys.readouterr().out.strip()
+        == f"{study}: 1 done (1 ok), 0 running, 0 failed, 0 stale, 1 incomplete, 0 damaged"
+    )
 
     text = sweep(capsys, study, "--jobs", "1")
     assert "1 already done, 1 run now (1 ok)" in text
@@ -179,13 +182,19 @@ def test_incomplete_directory_is_cleared_and_redone(capsys, study, configs):
 
 def test_status_counts(capsys, pool_study, tmp_path):
     assert main(["status", str(pool_study)]) == 0
-    assert capsys.readouterr().out.strip() == f"{pool_study}: 2 done (2 ok), 0 incomplete"
+    assert (
+        capsys.readouterr().out.strip()
+        == f"{pool_study}: 2 done (2 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged"
+    )
     assert main(["status", str(pool_study), "--experiment", str(EXPERIMENT)]) == 0
     assert capsys.readouterr().out.strip().endswith(", 0 of the experiment's runs not started")
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["status", str(empty), "--experiment", str(EXPERIMENT)]) == 0
-    expected = f"{empty}: 0 done (-), 0 incomplete, 2 of the experiment's runs not started"
+    expected = (
+        f"{empty}: 0 done (-), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, "
+        "2 of the experiment's runs not started"
+    )
     assert capsys.readouterr().out.strip() == expected
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from largelr import config as config_mod
+from largelr.checkpoint import Preempted
 from largelr.errors import UserError
 
 log = logging.getLogger("largelr")
@@ -42,27 +43,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/single", help="results directory (default: runs/single)")
     p.add_argument("--force", action="store_true", help="redo the run even if it is done")
 
-    p = sub.add_parser("sweep", help="run every config of an experiment file that is not done yet")
+    from largelr.sweep.executors import EXECUTORS
+
+    parents: list[argparse.ArgumentParser] = []
+    for name in EXECUTORS.names():  # each executor brings its own options
+        parents += [o for o in EXECUTORS.meta(name).get("options", []) if all(o is not q for q in parents)]
+    p = sub.add_parser("sweep", help="run every config of an experiment file that is not done yet", parents=parents)
     p.add_argument("experiment", help="a shipped study name (e.g. quickstart) or an experiment file path")
     _set_arg(p)
     p.add_argument("--out", help="results directory (default: runs/<experiment name>)")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1: serial, in-process)")
-    p.add_argument("--executor", help="local | pool | dry (default: local for --jobs 1, else pool)")
+    p.add_argument(
+        "--executor",
+        default="local",
+        help="; ".join(f"{n}: {EXECUTORS.meta(n).get('help', '')}" for n in EXECUTORS.names()) + " (default local)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("status", help="how many runs of a results directory are done / incomplete")
+    p = sub.add_parser("status", help="done / running / failed / damaged runs of a results directory, from its files")
     p.add_argument("dir", help="results directory")
     p.add_argument("--experiment", help="also count the experiment's runs that were never started")
+    p.add_argument("--verify", action="store_true", help="also load every model.pt")
     p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
     p = sub.add_parser("report", help="tables, figures, report.md and index.html from a results directory")
     p.add_argument("dir", help="results directory")
     p.add_argument("--out", help="report directory (default: DIR/report)")
+    p.add_argument("--strict", action="store_true", help="fail if any run is damaged (default: skip and name them)")
     p.add_argument(
         "--converged-only",
         action="store_true",
         help="base every statistic on the runs that converged (the report says which runs it used)",
     )
+
+    p = sub.add_parser("repair", help="delete damaged runs (after asking) so the next sweep redoes them")
+    p.add_argument("dir", help="results directory")
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.add_argument("--verify", action="store_true", help="deep checks, as status --verify")
 
     p = sub.add_parser("config", help="print the resolved config (defaults + overrides) as JSON")
     p.add_argument("--config", help="start from this config JSON file instead of the defaults")
@@ -112,15 +128,41 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or Path("runs") / exp.name)
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
     check_ids(out)
-    s = run_sweep(exp.configs, out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress)
+    s = run_sweep(exp.configs, out, executor=args.executor, options=args, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
     print(f"{s.total} runs: {s.skipped} already done, {done_now} run now" + (f" ({counts})" if counts else ""))
+    rc = 0
+    if s.damaged:
+        print(
+            f"{len(s.damaged)} finished runs are damaged and were not redone ({', '.join(s.damaged[:5])}"
+            f"{', ...' if len(s.damaged) > 5 else ''}): see `largelr status {out}`, then `largelr repair {out}`."
+        )
+        rc = 1
+    if s.config_errors:
+        first = s.config_errors[0].split(": ", 1)[-1]
+        print(
+            f"error: {len(s.config_errors)} runs have an invalid config (first: {' '.join(first.splitlines())}); "
+            "fix the experiment: rerunning the same command will fail the same way",
+            file=sys.stderr,
+        )
+        return 2
+    if s.elsewhere or s.busy:
+        print(f"{s.elsewhere} finished by another worker meanwhile, {len(s.busy)} being trained by another worker")
     if s.errors:
         print(f"{len(s.errors)} runs crashed; see the logs above. Rerun the same command to retry them.")
         return 1
-    print(f"next: largelr report {out}")
-    return 0
+    if rc == 0:
+        print(f"next: largelr report {out}")
+    return rc
+
+
+def run_health(study: str, deep: bool) -> tuple[list[Path], dict[Path, list[str]]]:
+    """(all run directories, {damaged run directory: problems}) of a results directory."""
+    from largelr import store
+
+    dirs = store.run_dirs(study)
+    return dirs, {d: p for d in dirs if (p := store.verify_run(d, deep=deep))}
 
 
 def check_ids(out: Path) -> None:
@@ -139,27 +181,45 @@ def check_ids(out: Path) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Counts from the filesystem alone (works while a sweep runs elsewhere), then the stale leases."""
     from collections import Counter
 
     from largelr import store
+    from largelr.sweep.runner import progress_counts
 
-    dirs = store.run_dirs(args.dir)
-    states = Counter(store.status(d) for d in dirs)
-    results = Counter(store.load_run(d)["result"]["status"] for d in dirs if store.status(d) == "done")
-    line = f"{args.dir}: {states['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'})"
-    line += f", {states['incomplete']} incomplete"
-    if args.experiment:
-        from largelr.sweep import load_experiment, sweep_status
-
-        groups = sweep_status(load_experiment(args.experiment).configs, args.dir)
-        line += f", {len(groups['missing'])} of the experiment's runs not started"
-    print(line)
-    outdated, dups = store.id_check(args.dir)
     if args.fix_ids:
-        for rd in outdated:
+        for rd, rid in store.id_check(args.dir)[0].items():
             new = store.rename_to_current_id(rd)
-            print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {outdated[rd]} exists already")
-        outdated, dups = store.id_check(args.dir)
+            print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
+    dirs, damaged = run_health(args.dir, args.verify)
+    states = {rid: st for rid, st in store.study_states(args.dir).items() if Path(args.dir) / rid not in damaged}
+    if args.experiment:
+        from largelr.sweep import load_experiment
+
+        ids = [store.run_dir(args.dir, c).name for c in load_experiment(args.experiment).configs]
+        states = {**store.study_states(args.dir, ids), **states}
+    c = progress_counts(states)
+    results = Counter(
+        store.load_run(Path(args.dir) / r)["result"]["status"] for r, st in states.items() if st == "done"
+    )
+    print(
+        f"{args.dir}: {c['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'}), "
+        f"{c['running']} running, {c['failed']} failed, {c['stale']} stale, {c['incomplete']} incomplete, "
+        f"{len(damaged)} damaged"
+        + (f", {c['missing']} of the experiment's runs not started" if args.experiment else "")
+    )
+    for rid, st in sorted(states.items()):
+        if st in ("stale", "running", "failed"):
+            lease = store.read_lease(Path(args.dir) / rid / store.LEASE)
+            who = f" {lease['host']} pid {lease['pid']}" if lease else ""
+            print(f"  {st:8s} {rid}{who}")
+    for d, problems in damaged.items():
+        print(f"damaged {d}: {'; '.join(problems)}")
+    if damaged:
+        print(f"`largelr repair {args.dir}` deletes the damaged runs so the next sweep redoes them")
+    outdated, dups = store.id_check(args.dir)
+    for rd, rid in outdated.items():
+        print(f"outdated {rd}: its config.json hashes to {rid}, not to the directory name")
     if outdated:
         print(
             f"warning: {len(outdated)} runs are stored under an outdated id (written by an older largelr; "
@@ -176,8 +236,31 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
-    out = write_report(args.dir, args.out, converged_only=args.converged_only)
+    out = write_report(args.dir, args.out, converged_only=args.converged_only, strict=args.strict)
     print(f"report: {out / 'index.html'}")
+    return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    import shutil
+
+    _, damaged = run_health(args.dir, args.verify)
+    if not damaged:
+        print(f"{args.dir}: no damaged runs")
+        return 0
+    for d, problems in damaged.items():
+        print(f"damaged {d}: {'; '.join(problems)}")
+    if not args.yes:
+        try:
+            answer = input(f"delete these {len(damaged)} run directories? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    for d in damaged:
+        shutil.rmtree(d)
+    print(f"deleted {len(damaged)} damaged runs; the next sweep redoes them")
     return 0
 
 
@@ -193,7 +276,14 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "status": cmd_status, "report": cmd_report, "config": cmd_config}
+COMMANDS = {
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "status": cmd_status,
+    "report": cmd_report,
+    "repair": cmd_repair,
+    "config": cmd_config,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_reproduce_command(args)
         return COMMANDS[args.command](args)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever the message holds
         return 2
+    except Preempted as e:
+        print(f"interrupted: {e}; the same command resumes the run from it", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: runs in flight are incomplete and will be redone by the same command", file=sys.stderr)
         return 130

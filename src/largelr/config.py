@@ -64,6 +64,9 @@ class TrainConfig:
     bc_set: Literal["oracle", "jtt"] = "oracle"  # oracle: the true BC labels; jtt: training samples an
     # ERM model (same config and seeds, bc_weight 1) misclassifies after jtt_steps steps
     jtt_steps: int = 500  # budget of that ERM model (bc_set=jtt only)
+    checkpoint_every: int = 0  # steps between checkpoints a restarted run resumes from (0: only on
+    # SIGTERM/SIGUSR1); not part of the run id
+    tensorboard: bool = False  # also write TensorBoard event files into the run directory; not part of the run id
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class RunConfig:
 # The one place config fields that do not change a run's numbers are declared (left out of the run
 # id). A later field of that kind (thread counts, checkpoint interval, logging) is added here.
 # Dataset/model kwargs declare theirs at registration: ``@DATASETS.register(name, non_semantic=(...))``.
-NON_SEMANTIC = {("train", "device")}
+NON_SEMANTIC = {("train", "device"), ("train", "checkpoint_every"), ("train", "tensorboard")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,6 +138,10 @@ def load_json(path: str | Path) -> RunConfig:
         d = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     return from_dict(d, where=str(path))
 
 
@@ -247,7 +254,7 @@ def parse_value(text: str) -> Any:
     """
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):  # e.g. "{[1]}", "[[[[...", "9" * 5000
         return text
 
 
@@ -276,15 +283,23 @@ def set_path(cfg: RunConfig, path: str, value: Any) -> RunConfig:
         if len(parts) == 2:
             if not isinstance(value, dict):
                 raise ConfigError(f"{path} must be a dict, got {type(value).__name__}")
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise ConfigError(f"{path} keys must be strings, got {type(k).__name__} {_short(k)}")
+                _check_plain(f"{path}.{k}", v)
             new = dict(value)
         else:
+            _check_plain(path, value)
             new = {**section.kwargs, ".".join(parts[2:]): value}
         return dataclasses.replace(cfg, **{parts[0]: dataclasses.replace(section, kwargs=new)})
     if len(parts) > 2:
         raise ConfigError(_unknown(path, valid_keys()))
     tp = hints[name]
+    if _admits_float(tp) and isinstance(value, str) and value.strip().lower().lstrip("+-") in NON_FINITE:
+        raise ConfigError(f"{path} must be a finite number, got {value!r}")
     if not type_matches(value, tp):
-        raise ConfigError(f"{path} must be {type_name(tp)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{path} must be {type_name(tp)}, got {type(value).__name__} {_short(value)}")
+    _check_finite(path, value)
     if isinstance(value, list):
         value = tuple(value)
     if _admits_float(tp) and isinstance(value, int) and not isinstance(value, bool):
@@ -294,6 +309,60 @@ def set_path(cfg: RunConfig, path: str, value: Any) -> RunConfig:
 
 def _admits_float(tp: Any) -> bool:
     return tp is float or float in typing.get_args(tp)
+
+
+NON_FINITE = ("nan", "inf", "infinity")  # spellings a user may type for a non-finite float
+
+
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_finite(path: str, value: Any) -> None:
+    """Reject nan/inf floats anywhere in ``value`` (a number, or a list of numbers)."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for v in items:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{path} must be a finite number, got {v}")
+
+
+def _check_plain(path: str, value: Any) -> None:
+    """A ``kwargs`` value must be plain JSON (so the run id is defined) with finite numbers."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ConfigError(f"{path} keys must be strings, got {type(k).__name__} {_short(k)}")
+            _check_plain(f"{path}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _check_plain(path, v)
+    elif isinstance(value, float):
+        _check_finite(path, value)
+    elif value is not None and not isinstance(value, (bool, int, str)):
+        raise ConfigError(
+            f"{path} must be a JSON value (number, string, bool, None, list or dict), got {type(value).__name__}"
+        )
+
+
+def revalidate(cfg: Any) -> RunConfig:
+    """Check a RunConfig built in Python (e.g. by an experiment file) exactly as ``--set`` values are:
+    every field goes through ``set_path`` (types, finiteness, int -> float), then ``validate``.
+
+    Raises:
+        ConfigError: ``cfg`` is not a RunConfig, a section has the wrong type, or a value is invalid.
+    """
+    if not isinstance(cfg, RunConfig):
+        raise ConfigError(f"expected a RunConfig, got {type(cfg).__name__}")
+    out = RunConfig()
+    for sec in dataclasses.fields(RunConfig):
+        section, cls = getattr(cfg, sec.name), type(getattr(out, sec.name))
+        if type(section) is not cls:
+            raise ConfigError(f"RunConfig.{sec.name} must be a {cls.__name__}, got {type(section).__name__}")
+        for f in dataclasses.fields(section):
+            out = set_path(out, f"{sec.name}.{f.name}", getattr(section, f.name))
+    return validate(out)
 
 
 def valid_keys() -> list[str]:
@@ -339,6 +408,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.epochs is None or t.epochs > 0, f"train.epochs must be positive, got {t.epochs}")
     _check(t.loss_tol > 0, f"train.loss_tol must be positive, got {t.loss_tol}")
     _check(t.eval_every > 0, f"train.eval_every must be a positive integer, got {t.eval_every}")
+    _check(
+        t.checkpoint_every >= 0, f"train.checkpoint_every must be >= 0 (0: only on a signal), got {t.checkpoint_every}"
+    )
     _check(t.fail_after >= 0, f"train.fail_after must be >= 0, got {t.fail_after}")
     _check(
         t.device == "cpu" or t.device.startswith(("cuda", "mps")),

@@ -40,35 +40,75 @@ def setup_torch() -> None:
         torch.set_num_threads(int(os.environ["LARGELR_THREADS"]))
 
 
+class RunBusy(UserError):
+    """Another live worker holds the run's lease (it is training it now)."""
+
+
 def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``cfg`` into ``study/<run_id>/`` unless it is already done.
+
+    The run's directory is claimed first (``store.claim``); a checkpoint left by an interrupted
+    attempt is resumed from.
 
     Returns:
         The run's result dict (also written to result.json). A finished run is loaded, not redone,
         unless ``force``.
+
+    Raises:
+        RunBusy: another worker holds a fresh lease on the run.
+        largelr.checkpoint.Preempted: SIGTERM/SIGUSR1 arrived; a checkpoint was written.
     """
     from largelr.data import build_dataset
-    from largelr.evaluate import evaluate
     from largelr.metrics import plan_metrics
     from largelr.models import build_model
-    from largelr.train import train
 
     check_config(cfg)
     rd = store.run_dir(study, cfg)
     if store.status(rd) == "done" and not force:
         log.info("run %s already done, skipping", rd.name)
         return store.load_run(rd)["result"]
+    store.check_writable(study)
     device = resolve_device(cfg.train.device)
     setup_torch()
-    t0 = time.perf_counter()
+    # everything that can reject the config (dataset, model construction, metric plan) runs before
+    # the run directory exists, so a bad config leaves nothing behind
     data = build_dataset(cfg.data, seed=cfg.seeds.data).to(device)
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
     with torch.random.fork_rng(devices=[]):  # a model the data cannot feed (a CNN on vectors) fails here too
         build_model(cfg.model, data.input_shape, data.num_classes)
-    if force and rd.exists():
-        (rd / store.DONE).unlink(missing_ok=True)
-    store.begin(rd, cfg, provenance.environment(str(device)))
-    outcome = train(cfg, data, on_eval=lambda row: store.append_history(rd, row))
+    lease = store.claim(rd)
+    if lease is None:
+        held = store.read_lease(rd / store.LEASE) or {}
+        raise RunBusy(f"run {rd.name} is being trained by {held.get('host')} pid {held.get('pid')}; skipped")
+    with lease:
+        if store.status(rd) == "done":
+            if not force:
+                return store.load_run(rd)["result"]
+            (rd / store.DONE).unlink()
+        return _train_and_store(cfg, data, rd, lease, device, resume=not force)
+
+
+def _train_and_store(cfg: RunConfig, data, rd: Path, lease: store.Lease, device, resume: bool) -> dict[str, Any]:
+    from largelr.checkpoint import Checkpointer
+    from largelr.evaluate import evaluate
+    from largelr.train import train
+
+    t0 = time.perf_counter()
+    state = store.load_checkpoint(rd) if resume else None
+    env = {**provenance.environment(str(device)), "worker": {k: lease.info[k] for k in ("host", "pid")}}
+    if state is not None:
+        env["resumed_from_step"] = state["step"]
+    store.begin(rd, cfg, env, lease, keep_checkpoint=state is not None)
+    if state is not None:
+        log.info("run %s resumes from its checkpoint at step %d", rd.name, state["step"])
+        store.write_history(rd, state["history"])
+    on_eval, close = _history_writers(cfg, rd)
+    ckpt = Checkpointer(lambda s: store.save_checkpoint(rd, s), cfg.train.checkpoint_every, state)
+    try:
+        with ckpt:
+            outcome = train(cfg, data, on_eval=on_eval, checkpoint=ckpt)
+    finally:
+        close()
     t_eval = time.perf_counter()
     if outcome.status == "diverged":
         # the last finite evaluation's numbers; nulls when there was none after step 0
@@ -97,6 +137,24 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     }
     store.finalize(rd, result, {"end_time": provenance.now()})
     return result
+
+
+def _history_writers(cfg: RunConfig, rd: Path):
+    """``on_eval(row)`` appending to history.jsonl (and TensorBoard scalars if asked), and a close()."""
+    if not cfg.train.tensorboard:
+        return (lambda row: store.append_history(rd, row)), (lambda: None)
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(store.tensorboard_dir(rd)))
+
+    def on_eval(row: dict[str, Any]) -> None:
+        store.append_history(rd, row)
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)):
+                writer.add_scalar(key, value, row["step"])
+        writer.flush()
+
+    return on_eval, writer.close
 
 
 def summary_line(cfg: RunConfig, result: dict[str, Any]) -> str:

@@ -7,14 +7,20 @@
                      model.pt       trained weights (a state dict; load with weights_only=True)
                      DONE           written last; its presence is what "finished" means
     <study>/reproduce.json          the study's note: which reproduce target/preset made it, wall time
+                     LEASE          while a worker trains the run: host, pid, token; mtime = heartbeat
+                     checkpoint.pt  training state to resume from (removed before DONE)
+                     FAILED         traceback of a run that raised (the next sweep retries it)
+                     tensorboard/   event files, with train.tensorboard=True
+    <study>/_queue/<run_id>.json    the config handed to a remote worker (Slurm, Ray, pool)
 
 Every file is written to a temporary name and renamed into place, so a reader never sees half a
-file. A run directory without DONE is incomplete and is cleared before the run is redone. Status
-comes only from the filesystem. Nobody else builds these paths.
+file. A run directory without DONE is incomplete; only the worker holding its lease may clear or
+write it (``claim``). Status comes only from the filesystem. Nobody else builds these paths.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -35,6 +41,7 @@ CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE = (
     "model.pt",
     "DONE",
 )
+LEASE, CHECKPOINT, FAILED, TENSORBOARD, QUEUE = "LEASE", "checkpoint.pt", "FAILED", "tensorboard", "_queue"
 
 
 def run_dir(study: str | Path, cfg: RunConfig) -> Path:
@@ -84,15 +91,26 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(sanitize(obj), indent=2, sort_keys=True) + "\n")
 
 
-def begin(rd: Path, cfg: RunConfig, env: dict[str, Any]) -> None:
-    """Start a run: clear an incomplete directory, then write config.json and env.json."""
+def begin(
+    rd: Path, cfg: RunConfig, env: dict[str, Any], lease: Lease | None = None, *, keep_checkpoint: bool = False
+) -> None:
+    """Start a run under ``lease`` (None: a store nobody else writes): clear what an earlier attempt left
+    (but the lease and, when resuming, the checkpoint), then write config.json and env.json."""
     if status(rd) == "done":
         raise RuntimeError(f"{rd} is already done")
-    if rd.exists():
-        shutil.rmtree(rd)
-    rd.mkdir(parents=True)
+    rd.mkdir(parents=True, exist_ok=True)
+    if lease is not None and not lease.held():
+        raise RuntimeError(f"{rd}: lease lost to another worker; not clearing its directory")
+    keep = {LEASE, CHECKPOINT} if keep_checkpoint else {LEASE}
+    for p in rd.iterdir():
+        if p.name not in keep:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     atomic_write(rd / CONFIG, config_mod.to_json(cfg, indent=2) + "\n")
     write_json(rd / ENV, env)
+
+
+def write_history(rd: Path, rows: list[dict[str, Any]]) -> None:
+    atomic_write(rd / HISTORY, "".join(json.dumps(sanitize(r), sort_keys=True) + "\n" for r in rows))
 
 
 def append_history(rd: Path, row: dict[str, Any]) -> None:
@@ -111,10 +129,12 @@ def save_weights(rd: Path, state_dict: dict[str, Any]) -> None:
 
 
 def finalize(rd: Path, result: dict[str, Any], env_updates: dict[str, Any]) -> None:
-    """Write result.json, add end time etc. to env.json, then DONE (last)."""
+    """Write result.json, add end time etc. to env.json, drop the checkpoint, then DONE (last)."""
     write_json(rd / RESULT, result)
     env = read_json(rd / ENV)
     write_json(rd / ENV, {**env, **env_updates})
+    (rd / CHECKPOINT).unlink(missing_ok=True)
+    (rd / FAILED).unlink(missing_ok=True)
     atomic_write(rd / DONE, "")
 
 
@@ -132,12 +152,19 @@ def read_history(rd: Path) -> list[dict[str, Any]]:
     path = rd / HISTORY
     if not path.is_file():
         return []
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: corrupt (not UTF-8 text)") from None
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(text.splitlines(), 1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{i}: corrupt JSON line ({e.msg})") from None
+        if not isinstance(row, dict):  # found by the fuzzer: a line "0" is valid JSON but not a row
+            raise UserError(f"{path}:{i}: corrupt line (a JSON object expected, got {type(row).__name__})")
+        rows.append(row)
     return rows
 
 
@@ -162,12 +189,18 @@ def read_note(study: str | Path) -> dict[str, Any]:
     return read_json(path) if path.is_file() else {}
 
 
+STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)
+
+
 def run_dirs(study: str | Path) -> list[Path]:
-    """All run directories (finished or not) in a study directory, sorted by name."""
+    """All run directories (finished, unfinished or damaged) in a study directory, sorted by name.
+
+    A run directory is one holding any file of the store (``report/`` and ``_logs/`` hold none).
+    """
     study = Path(study)
     if not study.is_dir():
         raise UserError(f"results directory not found: {study}")
-    return sorted(p for p in study.iterdir() if p.is_dir() and (p / CONFIG).is_file())
+    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in STORE_FILES))
 
 
 def load_run(rd: Path) -> dict[str, Any]:
@@ -182,6 +215,288 @@ def load_run(rd: Path) -> dict[str, Any]:
             f"{rd / RESULT}: not a largelr result (needs 'status' and 'metrics'); delete the run directory to redo it"
         )
     return {"run_id": rd.name, "dir": rd, "config": cfg, "result": result, "env": read_json(rd / ENV)}
+
+
+# ---------------------------------------------------------------------------------------------
+# checks before writing, and of what was written
+
+RESULT_STATUSES = ("ok", "diverged", "failed")  # what training can end as (largelr.train)
+
+
+def check_writable(path: str | Path, what: str = "output directory") -> None:
+    """Raise UserError unless ``path`` is, or can be created as, a directory this process can write.
+
+    Walks up to the nearest existing ancestor: it must be a directory (not a file) and writable.
+    Call it before any expensive work so a bad ``--out`` fails first, with nothing written.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            raise UserError(f"{what} {path}: {probe} is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is" if probe == path else f"is under {probe}, which is"
+        raise UserError(f"{what} {path} {where} a file, not a directory; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {path}: {probe} is not writable (permission denied or read-only filesystem)")
+
+
+def verify_run(rd: Path, deep: bool = False) -> list[str]:
+    """What is wrong with a finished run directory (empty list: nothing found).
+
+    A run without DONE is unfinished, not damaged (the next sweep redoes it). A finished run needs
+    a valid ``config.json``, ``env.json`` (a JSON object), ``result.json`` (a largelr result with a
+    known status), a readable ``history.jsonl`` if present, and ``model.pt``. ``deep`` also loads
+    ``model.pt``. A config whose hash (``config.run_id``) is not the directory's name is not damage
+    but a run stored under an older id rule: ``id_check`` finds those, ``largelr status --fix-ids``
+    renames them.
+    """
+    if not (rd / DONE).is_file():
+        return []
+    problems: list[str] = []
+    if not (rd / CONFIG).is_file():
+        problems.append(f"{CONFIG} is missing")
+    else:
+        try:
+            config_mod.load_json(rd / CONFIG)
+        except UserError as e:
+            problems.append(f"{CONFIG} is corrupt ({_after_path(e, rd / CONFIG)})")
+    for name in (ENV, RESULT):
+        try:
+            obj = read_json(rd / name)
+        except UserError as e:
+            problems.append(f"{name} is missing" if not (rd / name).is_file() else f"{name} is corrupt ({_reason(e)})")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{name} is not a JSON object")
+        elif name == RESULT:
+            if not isinstance(obj.get("metrics"), dict):
+                problems.append(f"{RESULT} has no 'metrics' object")
+            if obj.get("status") not in RESULT_STATUSES:
+                known = ", ".join(RESULT_STATUSES)
+                problems.append(f"{RESULT} has unknown status {obj.get('status')!r} (known: {known})")
+    try:
+        read_history(rd)
+    except UserError as e:
+        problems.append(f"{HISTORY} is corrupt ({_reason(e)})")
+    if not (rd / WEIGHTS).is_file():
+        problems.append(f"{WEIGHTS} is missing")
+    elif deep:
+        try:
+            weights = load_weights(rd)
+            if not isinstance(weights, dict):
+                raise ValueError(f"holds a {type(weights).__name__}, not a state dict")
+        except Exception as e:  # torch raises many types on a damaged archive
+            first = (str(e).splitlines() or [""])[0][:100]
+            problems.append(f"{WEIGHTS} does not load ({type(e).__name__}: {first})")
+    return problems
+
+
+def _reason(e: Exception) -> str:
+    return str(e).split(": ", 1)[-1][:120]
+
+
+def _after_path(e: Exception, path: Path) -> str:
+    return str(e).replace(f"{path}: ", "")[:160]
+
+
+def damaged_runs(study: str | Path, deep: bool = False) -> dict[Path, list[str]]:
+    """{run directory: problems} for every damaged run of ``study``."""
+    out = {}
+    for rd in run_dirs(study):
+        problems = verify_run(rd, deep=deep)
+        if problems:
+            out[rd] = problems
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# leases: which worker trains a run right now (safe on a filesystem many machines share)
+
+LEASE_TIMEOUT = 120.0  # seconds without a heartbeat after which a lease is stale and may be taken over
+HEARTBEAT_EVERY = 15.0  # seconds between heartbeats (the lease file's mtime is touched)
+
+
+class Lease:
+    """A claim on one run directory, held by one process; ``heartbeat()`` keeps it fresh."""
+
+    def __init__(self, path: Path, info: dict[str, Any]) -> None:
+        self.path, self.info = path, info
+        self._stop = None
+
+    def held(self) -> bool:
+        """Whether the lease file is still ours (not taken over after a missed heartbeat)."""
+        other = read_lease(self.path)
+        return other is not None and other.get("token") == self.info["token"]
+
+    def heartbeat(self) -> None:
+        with contextlib.suppress(FileNotFoundError):  # taken over: held() says so
+            os.utime(self.path)
+
+    def __enter__(self) -> Lease:
+        """Touch the lease every HEARTBEAT_EVERY seconds from a daemon thread until exit."""
+        import threading
+
+        self._stop = threading.Event()
+
+        def beat() -> None:
+            while not self._stop.wait(HEARTBEAT_EVERY):
+                self.heartbeat()
+
+        threading.Thread(target=beat, name="largelr-lease", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        self.release()
+
+    def release(self) -> None:
+        """Remove the lease file if it is still ours."""
+        if self.held():
+            self.path.unlink(missing_ok=True)
+
+
+def read_lease(path: Path) -> dict[str, Any] | None:
+    """The lease's JSON plus ``heartbeat`` (its mtime); None when there is no (complete) lease file."""
+    try:
+        info = json.loads(path.read_text())
+        info["heartbeat"] = path.stat().st_mtime
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def lease_is_stale(info: dict[str, Any], timeout: float = LEASE_TIMEOUT) -> bool:
+    """No heartbeat for ``timeout`` seconds, or held by a process of this host that no longer exists."""
+    import socket
+    import time
+
+    if time.time() - info["heartbeat"] > timeout:
+        return True
+    if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
+    """Claim ``rd`` for this process: create its LEASE with O_EXCL, or take over a stale one.
+
+    Returns:
+        The lease, or None when another worker holds a fresh lease on the run.
+    """
+    import socket
+    import time
+    import uuid
+
+    rd.mkdir(parents=True, exist_ok=True)
+    path = rd / LEASE
+    info = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "claimed": time.time()}
+    for _ in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            held = read_lease(path)
+            if held is None:  # being written (its holder is between open and write) or just released
+                time.sleep(0.05)
+                held = read_lease(path)
+                if held is None and path.exists() and time.time() - path.stat().st_mtime < timeout:
+                    return None
+            if held is not None and not lease_is_stale(held, timeout):
+                return None
+            # Take over: move the stale lease aside under a unique name; of several contenders one wins.
+            aside = rd / f".{LEASE}.{info['token']}"
+            try:
+                os.rename(path, aside)
+            except FileNotFoundError:
+                continue
+            moved = read_lease(aside)
+            if moved is not None and not lease_is_stale(moved, timeout):  # a fresh claim slipped in: put it back
+                with contextlib.suppress(FileExistsError):
+                    os.link(aside, path)
+                aside.unlink(missing_ok=True)
+                return None
+            aside.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(info))
+            f.flush()
+            os.fsync(f.fileno())
+        return Lease(path, info)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints, failures, queued configs
+
+
+def save_checkpoint(rd: Path, state: dict[str, Any]) -> None:
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(rd / CHECKPOINT, buf.getvalue())
+
+
+def load_checkpoint(rd: Path) -> dict[str, Any] | None:
+    """The saved training state, or None (no checkpoint, or an unreadable one: the run starts over)."""
+    import torch
+
+    if not (rd / CHECKPOINT).is_file():
+        return None
+    try:
+        return torch.load(rd / CHECKPOINT, map_location="cpu", weights_only=True)
+    except Exception:  # a checkpoint from another torch version or a damaged one: start from scratch
+        return None
+
+
+def record_failure(rd: Path, text: str) -> None:
+    """Keep the traceback of a run that raised (the directory stays without DONE)."""
+    if rd.is_dir():
+        atomic_write(rd / FAILED, text)
+
+
+def queue_config(study: Path, cfg: RunConfig) -> Path:
+    """Write ``cfg`` where a worker on any node that sees the store can read it; return the path."""
+    (study / QUEUE).mkdir(parents=True, exist_ok=True)
+    path = study / QUEUE / f"{config_mod.run_id(cfg)}.json"
+    atomic_write(path, config_mod.to_json(cfg))
+    return path
+
+
+def tensorboard_dir(rd: Path) -> Path:
+    return rd / TENSORBOARD
+
+
+def run_state(rd: Path, timeout: float = LEASE_TIMEOUT) -> str:
+    """ "done", "running" (fresh lease), "stale" (lease without heartbeat), "failed" (raised, not retried
+    yet), "incomplete" or "missing": what a progress bar and ``largelr status`` show."""
+    if (rd / DONE).is_file():
+        return "done"
+    lease = read_lease(rd / LEASE)
+    if lease is not None:
+        return "stale" if lease_is_stale(lease, timeout) else "running"
+    if (rd / FAILED).is_file():
+        return "failed"
+    return "incomplete" if rd.exists() else "missing"
+
+
+def study_states(study: str | Path, run_ids: list[str] | None = None) -> dict[str, str]:
+    """``{run_id: run_state}`` for ``run_ids`` (default: every run directory of the study)."""
+    study = Path(study)
+    if run_ids is None:
+        run_ids = sorted(
+            p.name for p in study.iterdir() if p.is_dir() and any((p / f).exists() for f in (CONFIG, LEASE, FAILED))
+        )
+    return {r: run_state(study / r) for r in run_ids}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from largelr.checkpoint import Checkpointer, resume, snapshot
 from largelr.config import OptimConfig, RunConfig, total_steps
 from largelr.data import SpuriousDataset
 from largelr.metrics.dynamics import dynamics_row, dynamics_subset
@@ -77,6 +78,7 @@ def train(
     cfg: RunConfig,
     data: SpuriousDataset,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> TrainOutcome:
     """Train one model. ``data`` must already be on ``cfg.train.device``.
 
@@ -84,6 +86,7 @@ def train(
         cfg: the run config; ``model``, ``optim``, ``train``, ``seeds`` and ``eval.n_dynamics`` are read.
         data: the dataset (built from ``cfg.data`` and ``cfg.seeds.data``).
         on_eval: called with each history row as it is produced (e.g. to append it to the store).
+        checkpoint: saves the loop's state when due and resumes from ``checkpoint.state`` if given.
     """
     t = cfg.train
     device = data.splits["train"].x.device
@@ -109,10 +112,14 @@ def train(
             on_eval(row)
         return row
 
-    evaluate_now(0)
-    perm, pos = torch.empty(0, dtype=torch.long, device=device), N
+    perm, pos, first = torch.empty(0, dtype=torch.long, device=device), N, 1
+    if checkpoint is not None and checkpoint.state is not None:
+        first, perm, pos = resume(checkpoint.state, model, optimizer, order, outcome)
+        perm = perm.to(device)
+    else:
+        evaluate_now(0)
     t_start = time.perf_counter()
-    for step in range(1, T + 1):
+    for step in range(first, T + 1):
         if pos + B > N:  # new epoch; the last partial batch is dropped
             perm, pos = torch.randperm(N, generator=order).to(device), 0
         idx = perm[pos : pos + B]
@@ -137,6 +144,8 @@ def train(
                 outcome.status = "failed"
                 break
             t_start = time.perf_counter()
+        if checkpoint is not None:
+            checkpoint.after_step(step, lambda: snapshot(model, optimizer, order, perm, pos, outcome))  # noqa: B023
     log.debug("trained %d steps: %s", outcome.steps, outcome.status)
     return outcome
 

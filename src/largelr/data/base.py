@@ -16,6 +16,11 @@ from torch import Tensor
 from largelr.registry import Registry
 
 SPLITS = ("train", "val", "test")
+# What a procedural builder can supply per split, declared at registration as ``max_samples``: images
+# are drawn with replacement, so the limit is memory (splits are float32 tensors in RAM; 500,000
+# Double MNIST images are 3.1 GB). File-based benchmarks treat n_* as caps and declare no limit.
+MAX_IMAGE_SAMPLES = 500_000
+MAX_VECTOR_SAMPLES = 10_000_000  # parity: n_bits floats per sample
 POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for the train/val/test pools
 # parameters every builder takes and that come from the typed DataConfig fields, not data.kwargs
 COMMON_PARAMS = ("rho", "n_train", "n_val", "n_test", "seed")

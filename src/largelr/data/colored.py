@@ -16,6 +16,7 @@ from torch import Tensor
 
 from largelr.data.base import (
     DATASETS,
+    MAX_IMAGE_SAMPLES,
     POOL_FRACTIONS,
     SPLITS,
     Split,
@@ -45,7 +46,7 @@ PALETTE = torch.tensor(
 )
 
 
-@DATASETS.register("colored_mnist")
+@DATASETS.register("colored_mnist", max_samples=MAX_IMAGE_SAMPLES)
 def colored_mnist(
     *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, source: str = "mnist5k", color_std: float = 0.005
 ) -> SpuriousDataset:
@@ -74,7 +75,7 @@ def colored_mnist(
     )
 
 
-@DATASETS.register("colored_frame")
+@DATASETS.register("colored_frame", max_samples=MAX_IMAGE_SAMPLES)
 def colored_frame(
     *,
     rho: float,
@@ -106,7 +107,7 @@ def colored_frame(
     return _framed("colored_frame", src, pools, spur, ~spur, width, rho, (n_train, n_val, n_test), seed, color_std)
 
 
-@DATASETS.register("colored_ring")
+@DATASETS.register("colored_ring", max_samples=MAX_IMAGE_SAMPLES)
 def colored_ring(
     *,
     rho: float,

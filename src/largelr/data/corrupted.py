@@ -13,6 +13,7 @@ import torch
 
 from largelr.data.base import (
     DATASETS,
+    MAX_IMAGE_SAMPLES,
     POOL_FRACTIONS,
     SPLITS,
     Split,
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 GRAY_SATURATE_STANDIN = "gaussian_noise"
 
 
-@DATASETS.register("corrupted")
+@DATASETS.register("corrupted", max_samples=MAX_IMAGE_SAMPLES)
 def corrupted(
     *,
     rho: float,

@@ -13,6 +13,7 @@ import torch
 
 from largelr.data.base import (
     DATASETS,
+    MAX_IMAGE_SAMPLES,
     POOL_FRACTIONS,
     SPLITS,
     Split,
@@ -28,7 +29,7 @@ from largelr.seeding import make_generator
 Side = Literal["left", "right", "top", "bottom"]
 
 
-@DATASETS.register("double_mnist")
+@DATASETS.register("double_mnist", max_samples=MAX_IMAGE_SAMPLES)
 def double_mnist(
     *,
     rho: float,
@@ -64,7 +65,7 @@ def double_mnist(
     )  # fmt: skip
 
 
-@DATASETS.register("dominoes")
+@DATASETS.register("dominoes", max_samples=MAX_IMAGE_SAMPLES)
 def dominoes(
     *,
     rho: float,

@@ -12,12 +12,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset, balanced_labels, exact_attributes
+from largelr.data.base import (
+    DATASETS,
+    MAX_VECTOR_SAMPLES,
+    SPLITS,
+    Split,
+    SpuriousDataset,
+    balanced_labels,
+    exact_attributes,
+)
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
 
 
-@DATASETS.register("parity")
+@DATASETS.register("parity", max_samples=MAX_VECTOR_SAMPLES)
 def parity(
     *,
     rho: float,

@@ -18,7 +18,15 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from largelr.data.base import DATASETS, POOL_FRACTIONS, SPLITS, Split, SpuriousDataset, balanced_labels
+from largelr.data.base import (
+    DATASETS,
+    MAX_IMAGE_SAMPLES,
+    POOL_FRACTIONS,
+    SPLITS,
+    Split,
+    SpuriousDataset,
+    balanced_labels,
+)
 from largelr.data.sources import get_source, to_float
 from largelr.errors import ConfigError
 from largelr.seeding import make_generator
@@ -27,7 +35,7 @@ log = logging.getLogger(__name__)
 Corner = Literal["top_left", "top_right", "bottom_left", "bottom_right"]
 
 
-@DATASETS.register("rare_patch", ignores=("rho",))
+@DATASETS.register("rare_patch", ignores=("rho",), max_samples=MAX_IMAGE_SAMPLES)
 def rare_patch(
     *,
     rho: float,

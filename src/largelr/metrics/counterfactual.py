@@ -75,6 +75,7 @@ def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
 
 @METRICS.register(
     "counterfactual",
+    min_test=2,  # a swap needs a partner image
     keys={
         "test/cf_spurious_flip": Key("prediction flips when the spurious part is swapped", "lower", False, "core_util"),
         "test/cf_spurious_follow": Key("prediction follows a swapped spurious part", "lower", False, "core_util"),
@@ -117,6 +118,11 @@ def counterfactual(ctx) -> dict[str, Any]:
         partner = pick_partners(new_of, exclude, make_generator(ctx.seed, "counterfactual", region))
         keep = partner >= 0
         i, j = torch.nonzero(keep).flatten(), partner[keep]
+        if len(i) == 0:  # no image has a valid partner (a tiny test split): the probabilities are undefined
+            out[f"test/cf_{region}_flip"] = float("nan")
+            if region == "core" or follows is not None:
+                out[f"test/cf_{region}_follow"] = float("nan")
+            continue
         pred = ctx.forward(ctx.model, swap_region(x, i, j, sp.masks[region][idx].cpu())).argmax(1)
         out[f"test/cf_{region}_flip"] = mean_or_nan(pred != base[i])
         if region == "core":

@@ -16,11 +16,20 @@ from largelr.metrics import scalar_items
 log = logging.getLogger(__name__)
 
 
-def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int]:
+def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int, dict[str, list[str]]]:
+    """(finished runs, number of unfinished runs, {damaged run id: problems}).
+
+    Damaged runs (``store.verify_run``) are skipped; of several healthy copies of one config, one is kept.
+    """
     dirs = store.run_dirs(study)
+    damaged = {d.name: p for d in dirs if (p := store.verify_run(d))}
     _, dups = store.id_check(study)
-    extra = {d for ds in dups.values() for d in ds[1:]}  # one copy per config: the current id's, else the first
+    extra = set()  # one copy per config: the current id's, else the first
     for ds in dups.values():
+        ds = [d for d in ds if d.name not in damaged]
+        if len(ds) < 2:
+            continue
+        extra |= set(ds[1:])
         log.warning(
             "%s: the same config is stored %d times (%s); using %s only (`largelr status %s` lists them)",
             study,
@@ -29,23 +38,30 @@ def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int]:
             ds[0].name,
             study,
         )
-    done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra]
-    return done, sum(store.status(d) != "done" for d in dirs)
+    done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra and d.name not in damaged]
+    return done, sum(store.status(d) != "done" for d in dirs), damaged
+
+
+def describe_damaged(damaged: dict[str, list[str]]) -> str:
+    """``"<id> (problem; problem), <id> (...)"`` for messages."""
+    return ", ".join(f"{rid} ({'; '.join(p)})" for rid, p in damaged.items())
 
 
 def load_results(study: str | Path) -> pd.DataFrame:
     """One row per finished run: run_id, status, converged, steps, ``cfg.*`` config columns, scalar metrics.
 
-    ``df.attrs`` holds ``incomplete`` (runs started but not finished) and ``commits`` (git commits
-    that produced the runs).
+    ``df.attrs`` holds ``incomplete`` (runs started but not finished), ``damaged`` ({run id:
+    problems} of finished runs ``store.verify_run`` rejects; they are left out) and ``commits``
+    (git commits that produced the runs).
 
     >>> df = load_results("runs/quickstart")  # doctest: +SKIP
     >>> df.groupby("cfg.optim.lr")["test/acc_bc"].mean()  # doctest: +SKIP
     """
-    runs, incomplete = _finished(study)
+    runs, incomplete, damaged = _finished(study)
     if not runs:
+        bad = f", {len(damaged)} damaged: {describe_damaged(damaged)}; see `largelr repair`" if damaged else ""
         raise UserError(
-            f"no finished runs in {study} ({incomplete} incomplete); run `largelr sweep` or `largelr run` first"
+            f"no finished runs in {study} ({incomplete} incomplete{bad}); run `largelr sweep` or `largelr run` first"
         )
     rows = []
     for r in runs:
@@ -65,6 +81,7 @@ def load_results(study: str | Path) -> pd.DataFrame:
         rows.append(row)
     df = pd.DataFrame(rows).sort_values(["cfg.optim.lr", "cfg.seeds.init", "run_id"]).reset_index(drop=True)
     df.attrs["incomplete"] = incomplete
+    df.attrs["damaged"] = damaged
     df.attrs["commits"] = sorted({c for c in df["commit"] if isinstance(c, str)})
     return df
 
@@ -77,7 +94,7 @@ def load_curves(study: str | Path, kinds: tuple[str, ...] = CURVES) -> pd.DataFr
 
     For the structured curve ``sparsity`` is the fraction of hidden units removed (its ``level``).
     """
-    runs, _ = _finished(study)
+    runs, _, _ = _finished(study)
     rows = []
     for r in runs:
         cfg = r["config"]
@@ -98,7 +115,7 @@ def load_curves(study: str | Path, kinds: tuple[str, ...] = CURVES) -> pd.DataFr
 
 def load_attribution_maps(study: str | Path) -> pd.DataFrame:
     """One row per ok run that has an attribution heat-map: run_id, lr, seed, converged, map, mask."""
-    runs, _ = _finished(study)
+    runs, _, _ = _finished(study)
     rows = []
     for r in runs:
         m = r["result"]["metrics"]
@@ -118,7 +135,7 @@ def load_attribution_maps(study: str | Path) -> pd.DataFrame:
 
 def load_histories(study: str | Path) -> pd.DataFrame:
     """Long table of every history row: run_id, lr, seed, status, step, metrics..."""
-    runs, _ = _finished(study)
+    runs, _, _ = _finished(study)
     rows = []
     for r in runs:
         for h in store.read_history(r["dir"]):

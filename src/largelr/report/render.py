@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import os
 import shutil
 import tempfile
@@ -16,10 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from largelr.errors import UserError
 from largelr.report import tables
-from largelr.report.collect import load_results
+from largelr.report.collect import describe_damaged, load_results
 from largelr.report.sections import Section, StudyData, _slug, as_fig, build_sections
-from largelr.store import current_umask
+from largelr.store import check_writable, current_umask
+
+log = logging.getLogger(__name__)
 
 
 def to_markdown(title: str, sections: list[Section]) -> str:
@@ -113,7 +117,9 @@ def write_pages(out: Path, title: str, build: Callable[[Path], list[Section]]) -
     return out
 
 
-def write_report(study: str | Path, out: str | Path | None = None, converged_only: bool = False) -> Path:
+def write_report(
+    study: str | Path, out: str | Path | None = None, converged_only: bool = False, strict: bool = False
+) -> Path:
     """Build the whole report for ``study`` into ``out`` (default ``study/report``) and return ``out``.
 
     Args:
@@ -121,9 +127,18 @@ def write_report(study: str | Path, out: str | Path | None = None, converged_onl
         out: the report directory, replaced whole.
         converged_only: base every statistic, table and figure on the ok runs that converged (and
             mark the failed and diverged ones); the report says which runs its claims use.
+        strict: fail (UserError) if any run is damaged; by default damaged runs (``store.verify_run``)
+            are left out, logged as a warning and listed in the report.
     """
     study = Path(study)
     df = load_results(study)  # fails (UserError) before anything is written
+    damaged = df.attrs.get("damaged", {})
+    if damaged and strict:
+        raise UserError(f"{len(damaged)} damaged runs in {study} (--strict): {describe_damaged(damaged)}")
+    for rid, problems in damaged.items():
+        log.warning("skipping damaged run %s: %s", study / rid, "; ".join(problems))
     out = Path(out) if out else study / "report"
+    check_writable(out, "report directory")
+    check_writable(out.parent, "report directory")
     title = f"largelr report: {study.name}"
     return write_pages(out, title, lambda tmp: build_sections(study, StudyData.load(study, df), tmp, converged_only))

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from largelr.report import plots, tables
-from largelr.report.collect import load_attribution_maps, load_curves, load_histories
+from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
 from largelr.report.keys import reported
 
@@ -156,6 +156,15 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
     df.to_csv(out / "runs.csv", index=False)
     groups = split_groups(df, LR)
     sections = [summary(study, df, groups, converged_only)]
+    damaged = df.attrs.get("damaged", {})
+    if damaged:
+        sections.append(
+            Section(
+                "Damaged runs (left out)",
+                f"{len(damaged)} finished runs are damaged and left out of every table and figure: "
+                f"{describe_damaged(damaged)}. `largelr repair {study}` removes them so the next sweep redoes them.",
+            )
+        )
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
     from largelr.report.reproduce_page import study_verdict_section
 

@@ -1,9 +1,12 @@
-"""Run a sweep: only the runs without DONE, in a seeded shuffled order, with a progress bar."""
+"""Run a sweep: only the runs without DONE, in a seeded shuffled order, with a live progress bar."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import random
+import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +18,8 @@ from tqdm import tqdm
 from largelr import store
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS
+from largelr.sweep.executors import EXECUTORS, executor_options
+from largelr.sweep.worker import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -25,68 +29,119 @@ class SweepSummary:
     total: int
     skipped: int  # already done before this invocation
     statuses: Counter = field(default_factory=Counter)  # ok / diverged / failed / error, for runs done now
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # crashes: rerunning may help
+    config_errors: list[str] = field(default_factory=list)  # invalid configs: rerunning cannot help
+    damaged: list[str] = field(default_factory=list)  # finished but damaged run ids, not redone
+    busy: list[str] = field(default_factory=list)  # runs another worker was training (lease held)
+    elsewhere: int = 0  # runs found done by another worker while this sweep ran
 
 
 def sweep_status(configs: Sequence[RunConfig], study: str | Path) -> dict[str, list[RunConfig]]:
-    """Configs grouped by their run directory's state: "done", "incomplete", "missing"."""
-    out: dict[str, list[RunConfig]] = {"done": [], "incomplete": [], "missing": []}
+    """Configs grouped by their run directory's state: "done", "damaged", "incomplete", "missing".
+
+    "damaged" is a finished run that ``store.verify_run`` finds a problem with (e.g. DONE without
+    config.json): ``largelr status`` and ``largelr report`` see the same; ``largelr repair`` removes it.
+    """
+    out: dict[str, list[RunConfig]] = {"done": [], "damaged": [], "incomplete": [], "missing": []}
     for cfg in configs:
-        out[store.status(store.run_dir(study, cfg))].append(cfg)
+        rd = store.run_dir(study, cfg)
+        state = store.status(rd)
+        if state == "done" and store.verify_run(rd):
+            state = "damaged"
+        out[state].append(cfg)
     return out
+
+
+def is_config_error(message: str) -> bool:
+    """Whether a failed run's error message is a bad config or input (rerunning cannot help), not a
+    crash: a UserError/ConfigError raised in this process, or reported by a pool worker's last line
+    (``exit code 1: error: ConfigError: ...``)."""
+    return re.search(r"(^|: )(UserError|ConfigError): ", message) is not None
+
+
+def progress_counts(states: dict[str, str]) -> Counter:
+    """done / running / failed / stale / incomplete / missing counts of ``{run_id: store.run_state}``."""
+    c = Counter(states.values())
+    return Counter({k: c[k] for k in ("done", "running", "failed", "stale", "incomplete", "missing")})
 
 
 def run_sweep(
     configs: Sequence[RunConfig],
     study: str | Path,
     *,
-    jobs: int = 1,
-    executor: str | None = None,
+    executor: str = "local",
+    options: argparse.Namespace | None = None,
     shuffle_seed: int = 0,
     progress: bool = True,
+    **given: Any,
 ) -> SweepSummary:
     """Run every config not yet done into ``study``.
 
     Args:
-        jobs: parallel runs; 1 runs serially in this process unless ``executor`` says otherwise.
-        executor: a key of EXECUTORS; default "local" for jobs=1, "pool" otherwise.
+        executor: a name in EXECUTORS ("local", "ray", "slurm", "dry").
+        options: the executor's options (as parsed by the CLI); else its defaults updated with ``given``
+            (e.g. ``run_sweep(configs, out, jobs=2)``).
         shuffle_seed: launch order is shuffled with it, so a partial sweep covers the grid evenly.
     """
-    if jobs < 1:
-        raise UserError(f"--jobs must be a positive integer, got {jobs}")
-    name = executor or ("local" if jobs == 1 else "pool")
-    if name not in EXECUTORS:
-        raise UserError(f"unknown executor {name!r}; known: {', '.join(sorted(EXECUTORS))}")
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS.names())}")
+    opts = options or executor_options(executor, **given)
+    if "check" in EXECUTORS.meta(executor):
+        EXECUTORS.meta(executor)["check"](opts)  # bad options fail before anything is written
     from largelr.runner import resolve_device
 
-    for device in sorted({c.train.device for c in configs}):
-        resolve_device(device)  # an unavailable device fails here, before anything is written
+    if executor in ("local",):
+        for device in sorted({c.train.device for c in configs}):
+            resolve_device(device)  # an unavailable device fails here, before anything is written
     study = Path(study)
     groups = sweep_status(configs, study)
     todo = groups["incomplete"] + groups["missing"]
     random.Random(shuffle_seed).shuffle(todo)
     summary = SweepSummary(total=len(configs), skipped=len(groups["done"]))
+    summary.damaged = [store.run_dir(study, c).name for c in groups["damaged"]]
     if not todo:
         log.info("all %d runs in %s are done; nothing to do", len(configs), study)
         return summary
-    if name != "dry":
+    if EXECUTORS.meta(executor).get("writes", True):
+        store.check_writable(study)
         study.mkdir(parents=True, exist_ok=True)
+    ids = [store.run_dir(study, c).name for c in configs]
     bar = tqdm(total=len(configs), initial=summary.skipped, unit="run", disable=not progress, dynamic_ncols=True)
+    stop = threading.Event()
 
-    def on_done(cfg: RunConfig, outcome: dict[str, Any] | str) -> None:
+    def poll() -> None:  # progress from the filesystem, whatever the executor
+        while not stop.wait(1.0):
+            counts = progress_counts(store.study_states(study, ids))
+            bar.n = counts["done"] + counts["failed"]
+            bar.set_postfix(running=counts["running"], failed=counts["failed"], refresh=False)
+            bar.refresh()
+
+    def on_done(cfg: RunConfig, outcome: Outcome) -> None:
         from largelr.runner import summary_line
 
-        if isinstance(outcome, str):
-            summary.statuses["error"] += 1
-            summary.errors.append(f"{store.run_dir(study, cfg).name}: {outcome}")
-            bar.write(f"ERROR {store.run_dir(study, cfg).name} lr={cfg.optim.lr:g}: {outcome}")
+        name = store.run_dir(study, cfg).name
+        if outcome.kind == "done" and outcome.result is not None:
+            if outcome.trained:
+                summary.statuses[outcome.result["status"]] += 1
+                bar.write(summary_line(cfg, outcome.result))
+            else:
+                summary.elsewhere += 1
+        elif outcome.kind == "busy":
+            summary.busy.append(name)
         else:
-            summary.statuses[outcome["status"]] += 1
-            bar.write(summary_line(cfg, outcome))
-        bar.update(1)
+            summary.statuses["error"] += 1
+            errors = summary.config_errors if is_config_error(outcome.message) else summary.errors
+            errors.append(f"{name}: {outcome.message}")
+            bar.write(f"ERROR {name} lr={cfg.optim.lr:g}: {outcome.message}")
 
+    poller = threading.Thread(target=poll, daemon=True)
+    if progress:
+        poller.start()
     try:
-        EXECUTORS[name](todo, study, jobs=jobs, on_done=on_done)
+        EXECUTORS.get(executor)(todo, study, opts, on_done)
     finally:
+        stop.set()
+        if progress:
+            poller.join()
         bar.close()
     return summary

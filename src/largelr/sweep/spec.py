@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from largelr.config import RunConfig, apply_overrides, run_id, set_path, validate
+from largelr.config import RunConfig, apply_overrides, revalidate, run_id, set_path, validate
 from largelr.errors import ConfigError, UserError
 
 
@@ -80,32 +80,60 @@ def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experime
         )
     if path.suffix != ".py":
         raise UserError(f"experiment file must be a Python file (.py) defining sweep(), got {path}")
-    try:
-        ns = runpy.run_path(str(path), run_name="largelr_experiment")
-    except SyntaxError as e:
-        raise UserError(f"{path}:{e.lineno}: syntax error in experiment file: {e.msg}") from None
-    except UserError as e:
-        raise UserError(f"{path}: {e}") from None
-    except Exception as e:  # the user's file raised: show where, not our traceback
-        raise UserError(f"{path}: experiment file raised {type(e).__name__}: {e}") from None
+    ns = _guarded(path, "experiment file", lambda: runpy.run_path(str(path), run_name="largelr_experiment"))
     fn = ns.get("sweep")
     if not callable(fn):
         raise UserError(f"{path}: experiment file must define a function sweep() returning a list of RunConfig")
-    try:
-        configs = fn()
-    except UserError as e:
-        raise UserError(f"{path}: sweep(): {e}") from None
-    except Exception as e:
-        raise UserError(f"{path}: sweep() raised {type(e).__name__}: {e}") from None
+    configs = _guarded(path, "sweep()", fn)
     if not isinstance(configs, (list, tuple)) or not configs:
-        raise UserError(f"{path}: sweep() must return a non-empty list of RunConfig, got {configs!r:.80}")
+        raise UserError(f"{path}: sweep() must return a non-empty list of RunConfig, got {_short(configs)}")
     bad = [type(c).__name__ for c in configs if not isinstance(c, RunConfig)]
     if bad:
         raise UserError(f"{path}: sweep() must return RunConfig objects, got {bad[0]}")
-    try:
-        configs = [check_config(apply_overrides(c, list(overrides))) for c in configs]
+    try:  # the same checks as --set: a RunConfig built in Python may hold any value
+        configs = [check_config(apply_overrides(revalidate(c), list(overrides))) for c in configs]
     except UserError as e:
         raise UserError(f"{path}: {e}") from None
     unique = list({run_id(c): c for c in configs}.values())
-    name = ns.get("NAME") or path.stem
-    return Experiment(str(name), path, (ns.get("__doc__") or "").strip(), unique)
+    return Experiment(_study_name(path, ns.get("NAME", path.stem)), path, _doc(ns), unique)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose __repr__ raises
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _guarded(path: Path, what: str, fn: Any) -> Any:
+    """Call ``fn`` (code from the user's experiment file): any error, exit or interrupt inside it is
+    one UserError naming the file, never a traceback, a silent exit or a misleading message."""
+    try:
+        return fn()
+    except SyntaxError as e:
+        raise UserError(f"{path}:{e.lineno}: syntax error in experiment file: {e.msg}") from None
+    except UserError as e:
+        raise UserError(f"{path}: {what}: {e}") from None
+    except SystemExit as e:
+        raise UserError(f"{path}: {what} called sys.exit({_short(e.code)}); an experiment file must not exit") from None
+    except KeyboardInterrupt:
+        raise UserError(f"{path}: {what} was interrupted (KeyboardInterrupt); nothing was run") from None
+    except BaseException as e:  # the user's code raised: show where, not our traceback
+        raise UserError(f"{path}: {what} raised {type(e).__name__}: {str(e)[:200]}") from None
+
+
+def _study_name(path: Path, name: Any) -> str:
+    """The experiment's NAME, which names its default output directory runs/<NAME>: a relative path
+    that stays inside runs/ (no absolute path, no '..')."""
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(f"{path}: NAME must be a non-empty string, got {_short(name)}")
+    p = Path(name)
+    if p.is_absolute() or ".." in p.parts or "\x00" in name:
+        raise UserError(f"{path}: NAME {name!r} must be a relative name inside runs/ (no absolute path, no '..')")
+    return name
+
+
+def _doc(ns: dict[str, Any]) -> str:
+    doc = ns.get("__doc__")
+    return doc.strip() if isinstance(doc, str) else ""
