@@ -174,7 +174,7 @@ def run_target(
     for m in target.missing():
         log.warning("%s: skipped, %s", target.name, m)
     t0 = time.time()
-    summary = run_sweep(configs, out, jobs=jobs, executor=executor, progress=progress)
+    summary = run_sweep(configs, out, executor=executor or "local", progress=progress, jobs=jobs)
     if executor == "dry":
         return out
     note = store.read_note(out) if store.read_note(out) else {}

@@ -153,7 +153,7 @@ def load_histories(study: str | Path) -> pd.DataFrame:
 
 def load_environments(study: str | Path) -> pd.DataFrame:
     """One row per finished run: run_id, status, converged, lr, start/end times, versions, hardware, host, git."""
-    runs, _ = _finished(study)
+    runs, _, _ = _finished(study)
     rows = []
     for r in runs:
         env, hw = r["env"], r["env"].get("hardware") or {}
