@@ -66,6 +66,12 @@ class TrainConfig:
     fail_after: int = 1000  # from this step on (and at the last step) train acc <= 1.25x chance: "failed"
     label_smoothing: float = 0.0  # eps of the training loss (1-eps)*CE + eps*mean_k(-log p_k); 0: plain CE
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
+    # Explicit BC up-weighting (paper-spec claim 6 intervention, JTT-style): the loss of each training
+    # sample in the BC set is multiplied by bc_weight (batch mean of weighted losses). 1: plain ERM.
+    bc_weight: float = 1.0  # > 1 up-weights, < 1 down-weights, 0 drops the set from the loss
+    bc_set: Literal["oracle", "jtt"] = "oracle"  # oracle: the true BC labels; jtt: training samples an
+    # ERM model (same config and seeds, bc_weight 1) misclassifies after jtt_steps steps
+    jtt_steps: int = 500  # budget of that ERM model (bc_set=jtt only)
     checkpoint_every: int = 0  # steps between checkpoints a restarted run resumes from (0: only on
     # SIGTERM/SIGUSR1); not part of the run id
     tensorboard: bool = False  # also write TensorBoard event files into the run directory; not part of the run id
@@ -441,6 +447,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         t.device == "cpu" or t.device.startswith(("cuda", "mps")),
         f"train.device must be cpu, cuda, cuda:N or mps, got {t.device!r}",
     )
+    _check(math.isfinite(t.bc_weight) and t.bc_weight >= 0, f"train.bc_weight must be >= 0, got {t.bc_weight}")
+    _check(t.jtt_steps > 0, f"train.jtt_steps must be a positive integer, got {t.jtt_steps}")
     _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
     _check(e.n_dynamics >= 0, f"eval.n_dynamics must be >= 0, got {e.n_dynamics}")
     _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")

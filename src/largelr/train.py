@@ -13,12 +13,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from largelr.augment import augmenter
 from largelr.checkpoint import Checkpointer, resume, snapshot
@@ -96,6 +96,7 @@ def train(
     outcome = TrainOutcome(model, "ok", False, 0)
     n_dyn = cfg.eval.n_dynamics
     dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
+    w = sample_weights(cfg, data)  # None: plain ERM (train.bc_weight == 1)
 
     def evaluate_now(step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -127,7 +128,11 @@ def train(
             idx = perm[pos : pos + B]
             pos += B
             set_lr(optimizer, lr_at(step - 1, cfg.optim, T))  # schedule: a pure function of the step
-            loss = F.cross_entropy(model(augment(X[idx])), Y[idx], label_smoothing=t.label_smoothing)
+            logits = model(augment(X[idx]))
+            if w is None:
+                loss = F.cross_entropy(logits, Y[idx], label_smoothing=t.label_smoothing)
+            else:
+                loss = weighted_cross_entropy(logits, Y[idx], w[idx], t.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -155,6 +160,45 @@ def train(
         noise.close()
     log.debug("trained %d steps: %s", outcome.steps, outcome.status)
     return outcome
+
+
+def weighted_cross_entropy(logits: Tensor, y: Tensor, w: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Batch mean of ``w_i * CE_i``: JTT's up-sampling of a set by ``w`` in expectation (not normalised by sum w)."""
+    return (w * F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)).mean()
+
+
+def sample_weights(cfg: RunConfig, data: SpuriousDataset) -> Tensor | None:
+    """Per-training-sample loss weights: ``train.bc_weight`` on the BC set, 1 elsewhere; None when it is 1.
+
+    The BC set is the true bias-conflicting samples (``train.bc_set="oracle"``) or JTT's error set
+    (``"jtt"``, see ``erm_error_set``). A pure function of the config and the dataset.
+    """
+    t = cfg.train
+    if t.bc_weight == 1.0:
+        return None
+    split = data.splits["train"]
+    members = ~split.aligned if t.bc_set == "oracle" else erm_error_set(cfg, data)
+    one = torch.ones((), dtype=split.x.dtype, device=split.x.device)
+    return torch.where(members.to(one.device), one * t.bc_weight, one)
+
+
+def erm_error_set(cfg: RunConfig, data: SpuriousDataset) -> Tensor:
+    """JTT's identification step: the training samples misclassified by a plain ERM model (same config
+    and seeds, ``bc_weight`` 1) trained for ``train.jtt_steps`` steps. Returns a bool mask (data's device)."""
+    t = cfg.train
+    erm_train = replace(t, bc_weight=1.0, until="budget", steps=t.jtt_steps, epochs=None, eval_every=t.jtt_steps)
+    erm_cfg = replace(cfg, train=replace(erm_train, fail_after=t.jtt_steps + 1), eval=replace(cfg.eval, n_dynamics=0))
+    erm = train(erm_cfg, data)
+    split = data.splits["train"]
+    with torch.no_grad():
+        erm.model.eval()
+        wrong = batched_forward(erm.model, split.x).argmax(1) != split.y
+    bc = ~split.aligned
+    log.info(
+        "JTT error set: %d of %d training samples (%d of %d true BC) after %d ERM steps (%s)",
+        int(wrong.sum()), len(wrong), int((wrong & bc).sum()), int(bc.sum()), erm.steps, erm.status,
+    )  # fmt: skip
+    return wrong
 
 
 @torch.no_grad()

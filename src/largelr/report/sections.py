@@ -28,13 +28,29 @@ CURVE_KINDS = (
 )
 
 
+@dataclass(frozen=True)
+class Fig:
+    """A figure of a report: the PNG's path relative to the report dir (its data is the CSV beside it),
+    the caption (what is plotted, how many seeds, the spread shown) and the alt text."""
+
+    path: str
+    caption: str = ""
+    alt: str = ""
+
+
 @dataclass
 class Section:
     title: str
     text: str = ""
     table: pd.DataFrame | None = None
-    figures: tuple[str, ...] = ()  # paths relative to the report dir
+    figures: tuple[str | Fig, ...] = ()  # paths relative to the report dir, or Fig with caption and alt text
     level: int = 2  # heading level: 2 for the study's sections, 3 inside a group
+    caption: str = ""  # shown under the table
+
+
+def as_fig(f: str | Fig) -> Fig:
+    """A bare path becomes a Fig whose alt text is the file's name in words."""
+    return f if isinstance(f, Fig) else Fig(f, alt=Path(f).stem.replace("_", " "))
 
 
 @dataclass
@@ -151,6 +167,9 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             )
         )
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
+    from largelr.report.reproduce_page import study_verdict_section
+
+    sections += study_verdict_section(analysed(df, converged_only))
 
     shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
     long.to_csv(out / "groups.csv", index=False)  # every property; the page shows the headline ones
