@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: quickstart test lint bench clean-runs
+.PHONY: quickstart test lint bench mutation clean-runs results
 
 # Reinstall when the dependency list changes; the stamp records a finished install.
 $(VENV)/.installed: pyproject.toml
@@ -17,17 +17,27 @@ quickstart: $(VENV)/.installed
 	$(BIN)/largelr sweep quickstart --jobs $(JOBS) --out runs/quickstart
 	$(BIN)/largelr report runs/quickstart
 
+# docs/results.md: every reproduce target at its quick preset (resumes; ~1.5 h on 2 idle CPU cores)
+results: $(VENV)/.installed
+	-$(BIN)/largelr reproduce all --preset quick --jobs $(JOBS) --out runs/reproduce
+	$(BIN)/python -m largelr.report.results_page runs/reproduce docs/results.md
+
 test: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/train_throughput.py
+
+# Mutation testing, module by module against the tests that cover each (DEVELOPERS.md); not part of `make test`.
+# One module: `make mutation MODULES=store`.
+mutation: $(VENV)/.installed
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULES)
 
 clean-runs:
 	rm -rf runs/

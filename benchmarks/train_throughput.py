@@ -25,12 +25,13 @@ import torch.nn.functional as F
 
 from largelr.config import RunConfig, apply_overrides
 from largelr.data import build_dataset
-from largelr.train import build_optimizer, init_model, train
+from largelr.optim import build_optimizer
+from largelr.train import init_model, train
 
 
 def minimal_loop(cfg: RunConfig, data, steps: int) -> float:
     model = init_model(cfg, data, torch.device("cpu"))
-    opt = build_optimizer(model.parameters(), cfg.optim)
+    opt = build_optimizer(model, cfg.optim)
     X, Y = data.splits["train"].x, data.splits["train"].y
     N, B = len(Y), cfg.train.batch_size
     g = torch.Generator().manual_seed(0)

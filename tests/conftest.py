@@ -158,3 +158,11 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"cannot start a Slurm cluster here: {e}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def data_tiny():
+    """The tiny config's dataset (seeds.data=0), built once. Tests must not modify it."""
+    from largelr.data import build_dataset
+
+    return build_dataset(tiny_config().data, seed=0)

@@ -36,7 +36,15 @@ def canon(rows):
     return [json.dumps(r, sort_keys=True) for r in rows]
 
 
-@pytest.mark.parametrize("optim", [["optim.momentum=0.9"], ["optim.name=adam", "optim.lr=0.003"]])
+@pytest.mark.parametrize(
+    "optim",
+    [
+        ["optim.momentum=0.9"],
+        ["optim.name=adam", "optim.lr=0.003"],
+        # dropout draws from the (seeded) global RNG, augmentation from its own generator: both are restored
+        ["optim.momentum=0.9", "model.kwargs.dropout=0.2", "augment.crop_pad=2", "augment.jitter=0.2"],
+    ],
+)
 @pytest.mark.parametrize("how", ["signal", "crash"])
 def test_interrupted_and_resumed_training_is_bitwise_identical(make_cfg, optim, how):
     """60 steps straight vs. interrupted (SIGUSR1 after the step-20 evaluation, or a crash at the step-40

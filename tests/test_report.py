@@ -249,7 +249,9 @@ def test_report_counts_and_plots_bad_runs(study):
     page = (out / "index.html").read_text()
     assert "http://" not in page and "https://" not in page
     assert not re.search(r"""src=["'](?!data:image/png;base64,)""", page)
-    assert page.count("data:image/png;base64,") == len(pngs) == md.count("](figures/")
+    assert page.count("data:image/png;base64,") == len(pngs) == md.count("](figures/") // 2
+    # each figure links the CSV of what it plots, in the markdown and (embedded) in the page
+    assert md.count(".csv)") == len(pngs) == page.count('href="data:text/csv;base64,')
 
 
 def test_report_when_every_run_failed_or_diverged(tmp_path):

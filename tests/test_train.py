@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -206,6 +207,54 @@ def test_training_for_epochs(make_cfg, data):
     assert out.steps == 15
     assert [r["step"] for r in out.history] == [0, 5, 10, 15]
     assert [r["epoch"] for r in out.history] == [0.0, 0.5, 1.0, 1.5]
+
+
+# ---------------------------------------------------------------------------------------------
+# stop rules at their exact boundaries, and the history row against the end-of-run metrics
+
+
+def test_convergence_needs_the_loss_strictly_below_loss_tol(make_cfg, data):
+    extra = ["optim.lr=0.2", "train.steps=600", "train.loss_tol=0.5"]
+    budget = train(make_cfg(*extra, "train.until=budget"), data)
+    first = next(r for r in budget.history if r["train/acc"] == 1.0)  # the first evaluation at 100%
+    loss = first["train/loss"]
+    at = train(make_cfg(*extra[:2], f"train.loss_tol={loss!r}", "train.until=converged"), data)
+    assert at.steps > first["step"]  # loss == loss_tol is not below it: training goes on
+    assert at.converged and at.history[-1]["train/loss"] < loss
+    above = math.nextafter(loss, math.inf)
+    just = train(make_cfg(*extra[:2], f"train.loss_tol={above!r}", "train.until=converged"), data)
+    assert just.converged and just.steps == first["step"] and just.status == "ok"
+
+
+def _nan_loss_from(step_index: int, acc: float, monkeypatch):
+    """Make the ``step_index``-th evaluation (0 = step 0) report a NaN train loss and train accuracy ``acc``."""
+    from largelr import train as train_mod
+
+    real, calls = train_mod.history_row, []
+
+    def row(model, data):
+        out = real(model, data)
+        calls.append(1)
+        if len(calls) > step_index:
+            out.update({"train/loss": math.nan, "train/acc": acc})
+        return out
+
+    monkeypatch.setattr(train_mod, "history_row", row)
+
+
+def test_nan_after_finite_rows_is_diverged_and_keeps_the_last_finite_row(make_cfg, data, monkeypatch):
+    _nan_loss_from(2, acc=0.5, monkeypatch=monkeypatch)  # steps 0 and 20 finite, NaN at step 40
+    out = train(make_cfg(), data)
+    assert out.status == "diverged" and not out.converged and out.steps == 40
+    assert [r["step"] for r in out.history] == [0, 20, 40]
+    assert out.last_finite is out.history[1]
+
+
+def test_diverged_wins_over_failed_when_both_hold(make_cfg, data, monkeypatch):
+    # at step 20 >= fail_after the loss is NaN and the accuracy is at chance: both rules apply
+    _nan_loss_from(1, acc=0.0, monkeypatch=monkeypatch)
+    out = train(make_cfg("train.fail_after=0"), data)
+    assert out.status == "diverged" and out.steps == 20
 
 
 def test_last_finite_skips_the_untrained_row():

@@ -63,11 +63,15 @@ class Checkpointer:
             raise Preempted(f"stopped at step {step} on {name}; checkpoint saved", self.requested)
 
 
-def snapshot(model, optimizer, order, perm, pos, outcome: Any) -> dict[str, Any]:
-    """Everything the rest of the training loop depends on (``Checkpointer.after_step`` adds the step)."""
+def snapshot(model, optimizer, order, perm, pos, outcome: Any, generators: dict | None = None) -> dict[str, Any]:
+    """Everything the rest of the training loop depends on (``Checkpointer.after_step`` adds the step).
+
+    ``generators``: further named ``torch.Generator``s the loop draws from (e.g. the augmentation's).
+    """
     import torch
 
     return {
+        "generators": {k: g.get_state() for k, g in (generators or {}).items()},
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "order": order.get_state(),
@@ -79,11 +83,15 @@ def snapshot(model, optimizer, order, perm, pos, outcome: Any) -> dict[str, Any]
     }
 
 
-def resume(state: dict[str, Any], model, optimizer, order, outcome: Any) -> tuple[int, Any, int]:
+def resume(
+    state: dict[str, Any], model, optimizer, order, outcome: Any, generators: dict | None = None
+) -> tuple[int, Any, int]:
     """Restore a ``snapshot`` into the loop's objects; returns the next step, the epoch's permutation and
     the position in it."""
     import torch
 
+    for name, g in (generators or {}).items():
+        g.set_state(state["generators"][name])
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     order.set_state(state["order"])

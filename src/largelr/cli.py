@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_data_parser(sub)
+    from largelr.cli_reproduce import add_reproduce_parser
+
+    add_reproduce_parser(sub)
     return parser
 
 
@@ -295,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             from largelr.cli_data import run_data_command
 
             return run_data_command(args)
+        if args.command == "reproduce":
+            from largelr.cli_reproduce import run_reproduce_command
+
+            return run_reproduce_command(args)
         return COMMANDS[args.command](args)
     except UserError as e:
         print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever the message holds

@@ -41,10 +41,17 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    name: Literal["sgd", "adam"] = "sgd"
-    lr: float = 0.1  # constant learning rate (no schedule), as in the paper
+    name: Literal["sgd", "adam", "adamw"] = "sgd"  # see largelr.optim.OPTIMIZERS (default LR grid each)
+    lr: float = 0.1  # base (peak) learning rate; constant unless a schedule or warm-up is set (the paper)
     momentum: float = 0.0  # SGD only
-    weight_decay: float = 0.0  # L2 penalty added by the optimizer
+    nesterov: bool = False  # SGD only; needs momentum > 0
+    weight_decay: float = 0.0  # sgd/adam: L2 penalty in the gradient; adamw: decoupled decay per step
+    decay_norm_and_bias: bool | None = None  # decay 1-d params (norm scales/shifts, biases) too;
+    # None = the optimizer's default: yes for sgd and adam, no for adamw
+    schedule: Literal["constant", "step", "cosine", "linear_warmup"] = "constant"  # after the warm-up
+    warmup_steps: int = 0  # updates of linear warm-up from lr/warmup_steps to lr (0: none)
+    step_every: int = 1000  # schedule=step: updates between LR drops (counted after the warm-up)
+    gamma: float = 0.1  # schedule=step: factor applied to the LR at each drop
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,14 @@ class TrainConfig:
     loss_tol: float = 5e-5  # convergence threshold on the full-train mean cross-entropy
     eval_every: int = 1000  # steps between evaluations (history rows, convergence/divergence checks)
     fail_after: int = 1000  # from this step on (and at the last step) train acc <= 1.25x chance: "failed"
+    label_smoothing: float = 0.0  # eps of the training loss (1-eps)*CE + eps*mean_k(-log p_k); 0: plain CE
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
+    # Explicit BC up-weighting (paper-spec claim 6 intervention, JTT-style): the loss of each training
+    # sample in the BC set is multiplied by bc_weight (batch mean of weighted losses). 1: plain ERM.
+    bc_weight: float = 1.0  # > 1 up-weights, < 1 down-weights, 0 drops the set from the loss
+    bc_set: Literal["oracle", "jtt"] = "oracle"  # oracle: the true BC labels; jtt: training samples an
+    # ERM model (same config and seeds, bc_weight 1) misclassifies after jtt_steps steps
+    jtt_steps: int = 500  # budget of that ERM model (bc_set=jtt only)
     checkpoint_every: int = 0  # steps between checkpoints a restarted run resumes from (0: only on
     # SIGTERM/SIGUSR1); not part of the run id
     tensorboard: bool = False  # also write TensorBoard event files into the run directory; not part of the run id
@@ -70,6 +84,15 @@ class EvalConfig:
     n_dynamics: int = 1000  # fixed training subset (all BC samples up to half) tracked at every eval; 0: off
     kappa: float = 0.1  # fraction of weights kept by comp_kappa
     sparsities: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """On-device training-batch augmentation, independent per sample, seeded from seeds.order (augment.py)."""
+
+    crop_pad: int = 0  # random crop after zero-padding each side by this many pixels (0: off)
+    flip: bool = False  # random horizontal flip (p=0.5); refused on datasets where it changes the label
+    jitter: float = 0.0  # colour jitter strength j: brightness, contrast (and saturation) factors in [1-j, 1+j]
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     seeds: SeedConfig = field(default_factory=SeedConfig)
 
 
@@ -392,6 +416,19 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(math.isfinite(o.lr) and o.lr > 0, f"optim.lr must be a positive number, got {o.lr}")
     _check(0.0 <= o.momentum < 1.0, f"optim.momentum must be in [0, 1), got {o.momentum}")
     _check(o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}")
+    _check(o.name == "sgd" or o.momentum == 0, f"optim.momentum is for sgd only, got {o.momentum} with {o.name}")
+    _check(not o.nesterov or (o.name == "sgd" and o.momentum > 0), "optim.nesterov needs optim.name=sgd, momentum > 0")
+    _check(o.warmup_steps >= 0, f"optim.warmup_steps must be >= 0, got {o.warmup_steps}")
+    _check(
+        o.schedule != "linear_warmup" or o.warmup_steps > 0,
+        "optim.schedule=linear_warmup needs optim.warmup_steps > 0 (warm-up length in updates)",
+    )
+    _check(o.step_every > 0, f"optim.step_every must be a positive integer, got {o.step_every}")
+    _check(0.0 < o.gamma <= 1.0, f"optim.gamma must be in (0, 1], got {o.gamma}")
+    _check(0.0 <= t.label_smoothing < 1.0, f"train.label_smoothing must be in [0, 1), got {t.label_smoothing}")
+    a = cfg.augment
+    _check(a.crop_pad >= 0, f"augment.crop_pad must be >= 0 pixels, got {a.crop_pad}")
+    _check(0.0 <= a.jitter < 1.0, f"augment.jitter must be in [0, 1), got {a.jitter}")
     _check(t.batch_size > 0, f"train.batch_size must be a positive integer, got {t.batch_size}")
     _check(
         (t.steps is None) != (t.epochs is None),
@@ -410,6 +447,8 @@ def validate(cfg: RunConfig) -> RunConfig:
         t.device == "cpu" or t.device.startswith(("cuda", "mps")),
         f"train.device must be cpu, cuda, cuda:N or mps, got {t.device!r}",
     )
+    _check(math.isfinite(t.bc_weight) and t.bc_weight >= 0, f"train.bc_weight must be >= 0, got {t.bc_weight}")
+    _check(t.jtt_steps > 0, f"train.jtt_steps must be a positive integer, got {t.jtt_steps}")
     _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
     _check(e.n_dynamics >= 0, f"eval.n_dynamics must be >= 0, got {e.n_dynamics}")
     _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")

@@ -6,6 +6,7 @@
                      result.json    status, final metrics (curves included), wall times
                      model.pt       trained weights (a state dict; load with weights_only=True)
                      DONE           written last; its presence is what "finished" means
+    <study>/reproduce.json          the study's note: which reproduce target/preset made it, wall time
                      LEASE          while a worker trains the run: host, pid, token; mtime = heartbeat
                      checkpoint.pt  training state to resume from (removed before DONE)
                      FAILED         traceback of a run that raised (the next sweep retries it)
@@ -171,6 +172,21 @@ def load_weights(rd: Path) -> dict[str, Any]:
     import torch
 
     return torch.load(rd / WEIGHTS, map_location="cpu", weights_only=True)
+
+
+NOTE = "reproduce.json"
+
+
+def write_note(study: str | Path, note: dict[str, Any]) -> None:
+    """Record facts about a whole study (e.g. the reproduce target, preset and wall time), atomically."""
+    Path(study).mkdir(parents=True, exist_ok=True)
+    write_json(Path(study) / NOTE, note)
+
+
+def read_note(study: str | Path) -> dict[str, Any]:
+    """The study's note, or {} when it has none."""
+    path = Path(study) / NOTE
+    return read_json(path) if path.is_file() else {}
 
 
 STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)

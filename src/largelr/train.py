@@ -1,30 +1,33 @@
 """The training loop: plain PyTorch, readable top to bottom, pure in its config.
 
-``train(cfg, data)`` trains one model with a constant learning rate on in-memory tensors batched
-by index, evaluates every ``train.eval_every`` steps, and stops on convergence, divergence, failure
-or the step budget. It returns the trained model and the history; it writes nothing (the runner
-decides where results go).
+``train(cfg, data)`` trains one model on in-memory tensors batched by index (optimizer, LR schedule
+and augmentation come from ``optim`` and ``augment``), evaluates every ``train.eval_every`` steps,
+and stops on convergence, divergence, failure or the step budget. It returns the trained model and
+the history; it writes nothing (the runner decides where results go).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
+from largelr.augment import augmenter
 from largelr.checkpoint import Checkpointer, resume, snapshot
-from largelr.config import OptimConfig, RunConfig, total_steps
+from largelr.config import RunConfig, total_steps
 from largelr.data import SpuriousDataset
 from largelr.metrics.dynamics import dynamics_row, dynamics_subset
 from largelr.metrics.robustness import group_accuracy
 from largelr.models import batched_forward, build_model
+from largelr.optim import build_optimizer, lr_at, set_lr
 from largelr.seeding import derive_seed, make_generator
 
 log = logging.getLogger(__name__)
@@ -59,13 +62,6 @@ def is_failed(step: int, total: int, train_acc: float, num_classes: int, fail_af
     return (step >= fail_after or step == total) and train_acc <= 1.25 / num_classes
 
 
-def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """SGD (optionally with momentum) or Adam, constant LR."""
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
 def init_model(cfg: RunConfig, data: SpuriousDataset, device: torch.device) -> nn.Module:
     """The model, initialised from the init seed alone (independent of data and order seeds)."""
     with torch.random.fork_rng(devices=[]):
@@ -91,18 +87,21 @@ def train(
     t = cfg.train
     device = data.splits["train"].x.device
     model = init_model(cfg, data, device)
-    optimizer = build_optimizer(model.parameters(), cfg.optim)
+    optimizer = build_optimizer(model, cfg.optim)
     order = make_generator(cfg.seeds.order, "order")  # CPU generator: same order on every device
     X, Y = data.splits["train"].x, data.splits["train"].y
     N, B = len(Y), t.batch_size
     T = total_steps(t, N)
+    augment = augmenter(cfg.augment, cfg.seeds.order, X.shape)  # identity when augmentation is off
     outcome = TrainOutcome(model, "ok", False, 0)
     n_dyn = cfg.eval.n_dynamics
     dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
+    w = sample_weights(cfg, data)  # None: plain ERM (train.bc_weight == 1)
 
     def evaluate_now(step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
-        row = {"step": step, "epoch": step * B / N, **history_row(model, data)}
+        lr = lr_at(max(step - 1, 0), cfg.optim, T)  # the LR of the last update (step 0: of the first)
+        row = {"step": step, "epoch": step * B / N, "lr": lr, **history_row(model, data)}
         if dyn_idx is not None:
             row.update(dynamics_row(model, data.splits["train"], dyn_idx))
         outcome.eval_seconds += time.perf_counter() - t0
@@ -111,41 +110,95 @@ def train(
             on_eval(row)
         return row
 
+    noise = contextlib.ExitStack()  # dropout masks come from the global RNG: seed it from the order seed,
+    noise.enter_context(torch.random.fork_rng(devices=[device] if device.type == "cuda" else []))  # restore after
+    torch.manual_seed(derive_seed(cfg.seeds.order, "dropout"))
+    generators = {"augment": augment.generator} if hasattr(augment, "generator") else {}
     perm, pos, first = torch.empty(0, dtype=torch.long, device=device), N, 1
-    if checkpoint is not None and checkpoint.state is not None:
-        first, perm, pos = resume(checkpoint.state, model, optimizer, order, outcome)
+    if checkpoint is not None and checkpoint.state is not None:  # after seeding: resume restores the RNGs
+        first, perm, pos = resume(checkpoint.state, model, optimizer, order, outcome, generators)
         perm = perm.to(device)
     else:
         evaluate_now(0)
     t_start = time.perf_counter()
-    for step in range(first, T + 1):
-        if pos + B > N:  # new epoch; the last partial batch is dropped
-            perm, pos = torch.randperm(N, generator=order).to(device), 0
-        idx = perm[pos : pos + B]
-        pos += B
-        loss = F.cross_entropy(model(X[idx]), Y[idx])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    try:  # a preemption (SIGTERM) raises out of after_step; the global RNG is restored either way
+        for step in range(first, T + 1):
+            if pos + B > N:  # new epoch; the last partial batch is dropped
+                perm, pos = torch.randperm(N, generator=order).to(device), 0
+            idx = perm[pos : pos + B]
+            pos += B
+            set_lr(optimizer, lr_at(step - 1, cfg.optim, T))  # schedule: a pure function of the step
+            logits = model(augment(X[idx]))
+            if w is None:
+                loss = F.cross_entropy(logits, Y[idx], label_smoothing=t.label_smoothing)
+            else:
+                loss = weighted_cross_entropy(logits, Y[idx], w[idx], t.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
-        if step % t.eval_every == 0 or step == T:
-            outcome.train_seconds += time.perf_counter() - t_start
-            row = evaluate_now(step)
-            outcome.steps = step
-            if not math.isfinite(row["train/loss"]):
-                outcome.status = "diverged"
-                break
-            if t.until == "converged" and row["train/acc"] == 1.0 and row["train/loss"] < t.loss_tol:
-                outcome.converged = True
-                break
-            if is_failed(step, T, row["train/acc"], data.num_classes, t.fail_after):
-                outcome.status = "failed"
-                break
-            t_start = time.perf_counter()
-        if checkpoint is not None:
-            checkpoint.after_step(step, lambda: snapshot(model, optimizer, order, perm, pos, outcome))  # noqa: B023
+            if step % t.eval_every == 0 or step == T:
+                outcome.train_seconds += time.perf_counter() - t_start
+                row = evaluate_now(step)
+                outcome.steps = step
+                if not math.isfinite(row["train/loss"]):
+                    outcome.status = "diverged"
+                    break
+                if t.until == "converged" and row["train/acc"] == 1.0 and row["train/loss"] < t.loss_tol:
+                    outcome.converged = True
+                    break
+                if is_failed(step, T, row["train/acc"], data.num_classes, t.fail_after):
+                    outcome.status = "failed"
+                    break
+                t_start = time.perf_counter()
+            if checkpoint is not None:
+                checkpoint.after_step(
+                    step,
+                    lambda: snapshot(model, optimizer, order, perm, pos, outcome, generators),  # noqa: B023
+                )
+    finally:
+        noise.close()
     log.debug("trained %d steps: %s", outcome.steps, outcome.status)
     return outcome
+
+
+def weighted_cross_entropy(logits: Tensor, y: Tensor, w: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Batch mean of ``w_i * CE_i``: JTT's up-sampling of a set by ``w`` in expectation (not normalised by sum w)."""
+    return (w * F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)).mean()
+
+
+def sample_weights(cfg: RunConfig, data: SpuriousDataset) -> Tensor | None:
+    """Per-training-sample loss weights: ``train.bc_weight`` on the BC set, 1 elsewhere; None when it is 1.
+
+    The BC set is the true bias-conflicting samples (``train.bc_set="oracle"``) or JTT's error set
+    (``"jtt"``, see ``erm_error_set``). A pure function of the config and the dataset.
+    """
+    t = cfg.train
+    if t.bc_weight == 1.0:
+        return None
+    split = data.splits["train"]
+    members = ~split.aligned if t.bc_set == "oracle" else erm_error_set(cfg, data)
+    one = torch.ones((), dtype=split.x.dtype, device=split.x.device)
+    return torch.where(members.to(one.device), one * t.bc_weight, one)
+
+
+def erm_error_set(cfg: RunConfig, data: SpuriousDataset) -> Tensor:
+    """JTT's identification step: the training samples misclassified by a plain ERM model (same config
+    and seeds, ``bc_weight`` 1) trained for ``train.jtt_steps`` steps. Returns a bool mask (data's device)."""
+    t = cfg.train
+    erm_train = replace(t, bc_weight=1.0, until="budget", steps=t.jtt_steps, epochs=None, eval_every=t.jtt_steps)
+    erm_cfg = replace(cfg, train=replace(erm_train, fail_after=t.jtt_steps + 1), eval=replace(cfg.eval, n_dynamics=0))
+    erm = train(erm_cfg, data)
+    split = data.splits["train"]
+    with torch.no_grad():
+        erm.model.eval()
+        wrong = batched_forward(erm.model, split.x).argmax(1) != split.y
+    bc = ~split.aligned
+    log.info(
+        "JTT error set: %d of %d training samples (%d of %d true BC) after %d ERM steps (%s)",
+        int(wrong.sum()), len(wrong), int((wrong & bc).sum()), int(bc.sum()), erm.steps, erm.status,
+    )  # fmt: skip
+    return wrong
 
 
 @torch.no_grad()

@@ -25,6 +25,13 @@ def check_config(cfg: RunConfig) -> RunConfig:
     check_kwargs(DATASETS.get(cfg.data.name), cfg.data.kwargs, "data.kwargs", skip=DATA_COMMON)
     check_kwargs(MODELS.get(cfg.model.name), cfg.model.kwargs, "model.kwargs", skip=MODEL_COMMON)
     check_sizes(cfg, DATASETS.meta(cfg.data.name), {n: METRICS.meta(n) for n in resolve_metric_names(cfg.eval.metrics)})
+    if cfg.augment.flip and not DATASETS.meta(cfg.data.name).get("hflip_preserves_label", False):
+        ok = [n for n in DATASETS.names() if DATASETS.meta(n).get("hflip_preserves_label", False)]
+        raise ConfigError(
+            f"augment.flip is refused on {cfg.data.name!r}: a horizontal flip does not preserve its labels "
+            f"(digits are not mirror-symmetric; side-by-side pairs would swap regions); datasets that allow it: "
+            f"{', '.join(ok)}"
+        )
     if cfg.train.batch_size > cfg.data.n_train:
         raise ConfigError(
             f"train.batch_size ({cfg.train.batch_size}) must not exceed data.n_train ({cfg.data.n_train})"

@@ -21,6 +21,7 @@ from largelr.metrics.compressibility import (
     prune_global_magnitude,
     prune_layerwise_magnitude,
     realised_sparsity,
+    weight_tensors,
 )
 from largelr.models.mlp import mlp
 
@@ -135,6 +136,10 @@ def test_prune_curve_metrics_on_toy():
         assert [r["sparsity"] for r in rows] == [0.0, 0.5, 0.9]
         assert rows[0]["acc"] == 1.0 and rows[0]["realised_weight_sparsity"] == realised_sparsity(model)[0]
         assert rows[1]["acc"] == 1.0  # pruning 50% removes only zeros
+        assert [r["worst_group_acc"] for r in rows[:2]] == [1.0, 1.0]
+        # bias-free, 126 weights of which 105 are 0; at 0.9 round(113.4) = 113 (per layer 97 + 16) are
+        assert rows[2]["realised_weight_sparsity"] == pytest.approx(113 / 126)
+        assert rows[2]["realised_param_sparsity"] == pytest.approx(113 / 126)
         assert {f"test/{stem}_auc", f"test/{stem}_max_sparsity_99", f"test/{stem}_max_sparsity_95"} <= set(out)
 
 
@@ -142,3 +147,118 @@ def test_compressibility_metric_keys():
     out = METRICS.get("compressibility")(make_ctx(_model(), toy_dataset()))
     assert {"weights/comp", "weights/pqi", "weights/comp_layer0", "weights/pqi_layer2"} <= set(out)
     assert 0 < out["weights/pqi"] < 1
+
+
+# ---------------------------------------------------------------------------------------------
+# values a one-character change would alter (from mutation testing, tools/mutation.py)
+
+
+def test_comp_kappa_keeps_ceil_of_non_integer_kappa_d():
+    w = torch.tensor([3.0, -4.0, 0, 0, 0, 0, 0, 0, 0, 1.0])  # D = 10, |w|^2 = 26
+    # kappa * D = 1.5 keeps ceil = 2 entries (4 and 3), not floor = 1; 0.01 * 10 = 0.1 still keeps one
+    assert comp_kappa(w, 0.15) == pytest.approx(1 - math.sqrt(1 / 26))
+    assert comp_kappa(w, 0.01) == pytest.approx(1 - math.sqrt(10 / 26))
+    assert comp_kappa(torch.tensor([[3.0, 4.0]]), 0.5) == pytest.approx(1 - 3 / 5)  # flattened; sorted by |w|
+    assert comp_kappa(torch.tensor([0.6, -0.8]), 0.5) == pytest.approx(1 - 0.6)  # unit norm is not "zero"
+
+
+def test_comp_kappa_rows_keeps_ceil_and_averages_rows():
+    W = torch.tensor([[3.0, -4.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    # kappa * D = 1.5 -> top 2 per row: row 0 keeps 4, 3 (tail norm 1 of sqrt 26); row 1 tail sqrt(2) of 2
+    expected = ((1 - 1 / math.sqrt(26)) + (1 - math.sqrt(2) / 2)) / 2
+    assert comp_kappa_rows(W, 0.3) == pytest.approx(expected)
+    assert math.isnan(comp_kappa_rows(torch.zeros(2, 3), 0.5))
+    # conv kernels are rows of out_channels x (in_channels * kernel)
+    assert comp_kappa_rows(W[:2].reshape(2, 5, 1, 1), 0.3) == pytest.approx(expected)
+
+
+def test_pq_index_general_p_q_by_hand():
+    z = torch.tensor([3.0, 4.0])  # l1 = 7, l2 = 5, l4 = 337 ** 0.25, d = 2
+    assert float(pq_index(z)) == pytest.approx(1 - 2**-0.5 * 7 / 5)
+    assert float(pq_index(z, p=2.0, q=4.0)) == pytest.approx(1 - 2 ** (1 / 4 - 1 / 2) * 5 / 337**0.25)
+    assert float(pq_index(z / 10)) == pytest.approx(1 - 2**-0.5 * 7 / 5)  # scale-free, also with norm < 1
+
+
+def test_pruning_ties_are_broken_by_position():
+    model = _model()
+    with torch.no_grad():
+        for m in _mlp_layers(model):
+            m.weight.fill_(0.5)
+    pruned = prune_global_magnitude(model, 0.5)  # all 280 magnitudes equal: the first 140 positions go
+    got = torch.cat([m.weight.detach().flatten() == 0 for m in _mlp_layers(pruned)])
+    assert torch.equal(got, torch.arange(280) < 140)
+
+
+def _mlp_layers(model: nn.Module) -> list[nn.Linear]:
+    """The depth-2 MLP's weight layers, spelled out: two hidden Linear layers, then the classifier."""
+    return [model.body[1], model.body[3], model.classifier]
+
+
+def test_pruning_targets_are_every_linear_layer_including_the_classifier():
+    model = _model()
+    assert [m for m, _ in prunable(model)] == _mlp_layers(model)
+    assert all(name == "weight" for _, name in prunable(model))
+    assert [name for name, _ in weight_tensors(model)] == ["body.1.weight", "body.3.weight", "classifier.weight"]
+
+
+@pytest.mark.parametrize("sparsity", [0.35, 1.0])
+def test_global_pruning_zeroes_the_smallest_weights_of_all_layers(sparsity):
+    model = _model(2)
+    layers = _mlp_layers(model)
+    flat = torch.cat([m.weight.detach().flatten() for m in layers])  # 192 + 64 + 24 = 280 entries
+    k = round(sparsity * len(flat))  # 0.35 * 280 = 98
+    expected_zero = torch.zeros(len(flat), dtype=torch.bool)
+    expected_zero[flat.abs().argsort()[:k]] = True  # random weights: no ties
+    pruned = prune_global_magnitude(model, sparsity)
+    got = torch.cat([m.weight.detach().flatten() == 0 for m in _mlp_layers(pruned)])
+    assert torch.equal(got, expected_zero)
+    for m, mp in zip(layers, _mlp_layers(pruned)):
+        assert torch.equal(mp.bias, m.bias)  # biases are never pruned
+    w_frac, all_frac = realised_sparsity(pruned)
+    assert w_frac == pytest.approx(k / 280)
+    assert all_frac == pytest.approx(k / (280 + 8 + 8 + 3))
+
+
+def test_layerwise_pruning_rounds_each_layer():
+    model = _model(3)
+    pruned = prune_layerwise_magnitude(model, 0.35)
+    # round(0.35 * n) per layer: 67.2 -> 67, 22.4 -> 22, 8.4 -> 8 (floor/ceil would differ in some layer)
+    for m, mp, k in zip(_mlp_layers(model), _mlp_layers(pruned), (67, 22, 8)):
+        expected = torch.zeros(m.weight.numel(), dtype=torch.bool)
+        expected[m.weight.detach().flatten().abs().argsort()[:k]] = True
+        assert torch.equal(mp.weight.detach().flatten() == 0, expected)
+
+
+def test_realised_sparsity_counts_zeros_by_hand():
+    model = _model()
+    with torch.no_grad():
+        for m in _mlp_layers(model):
+            m.weight.fill_(1.0)
+            m.bias.fill_(1.0)
+        model.body[3].weight[:2] = 0.0  # 16 of the 280 weights
+        model.classifier.bias[0] = 0.0  # 1 of the 19 biases
+    w_frac, all_frac = realised_sparsity(model)
+    assert w_frac == pytest.approx(16 / 280)
+    assert all_frac == pytest.approx(17 / 299)
+
+
+def test_compressibility_metric_values_by_hand():
+    model = _model()
+    with torch.no_grad():
+        for m in _mlp_layers(model):
+            m.weight.zero_()
+        model.body[1].weight[0, :2] = torch.tensor([3.0, -4.0])  # layer 0: one nonzero row (3, -4, 0, ...)
+        model.body[3].weight[:] = 1.0  # layer 1: 64 equal entries
+        model.classifier.weight[1, 0] = 2.0  # layer 2: one-hot
+    out = METRICS.get("compressibility")(make_ctx(model, toy_dataset(), kappa=0.01))
+    # pooled: D = 280, ceil(2.8) = 3 kept: 4, 3, 2; the tail is 64 ones -> norm 8 of sqrt(25 + 4 + 64)
+    assert out["weights/comp"] == pytest.approx(1 - 8 / math.sqrt(93))
+    l1 = 3 + 4 + 64 + 2
+    assert out["weights/pqi"] == pytest.approx(1 - 280**-0.5 * l1 / math.sqrt(93))
+    # per layer rows: kappa * 24 = 0.24 keeps 1 per row; the only nonzero row keeps 4 of (3, -4)
+    assert out["weights/comp_layer0"] == pytest.approx(1 - 3 / 5)
+    assert out["weights/comp_layer1"] == pytest.approx(1 - math.sqrt(7 / 8))  # rows of 8 ones keep 1
+    assert out["weights/comp_layer2"] == pytest.approx(1.0)
+    assert out["weights/pqi_layer0"] == pytest.approx(1 - 192**-0.5 * 7 / 5)
+    assert out["weights/pqi_layer1"] == pytest.approx(0.0, abs=1e-12)
+    assert out["weights/pqi_layer2"] == pytest.approx(1 - 24**-0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -73,3 +74,78 @@ def test_probes_and_dfr_metrics_on_wired_models():
         d = METRICS.get("dfr")(ctx)
         # retraining the last layer on balanced groups recovers a perfect classifier from either model
         assert d["test/dfr_worst_group_acc"] == 1.0 and d["test/dfr_acc"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# values a one-character change would alter (from mutation testing, tools/mutation.py)
+
+
+def test_fit_logistic_default_c_and_sample_weights_match_sklearn():
+    """Weights w (mean 1) give sklearn's objective with sample_weight=w; a constant feature is left unscaled."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(3, (90,), generator=g)
+    Z = torch.randn(90, 4, generator=g) + F.one_hot(y, 4).double() * 0.7
+    Z[:, 3] = 2.0  # constant column
+    w = group_balanced_weights(torch.randint(4, (90,), generator=g))
+    ours = fit_logistic(Z, y, 3, sample_weight=w)  # default C = 1
+    assert torch.equal(ours.scale[3:], torch.ones(1, dtype=torch.double)) and ours.mean[3] == 2.0
+    X = StandardScaler().fit_transform(Z.numpy())
+    ref = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(X, y.numpy(), sample_weight=w.numpy())
+    np.testing.assert_allclose(ours.logits(Z).softmax(1).numpy(), ref.predict_proba(X), atol=1e-4)
+    assert torch.equal(ours.predict(Z), ours.logits(Z).argmax(1))
+
+
+def test_two_valued_targets_are_probed_and_one_valued_are_nan():
+    y = torch.tensor([0, 1] * 10)
+    Z = F.one_hot(y, 2).float()
+    assert probe_accuracy(Z, y, 2, seed=0, tag="t") == 1.0
+    assert math.isnan(probe_accuracy(Z, torch.zeros(20, dtype=torch.long), 2, seed=0, tag="t"))
+    s = torch.tensor([0, 0, 1, 1] * 5)
+    r = dfr_scores(Z, y, s, 2, 2, seed=0)
+    assert r == {"worst": 1.0, "mean": 1.0, "acc": 1.0}
+    nan = dfr_scores(Z, torch.zeros(20, dtype=torch.long), s, 2, 2, seed=0)
+    assert set(nan) == {"worst", "mean", "acc"} and all(math.isnan(v) for v in nan.values())
+
+
+def test_halves_split_in_two_and_depend_on_seed_and_tag():
+    a, b = halves(10, seed=0, tag="x")
+    assert len(a) == len(b) == 5 and torch.equal(a, a.sort().values) and torch.equal(b, b.sort().values)
+    assert not torch.equal(a, halves(10, seed=1, tag="x")[0]) and not torch.equal(a, halves(10, seed=0, tag="y")[0])
+
+
+def test_dfr_scores_fit_group_weighted_on_one_seeded_half_and_score_the_other():
+    """dfr_scores composed by hand: the seeded "dfr" halves, group-balanced weights, group accuracies by loops."""
+    g = torch.Generator().manual_seed(2)
+    y = torch.randint(3, (90,), generator=g)
+    s = torch.where(torch.rand(90, generator=g) < 0.8, y, torch.randint(3, (90,), generator=g))  # mostly aligned
+    Z = torch.randn(90, 3, generator=g) * 1.5 + F.one_hot(y, 3) + 2.0 * F.one_hot(s, 3)
+    expected: dict[str, list[float]] = {"worst": [], "mean": [], "acc": []}
+    a, b = halves(90, 5, "dfr")
+    for fit, score in ((a, b), (b, a)):
+        readout = fit_logistic(Z[fit], y[fit], 3, group_balanced_weights((y * 3 + s)[fit]))
+        pred = readout.predict(Z[score])
+        accs = []
+        for c, v in itertools.product(range(3), range(3)):
+            in_group = (y[score] == c) & (s[score] == v)
+            if in_group.any():
+                accs.append(float((pred[in_group] == c).double().mean()))
+        expected["worst"].append(min(accs))
+        expected["mean"].append(sum(accs) / len(accs))
+        expected["acc"].append(float((pred == y[score]).double().mean()))
+    got = dfr_scores(Z, y, s, 3, 3, seed=5)
+    assert got == pytest.approx({k: sum(v) / 2 for k, v in expected.items()})
+
+
+def test_probe_accuracy_cross_fits_over_the_seeded_halves():
+    g = torch.Generator().manual_seed(3)
+    t = torch.randint(3, (60,), generator=g)
+    Z = torch.randn(60, 3, generator=g) * 1.5 + F.one_hot(t, 3)  # noisy: held-out accuracy below 1
+    a, b = halves(60, 7, "probe")
+    accs = []
+    for fit, score in ((a, b), (b, a)):
+        pred = fit_logistic(Z[fit], t[fit], 3).predict(Z[score])
+        accs.append(float((pred == t[score]).double().mean()))
+    assert probe_accuracy(Z, t, 3, seed=7, tag="probe") == pytest.approx(sum(accs) / 2)

@@ -127,3 +127,78 @@ def test_representation_metrics_keys():
     # every sample lights exactly one core and one spurious unit of 6, each with value 3
     assert sparsity["test/act_zero_frac"] == pytest.approx(4 / 6) and sparsity["test/dead_frac"] == 0.0
     assert sparsity["test/act_pqi"] == pytest.approx(1 - 6**-0.5 * 6 / math.sqrt(18))
+
+
+# ---------------------------------------------------------------------------------------------
+# values a one-character change would alter (from mutation testing, tools/mutation.py)
+
+
+def test_activation_sparsity_dead_units_are_columns():
+    Z = torch.tensor([[0.0, 1.0, 0.0, 2.0], [0.0, 3.0, 0.0, 0.0]])  # units 0 and 2 dead; no sample all zero
+    out = activation_sparsity(Z)
+    assert out["act_zero_frac"] == pytest.approx(5 / 8)
+    assert out["dead_frac"] == pytest.approx(2 / 4)
+    assert out["act_pqi"] == pytest.approx(((1 - 0.5 * 3 / math.sqrt(5)) + (1 - 0.5)) / 2)
+    assert math.isnan(activation_sparsity(torch.zeros(2, 3))["act_pqi"])
+
+
+def test_fisher_ratio_two_classes_by_hand():
+    Z = torch.tensor([[0.0], [2.0], [4.0], [6.0]])
+    # means 1 and 5 around 3: tr S_B = 2 * 4 + 2 * 4 = 16; tr S_W = 4 * 1 = 4
+    assert fisher_ratio(Z, torch.tensor([0, 0, 1, 1]), 2) == pytest.approx(4.0)
+    assert math.isnan(fisher_ratio(torch.tensor([[1.0], [1.0], [3.0]]), torch.tensor([0, 0, 1]), 2))  # no spread
+    # a class of one sample counts; small spread (tr S_W = 0.02 < 1): means 0.1, 0.5 around 0.7 / 3
+    # tr S_B = 2 (0.1 - 0.7 / 3)^2 + (0.5 - 0.7 / 3)^2 = 0.32 / 3, tr S_W = 0.01 + 0.01 + 0
+    got = fisher_ratio(torch.tensor([[0.0], [0.2], [0.5]]), torch.tensor([0, 0, 1]), 2)
+    assert got == pytest.approx(16 / 3)
+
+
+def test_separation_needs_two_present_classes():
+    Z = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0]])
+    assert math.isfinite(separation(Z, torch.tensor([0, 0, 1]), 3))  # two of three classes present
+    assert math.isnan(separation(Z, torch.tensor([2, 2, 2]), 3))
+    assert math.isnan(separation(torch.tensor([[1.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1]), 2))  # all parallel
+
+
+def _core_with_spurious_leak() -> torch.nn.Module:
+    """The wired core reader whose spurious units fire at half strength: Z = [3 onehot(y), 1.5 onehot(s)]."""
+    model = wired_mlp("core")
+    with torch.no_grad():
+        model.body[1].weight[3:] *= 0.5
+    return model
+
+
+def test_separation_and_fisher_follow_the_information_in_the_features():
+    """y is carried twice as strongly as s, so y separates more than s (orderings hold for any D_between)."""
+    out = METRICS.get("class_separation")(make_ctx(_core_with_spurious_leak(), toy_dataset()))
+    assert out["test/class_sep"] > out["test/bias_sep"]
+    # by y: tr S_B = 3 classes * 12 * |3 e_y - 1|^2 = 216, tr S_W = 36 * |1.5 e_s - 0.5|^2 = 54
+    assert out["test/fisher_ratio"] == pytest.approx(216 / 54)
+    # by s: tr S_B = 36 * 1.5 = 54, tr S_W = 36 * 6 = 216
+    assert out["test/bias_fisher_ratio"] == pytest.approx(54 / 216)
+
+
+def test_selectivity_index_with_two_values_and_with_one():
+    Z = torch.tensor([[0.3], [0.1], [0.1]])  # small activations: mean sums below 1
+    assert selectivity_index(Z, torch.tensor([0, 1, 1]), 3).tolist() == pytest.approx([0.5])  # 0.2 / 0.4
+    one = selectivity_index(Z, torch.tensor([1, 1, 1]), 3)
+    assert torch.isnan(one).all() and one.dtype == torch.double
+
+
+def test_selectivity_metric_ties_and_dead_units():
+    model = wired_mlp("core")
+    with torch.no_grad():
+        W = model.body[1].weight.view(6, 3, 6)
+        W[0] = 0.0
+        W[0, 0, :] = 1.0  # unit 0 reads core row 0 and spurious row 0: 3 [y=0] + 3 [s=0]
+        W[1:3] = 0.0  # units 1, 2 dead
+    out = METRICS.get("selectivity")(make_ctx(model, toy_dataset()))
+    # unit 0: means 4 on its value, 1 elsewhere -> CSI = BSI = 3 / 5 (a tie, not counted as CSI > BSI);
+    # units 3-5: CSI 0, BSI 1; units 1, 2 excluded
+    assert out["test/csi_mean"] == pytest.approx(0.6 / 4)
+    assert out["test/bsi_mean"] == pytest.approx((0.6 + 3) / 4)
+    assert out["test/csi_gt_bsi"] == 0.0
+    with torch.no_grad():
+        model.body[1].weight.zero_()
+    dead = METRICS.get("selectivity")(make_ctx(model, toy_dataset()))
+    assert all(math.isnan(v) for v in dead.values()) and len(dead) == 3

@@ -6,7 +6,9 @@ import math
 
 import pytest
 import torch
+from metric_toys import make_ctx, toy_dataset, wired_mlp
 
+from largelr.metrics.base import METRICS
 from largelr.metrics.robustness import group_accuracy, robustness_metrics
 
 # groups (y, s): (0,0) x2, (0,1) x2, (1,1) x2, (1,0) x2; class 2 exists but has no samples
@@ -42,3 +44,75 @@ def test_robustness_metrics_empty_subsets_are_nan():
     r = robustness_metrics(y.clone(), y, y.clone(), torch.tensor([True, True]), 2, 2, pulled=torch.arange(2))
     assert r["acc"] == 1.0 and math.isnan(r["acc_bc"]) and math.isnan(r["bias_following"])
     assert "avg_acc" not in r
+
+
+# ---------------------------------------------------------------------------------------------
+# values a one-character change would alter (from mutation testing, tools/mutation.py)
+
+
+def test_group_accuracy_with_unequal_group_sizes():
+    # groups (y, s) = (0, 1) x1 right, (1, 0) x3 with 2 right, (1, 1) x1 wrong; num_attrs 2 != num_classes 3
+    y = torch.tensor([0, 1, 1, 1, 1])
+    s = torch.tensor([1, 0, 0, 0, 1])
+    pred = torch.tensor([0, 1, 1, 2, 0])
+    A = group_accuracy(pred, y, s, 3, 2)
+    assert A.shape == (3, 2)
+    assert A[0, 1] == 1.0 and A[1, 0] == pytest.approx(2 / 3) and A[1, 1] == 0.0
+    assert torch.isnan(A[0, 0]) and torch.isnan(A[2]).all()
+
+
+def test_avg_acc_renormalises_over_present_groups():
+    # training puts weight on group (1, 0), which the scored split lacks: the rest is renormalised
+    y = torch.tensor([0, 0, 1])
+    s = torch.tensor([0, 1, 1])
+    pred = torch.tensor([0, 1, 1])  # (0, 0) right, (0, 1) wrong, (1, 1) right
+    frac = torch.tensor([[0.5, 0.1], [0.2, 0.2]])
+    r = robustness_metrics(pred, y, s, y == s, 2, 2, frac)
+    assert r["avg_acc"] == pytest.approx((0.5 * 1 + 0.1 * 0 + 0.2 * 1) / 0.8)
+    assert r["worst_group_acc"] == 0.0 and r["unbiased_acc"] == pytest.approx(2 / 3)
+    assert r["acc_ba"] == 1.0 and r["acc_bc"] == 0.0 and r["acc"] == pytest.approx(2 / 3)
+    assert math.isnan(robustness_metrics(pred, y, s, y == s, 2, 2, torch.zeros(2, 2))["avg_acc"])
+
+
+def test_robustness_metric_on_a_model_that_reads_the_spurious_attribute():
+    # wired to predict s: right exactly on the aligned samples. Toy train/val: 27 aligned + 3 conflicting
+    # samples (groups (0,1), (1,2), (2,0)); test: all 9 groups x 4.
+    out = METRICS.get("robustness")(make_ctx(wired_mlp("spurious"), toy_dataset()))
+    assert out["test/acc"] == pytest.approx(1 / 3) and out["val/acc"] == pytest.approx(0.9)
+    for split in ("val", "test"):
+        assert out[f"{split}/acc_ba"] == 1.0 and out[f"{split}/acc_bc"] == 0.0
+        assert out[f"{split}/worst_group_acc"] == 0.0
+        assert out[f"{split}/avg_acc"] == pytest.approx(27 / 30)  # training proportions: 9/30 per aligned group
+    assert out["test/unbiased_acc"] == pytest.approx(1 / 3) and out["val/unbiased_acc"] == pytest.approx(0.5)
+    assert out["test/group_acc"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    assert out["val/group_acc"][0] == [1.0, 0.0, None]
+
+
+def test_history_row_equals_the_end_of_run_robustness_metrics():
+    """Same model, same splits: the history's test numbers are the robustness metric's, acc_bc on the
+    conflicting samples. The model predicts s, so it is right on exactly the aligned samples."""
+    from largelr.train import history_row
+
+    data = toy_dataset()
+    for reads, acc_bc in (("spurious", 0.0), ("core", 1.0)):
+        model = wired_mlp(reads).train()
+        row = history_row(model, data)
+        assert model.training  # handed back in training mode
+        metrics = METRICS.get("robustness")(make_ctx(model, data))
+        for key in ("test/acc", "test/acc_bc", "test/worst_group_acc", "val/acc"):
+            assert row[key] == metrics[key]
+        assert row["test/acc_bc"] == acc_bc
+    # by hand for the s-reader: logits 3 * onehot(s); train has 27 aligned and 3 conflicting samples
+    row = history_row(wired_mlp("spurious"), data)
+    assert row["train/acc"] == pytest.approx(0.9) and row["test/acc"] == pytest.approx(1 / 3)
+    expected_loss = (27 * math.log(1 + 2 * math.exp(-3)) + 3 * math.log(math.exp(3) + 2)) / 30
+    assert row["train/loss"] == pytest.approx(expected_loss)
+    assert row["test/worst_group_acc"] == 0.0
+
+
+def test_robustness_metrics_of_an_empty_split_are_all_nan():
+    e = torch.zeros(0, dtype=torch.long)
+    r = robustness_metrics(e, e, e, torch.zeros(0, dtype=torch.bool), 2, 2, torch.full((2, 2), 0.25))
+    for key in ("acc", "acc_ba", "acc_bc", "worst_group_acc", "unbiased_acc", "avg_acc"):
+        assert math.isnan(r[key]), key
+    assert r["group_acc"] == [[None, None], [None, None]]

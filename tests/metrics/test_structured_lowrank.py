@@ -118,3 +118,9 @@ def test_low_rank_metric_keys():
     assert out["weights/stable_rank_layer1"] == pytest.approx(3.0)
     assert out["weights/eff_rank_mean"] == pytest.approx(4.5)
     assert out["weights/stable_rank_mean"] == pytest.approx(4.5)
+
+
+def test_stable_rank_of_a_rank_one_matrix_is_one():
+    W = torch.outer(torch.tensor([1.0, 2.0, 2.0]), torch.tensor([3.0, 4.0]))  # singular values (15, 0)
+    assert stable_rank(W) == pytest.approx(1.0)
+    assert effective_rank(W) == pytest.approx(1.0)

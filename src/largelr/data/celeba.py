@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-@DATASETS.register("celeba", non_semantic=("root", "num_workers"), ignores=("rho",))
+# a mirrored photo keeps its class
+@DATASETS.register("celeba", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
 def celeba(
     *,
     rho: float,

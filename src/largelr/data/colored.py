@@ -46,7 +46,8 @@ PALETTE = torch.tensor(
 )
 
 
-@DATASETS.register("colored_mnist", max_samples=MAX_IMAGE_SAMPLES)
+# digits are not mirror-symmetric
+@DATASETS.register("colored_mnist", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=False)
 def colored_mnist(
     *, rho: float, n_train: int, n_val: int, n_test: int, seed: int, source: str = "mnist5k", color_std: float = 0.005
 ) -> SpuriousDataset:
@@ -75,7 +76,8 @@ def colored_mnist(
     )
 
 
-@DATASETS.register("colored_frame", max_samples=MAX_IMAGE_SAMPLES)
+# digits are not mirror-symmetric
+@DATASETS.register("colored_frame", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=False)
 def colored_frame(
     *,
     rho: float,
@@ -107,7 +109,8 @@ def colored_frame(
     return _framed("colored_frame", src, pools, spur, ~spur, width, rho, (n_train, n_val, n_test), seed, color_std)
 
 
-@DATASETS.register("colored_ring", max_samples=MAX_IMAGE_SAMPLES)
+# digits are not mirror-symmetric
+@DATASETS.register("colored_ring", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=False)
 def colored_ring(
     *,
     rho: float,

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 GRAY_SATURATE_STANDIN = "gaussian_noise"
 
 
-@DATASETS.register("corrupted", max_samples=MAX_IMAGE_SAMPLES)
+# mirrored photos keep their class
+@DATASETS.register("corrupted", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=True)
 def corrupted(
     *,
     rho: float,

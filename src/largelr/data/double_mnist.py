@@ -29,7 +29,8 @@ from largelr.seeding import make_generator
 Side = Literal["left", "right", "top", "bottom"]
 
 
-@DATASETS.register("double_mnist", max_samples=MAX_IMAGE_SAMPLES)
+# a flip swaps the core and spurious sides
+@DATASETS.register("double_mnist", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=False)
 def double_mnist(
     *,
     rho: float,
@@ -65,7 +66,8 @@ def double_mnist(
     )  # fmt: skip
 
 
-@DATASETS.register("dominoes", max_samples=MAX_IMAGE_SAMPLES)
+# a flip swaps the core and spurious sides
+@DATASETS.register("dominoes", max_samples=MAX_IMAGE_SAMPLES, hflip_preserves_label=False)
 def dominoes(
     *,
     rho: float,

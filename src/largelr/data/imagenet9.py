@@ -27,7 +27,8 @@ VARIANTS = ("original", "mixed_same", "mixed_rand")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-@DATASETS.register("imagenet9", non_semantic=("root", "num_workers"), ignores=("rho",))
+# a mirrored photo keeps its class
+@DATASETS.register("imagenet9", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
 def imagenet9(
     *,
     rho: float,

@@ -25,7 +25,8 @@ COLUMNS = ("img_id", "img_filename", "y", "split", "place", "place_filename")
 ALLOWED = {"y": (0, 1), "split": (0, 1, 2), "place": (0, 1)}
 
 
-@DATASETS.register("waterbirds", non_semantic=("root", "num_workers"), ignores=("rho",))
+# a mirrored photo keeps its class
+@DATASETS.register("waterbirds", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
 def waterbirds(
     *,
     rho: float,

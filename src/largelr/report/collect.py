@@ -149,3 +149,32 @@ def load_histories(study: str | Path) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def load_environments(study: str | Path) -> pd.DataFrame:
+    """One row per finished run: run_id, status, converged, lr, start/end times, versions, hardware, host, git."""
+    runs, _, _ = _finished(study)
+    rows = []
+    for r in runs:
+        env, hw = r["env"], r["env"].get("hardware") or {}
+        rows.append(
+            {
+                "run_id": r["run_id"],
+                "status": r["result"]["status"],
+                "converged": bool(r["result"].get("converged", False)),
+                "lr": r["config"].optim.lr,
+                "start_time": env.get("start_time"),
+                "end_time": env.get("end_time"),
+                "python": env.get("python"),
+                "torch": (env.get("versions") or {}).get("torch"),
+                "largelr": (env.get("versions") or {}).get("largelr"),
+                "device": hw.get("device"),
+                "cpu": hw.get("cpu"),
+                "cpu_count": hw.get("cpu_count"),
+                "gpu": hw.get("gpu"),
+                "host": env.get("hostname"),
+                "commit": (env.get("git") or {}).get("commit"),
+                "dirty": (env.get("git") or {}).get("dirty"),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -14,10 +14,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from largelr.metrics import Key
 from largelr.report import plots, tables
 from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
-from largelr.report.keys import reported
+from largelr.report.keys import desirable, reported
 
 LR = tables.LR
 CURVE_KINDS = (
@@ -27,13 +28,29 @@ CURVE_KINDS = (
 )
 
 
+@dataclass(frozen=True)
+class Fig:
+    """A figure of a report: the PNG's path relative to the report dir (its data is the CSV beside it),
+    the caption (what is plotted, how many seeds, the spread shown) and the alt text."""
+
+    path: str
+    caption: str = ""
+    alt: str = ""
+
+
 @dataclass
 class Section:
     title: str
     text: str = ""
     table: pd.DataFrame | None = None
-    figures: tuple[str, ...] = ()  # paths relative to the report dir
+    figures: tuple[str | Fig, ...] = ()  # paths relative to the report dir, or Fig with caption and alt text
     level: int = 2  # heading level: 2 for the study's sections, 3 inside a group
+    caption: str = ""  # shown under the table
+
+
+def as_fig(f: str | Fig) -> Fig:
+    """A bare path becomes a Fig whose alt text is the file's name in words."""
+    return f if isinstance(f, Fig) else Fig(f, alt=Path(f).stem.replace("_", " "))
 
 
 @dataclass
@@ -150,6 +167,9 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             )
         )
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
+    from largelr.report.reproduce_page import study_verdict_section
+
+    sections += study_verdict_section(analysed(df, converged_only))
 
     shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
     long.to_csv(out / "groups.csv", index=False)  # every property; the page shows the headline ones
@@ -176,7 +196,35 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             frames[-1].insert(0, "group", g.label)
     for name, frames in csvs.items():
         pd.concat(frames).to_csv(out / f"{name}.csv", index=False)
-    return sections
+    return sections + knob_sections(analysed(df, converged_only), out)
+
+
+def knob_sections(df: pd.DataFrame, out: Path, keys: dict[str, Key] | None = None) -> list[Section]:
+    """The "Knob comparison" sections when the study varies more than one knob (``largelr.knobs``), else none.
+
+    ``keys`` (default: the analysed keys as their metrics declare them) gives labels and directions.
+    """
+    from largelr.report import knobs
+
+    if len(knobs.varied_knobs(df)) < 2:
+        return []
+    if keys is None:
+        keys = {k: Key(label, desirable(k)) for k, label in reported(df.columns).items()}
+    effects = knobs.knob_effects(df, keys)
+    if effects.empty:
+        return []
+    effects.to_csv(out / "knob_effects.csv", index=False)
+    text = (
+        "Each knob varied one at a time (one row per group of other settings). Cells: Spearman ρ between "
+        f"the knob's regularisation strength ({'; '.join(knobs.strength_axes(effects))}) and each property, "
+        f"signed so + is the desirable direction; * = p < {knobs.ALPHA}. Consistency: properties improved / "
+        "made worse significantly, of those tested. Runs with status ok."
+    )
+    fig = _save(*knobs.heatmap(effects), out, "knob_heatmap")
+    return [
+        Section("Knob comparison: consistency", text, table=knobs.consistency(effects)),
+        Section("Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,)),
+    ]
 
 
 def group_sections(

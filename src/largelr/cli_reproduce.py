@@ -1,0 +1,65 @@
+"""``largelr reproduce``: list the paper's reproduce targets, run one (or all) and write its report.
+
+``add_reproduce_parser(subparsers)`` adds the command to the main parser; ``run_reproduce_command(args)``
+runs it. The work is done by ``largelr.reproduce`` (callable from Python and tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from largelr.errors import UserError
+
+TINY_ENV = "LARGELR_REPRODUCE_TINY"  # tests only: "1" runs the tiny preset (seconds per target)
+
+
+def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``reproduce {list,NAME,all}`` to the main CLI's subparsers."""
+    p = subparsers.add_parser(
+        "reproduce", help="reproduce the paper's claims: `reproduce list`, `reproduce NAME`, `reproduce all`"
+    )
+    p.add_argument("target", help="list, a target name (see `largelr reproduce list`), or all")
+    p.add_argument("--preset", default="quick", choices=("quick", "full"), help="quick (CPU, minutes) or full")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("--executor", help="how runs are launched (default: local for --jobs 1, else pool)")
+    p.add_argument("--out", help="results directory (default: runs/reproduce/NAME; for all: runs/reproduce)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--report-only", action="store_true", help="run nothing; write the report from the finished runs")
+
+
+def run_reproduce_command(args: argparse.Namespace) -> int:
+    from largelr import reproduce
+
+    if args.target == "list":
+        print(reproduce.list_text())
+        return 0
+    preset = "tiny" if os.environ.get(TINY_ENV) == "1" else args.preset
+    if args.target == "all":
+        root = Path(args.out or "runs/reproduce")
+        names = [n for n in reproduce.target_names() if not reproduce.load_target(n).unavailable]
+        for name in reproduce.target_names():
+            if name not in names:
+                print(f"{name}: skipped, {reproduce.load_target(name).unavailable}")
+        failed = []
+        for name in names:
+            try:
+                out = reproduce.run_target(
+                    name, preset, root / name, jobs=args.jobs, executor=args.executor,
+                    progress=not args.no_progress, report_only=args.report_only,
+                )  # fmt: skip
+            except UserError as e:
+                print(f"{name}: error: {e}")
+                failed.append(name)
+                continue
+            print(f"{name}: report {out / 'index.html'}")
+        return 1 if failed else 0
+    out = reproduce.run_target(
+        args.target, preset, args.out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress,
+        report_only=args.report_only,
+    )  # fmt: skip
+    if args.executor == "dry":
+        return 0
+    print(f"report: {out / 'index.html'}")
+    return 0

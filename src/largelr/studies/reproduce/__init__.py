@@ -1,0 +1,1 @@
+"""Reproduce targets: one study file per claim group of the paper (see ``largelr.reproduce``)."""

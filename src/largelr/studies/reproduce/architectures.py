@@ -1,0 +1,48 @@
+"""Architectures and optimizers (claim 4): the LR study for each model x optimizer.
+
+Reuses the shipped study ``architectures_optimizers`` (MLP, CNN, ResNet-18 x SGD, SGD with momentum 0.9,
+Adam, each optimizer over its own LR grid on Double MNIST; ``--preset full`` = ``architectures_optimizers_full``).
+Claim 4 (with claim 1's keys): within every model x optimizer group, acc_BC, worst-group accuracy and
+compressibility rise with the LR. The quick preset has one seed and 3 LRs per group, so its verdicts are
+inconclusive by the rule (fewer than 5 runs); it shows the direction. Use ``--preset full`` for verdicts.
+
+Needs: nothing beyond the package.
+Cost: quick 27 runs, ~45-50 min on 2 CPU cores with --jobs 2 (measured by that study under load);
+full 135 runs (paper-sized models, 3 seeds): GPU advised.
+
+    largelr reproduce architectures --preset quick --jobs 2
+"""
+
+import runpy
+
+from largelr.config import apply_overrides
+from largelr.report.verdicts import Claim, rises_with
+from largelr.reproduce import desirable
+from largelr.studies import study_path
+
+NAME = "architectures"
+CLAIMS = ("4",)
+COST = {
+    "quick": "27 runs (3 models x 3 optimizers x 3 LRs, 1 seed), ~45-50 min on 2 CPU cores with --jobs 2",
+    "full": "135 runs (paper-sized models, 5 LRs, 3 seeds), GPU advised",
+}
+LR = "cfg.optim.lr"
+KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
+TINY = [
+    "data.n_train=200", "data.n_val=100", "data.n_test=100", "train.steps=20", "train.eval_every=10",
+    "eval.metrics=['robustness', 'compressibility']", "eval.n_repr=50", "eval.sparsities=[0.0, 0.5, 0.9]",
+]  # fmt: skip
+
+
+def sweep(preset: str = "quick"):
+    study = runpy.run_path(str(study_path("architectures_optimizers")))
+    if preset == "tiny":  # MLP and CNN with plain SGD, at the tests' size
+        quick = study["configs"]("quick")
+        keep = [c for c in quick if c.model.name in ("mlp", "cnn") and c.optim.name == "sgd" and c.optim.momentum == 0]
+        return [apply_overrides(c, TINY) for c in keep]
+    return study["configs"]("full" if preset == "full" else "quick")
+
+
+def claims(df) -> list[Claim]:
+    return [Claim("4", "The LR effect (acc_BC, worst-group accuracy, compressibility rise) holds for every "
+                       "model x optimizer.", rises_with(LR, KEYS, desirable()))]  # fmt: skip

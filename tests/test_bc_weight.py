@@ -1,0 +1,100 @@
+"""The BC up-weighting intervention (train.bc_weight / bc_set / jtt_steps, paper-spec claim 6)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from largelr.config import RunConfig, run_id
+from largelr.data import build_dataset
+from largelr.errors import ConfigError
+from largelr.train import erm_error_set, sample_weights, train, weighted_cross_entropy
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def data():
+    from largelr.config import apply_overrides
+
+    cfg = apply_overrides(RunConfig(), ["data.n_train=500", "data.n_val=200", "data.n_test=200", "data.rho=0.9"])
+    return build_dataset(cfg.data, seed=0)
+
+
+def state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_weight_one_equals_plain_training_bit_for_bit(make_cfg, data):
+    plain = train(make_cfg(), data)
+    for extra in (["train.bc_weight=1.0"], ["train.bc_weight=1", "train.bc_set=jtt", "train.jtt_steps=7"]):
+        again = train(make_cfg(*extra), data)
+        assert [str(r) for r in again.history] == [str(r) for r in plain.history]
+        a, b = state(plain.model), state(again.model)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    # and a weight other than 1 does change training (so the comparison above can fail)
+    up = train(make_cfg("train.bc_weight=5.0"), data)
+    assert not all(torch.equal(v, state(up.model)[k]) for k, v in state(plain.model).items())
+
+
+def test_default_fields_keep_existing_run_ids(make_cfg):
+    assert run_id(make_cfg("train.bc_weight=1.0", "train.bc_set=jtt")) != run_id(make_cfg("train.bc_weight=2.0"))
+    assert run_id(make_cfg("train.bc_weight=1.0")) == run_id(make_cfg())
+    assert run_id(make_cfg("train.bc_weight=2.0", "train.bc_set=jtt")) != run_id(make_cfg("train.bc_weight=2.0"))
+
+
+def test_weighted_loss_raises_the_bc_share_on_a_fixed_batch():
+    # 4 samples, 3 classes. Zero logits: every CE = ln 3. Sample 0 is BC (weight lam), 1-3 are BA.
+    logits = torch.zeros(4, 3)
+    y = torch.tensor([0, 1, 2, 0])
+    for lam in (1.0, 3.0, 9.0):
+        w = torch.tensor([lam, 1.0, 1.0, 1.0])
+        loss = weighted_cross_entropy(logits, y, w)
+        assert float(loss) == pytest.approx((lam + 3) * math.log(3) / 4)
+        # BC share of the loss: lam*ln3 / ((lam+3)*ln3) = lam/(lam+3): 1/4, 1/2, 3/4
+        bc_part = weighted_cross_entropy(logits[:1], y[:1], w[:1]) / 4
+        assert float(bc_part / loss) == pytest.approx(lam / (lam + 3))
+    # non-uniform logits: sample 0 has logit 2 on class 1 (wrong), others predict their class with logit 2
+    logits = torch.tensor([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]])
+    l_bc = math.log(math.exp(2) + 2)  # -log softmax of the true class (logit 0)
+    l_ba = -2 + math.log(math.exp(2) + 2)
+    w = torch.tensor([4.0, 1.0, 1.0, 1.0])
+    assert float(weighted_cross_entropy(logits, y, w)) == pytest.approx((4 * l_bc + 3 * l_ba) / 4)
+    # its gradient on the BC sample's logits is 4x the plain one
+    g = []
+    for weights in (torch.ones(4), w):
+        z = logits.clone().requires_grad_(True)
+        weighted_cross_entropy(z, y, weights).backward()
+        g.append(z.grad[0].clone())
+    assert torch.allclose(g[1], 4 * g[0])
+
+
+def test_oracle_weights_are_the_bc_labels(make_cfg, data):
+    w = sample_weights(make_cfg("train.bc_weight=3.0"), data)
+    bc = ~data.splits["train"].aligned
+    assert int(bc.sum()) == 50  # rho 0.9 of 500
+    assert torch.equal(w == 3.0, bc) and torch.equal(w == 1.0, ~bc)
+    assert sample_weights(make_cfg(), data) is None
+
+
+def test_jtt_set_is_the_erm_errors_and_a_pure_function_of_the_config(make_cfg, data):
+    cfg = make_cfg("train.bc_weight=3.0", "train.bc_set=jtt", "train.jtt_steps=20")
+    a, b = erm_error_set(cfg, data), erm_error_set(cfg, data)
+    assert torch.equal(a, b)
+    # independently: train plain ERM for 20 steps with the same seeds, list its training errors
+    erm = train(make_cfg("train.steps=20", "train.until=budget"), data)
+    with torch.no_grad():
+        erm.model.eval()
+        wrong = erm.model(data.splits["train"].x).argmax(1) != data.splits["train"].y
+    assert torch.equal(a, wrong)
+    assert 0 < int(a.sum()) < len(a)
+    w = sample_weights(cfg, data)
+    assert torch.equal(w == 3.0, wrong)
+
+
+@pytest.mark.parametrize("bad", ["train.bc_weight=-1.0", "train.bc_weight=inf", "train.jtt_steps=0"])
+def test_bad_values_are_rejected(make_cfg, bad):
+    with pytest.raises(ConfigError, match=bad.split("=")[0]):
+        make_cfg(bad)

@@ -1,0 +1,208 @@
+"""``largelr reproduce``: every target end to end at the tiny size (report sections, figures, verdict rows),
+the target list, errors, and the report in a real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from largelr.cli import main
+from largelr.reproduce import load_target, source_missing, target_names
+
+AVAILABLE = [n for n in target_names() if not load_target(n).unavailable]
+
+
+def expected_rows(name: str) -> list[tuple[str, str]]:
+    """(claim, setting) of every verdict row, written out by hand from the target's design."""
+    fashion = source_missing("fashion_mnist") is None
+    if name == "headline":
+        return [("1", "all runs"), ("2", "all runs")]
+    if name == "standard":
+        groups = ["data.kwargs.source=mnist5k", "data.kwargs.source=fashion_mnist"] if fashion else ["all runs"]
+        return [(c, g) for c in ("5", "5b") for g in groups]
+    if name == "mechanism":
+        return [("6a", "all runs"), ("6b", "train.bc_set=oracle"), ("6b", "train.bc_set=jtt"), ("6c", "all runs")]
+    if name == "architectures":  # tiny: MLP and CNN with plain SGD; the model columns name each group
+        return [("4", "model.name=mlp, model.kwargs.depth=nan, model.kwargs.width=128"),
+                ("4", "model.name=cnn, model.kwargs.depth=3.0, model.kwargs.width=8")]  # fmt: skip
+    if name == "datasets":
+        names = ["double_mnist", "dominoes", "colored_mnist", "colored_frame", "colored_ring", "corrupted", "parity",
+                 "rare_patch"]  # fmt: skip
+        return [("4", f"data.name={n}") for n in names if fashion or n != "dominoes"]
+    raise AssertionError(f"no expectation written for target {name}")
+
+
+# figures per target: one per check of each claim, plus the claim's extra figures (overlay, maps, dynamics)
+EXPECTED_FIGURES = {
+    "architectures": 3,
+    "headline": 3 + 3 + 2,
+    "standard": 3 + 1,
+    "mechanism": (2 + 1) + 4 + 4,
+    "datasets": 3,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_reports(tmp_path_factory) -> dict[str, Path]:
+    """Every available target run at the tiny preset through the CLI, on one thread, into its own dir."""
+    import torch
+
+    root = tmp_path_factory.mktemp("reproduce")
+    before, env_before = torch.get_num_threads(), os.environ.get("LARGELR_REPRODUCE_TINY")
+    torch.set_num_threads(1)
+    os.environ["LARGELR_REPRODUCE_TINY"] = "1"
+    out = {}
+    try:
+        for name in AVAILABLE:
+            assert main(["reproduce", name, "--out", str(root / name), "--no-progress"]) == 0
+            out[name] = root / name / "report"
+    finally:
+        torch.set_num_threads(before)
+        if env_before is None:
+            os.environ.pop("LARGELR_REPRODUCE_TINY", None)
+        else:
+            os.environ["LARGELR_REPRODUCE_TINY"] = env_before
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_reports, name):
+    import pandas as pd
+
+    rep = tiny_reports[name]
+    verdicts = pd.read_csv(rep / "verdicts.csv")
+    assert sorted(zip(verdicts["claim"].astype(str), verdicts["setting"])) == sorted(expected_rows(name))
+    assert set(verdicts["verdict"]) <= {"holds", "does not hold", "inconclusive"}
+    assert all(re.search(r"ρ\(.+\) (= -?\d\.\d\d, p [=<] \S+|undefined), n = \d+", e) for e in verdicts["evidence"])
+
+    md = (rep / "report.md").read_text()
+    titles = re.findall(r"^## (.+)$", md, flags=re.M)
+    claim_ids = sorted({c for c, _ in expected_rows(name)})
+    assert titles[0] == "Verdicts" and titles[-2:] == ["Provenance", "Runs per learning rate"]
+    assert sorted(re.match(r"Claim (\S+):", t).group(1) for t in titles[1:-2]) == claim_ids
+    figs = re.findall(r"^!\[([^\]]+)\]\((figures/[^)]+\.png)\)\n\n\*(.+)\* \[data\]\((figures/[^)]+\.csv)\)$", md, re.M)
+    assert len(figs) == EXPECTED_FIGURES[name] == len(list((rep / "figures").glob("*.png")))
+    for alt, png, caption, csv in figs:
+        assert alt.strip() and caption.strip()
+        assert (rep / png).stat().st_size > 1000 and (rep / csv).is_file()
+
+    page = (rep / "index.html").read_text()
+    assert page.count("<img ") == page.count("<figcaption>") == EXPECTED_FIGURES[name]
+    assert page.count('alt=""') == 0  # self-contained: nothing loaded from elsewhere (notes may name URLs)
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)
+    assert page.index('id="verdicts"') < page.index('id="claim_')  # verdicts on top
+    assert page.count('<div class="scroll">') == page.count("<table")  # every table scrolls in its box
+
+
+def test_list_names_every_target_with_claims_and_cost(capsys):
+    assert main(["reproduce", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in target_names():
+        t = load_target(name)
+        assert re.search(rf"^{name}\s+claims {re.escape(', '.join(t.claims_covered))}", out, re.M)
+        if t.unavailable:
+            assert f"NOT AVAILABLE: {t.unavailable}" in out
+
+
+def test_unknown_and_unavailable_targets_are_one_line_errors(capsys, tmp_path):
+    assert main(["reproduce", "headlin", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown reproduce target 'headlin'; known: headline,") and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+    unavailable = [n for n in target_names() if load_target(n).unavailable]
+    if not unavailable:
+        pytest.skip("every target is available in this version")
+    assert main(["reproduce", unavailable[0], "--out", str(tmp_path / "y")]) == 2
+    assert "is not available: " in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the report in a real browser
+
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push(String(e.message || (e.target && e.target.src) || e)), true);
+const _err = console.error; console.error = (...a) => { window.__errors.push(a.join(' ')); _err(...a); };
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const r = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+             overflow: document.documentElement.scrollWidth - window.innerWidth, errors: window.__errors};
+  const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(r);
+  document.body.appendChild(pre);
+});
+</script>"""
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--hide-scrollbars"]  # fmt: skip
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)  # type: ignore[return-value]
+    pytest.skip("no chromium on PATH (.ci/run installs Debian's chromium)")
+
+
+def probe(browser: str, page: Path, width: int, tmp: Path) -> dict:
+    proc = subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--window-size={width},900",
+         "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
+    assert m, f"the probe did not report (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    result["console"] = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and ":ERROR:" in ln]
+    return result
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
+    browser = chromium()
+    report = tiny_reports["headline"]
+    page = tmp_path / "probed.html"
+    html = (report / "index.html").read_text()
+    page.write_text(html.replace("<head>", "<head>" + PROBE, 1))
+    n_img = html.count("<img ")
+    for width in (1280, 390):  # desktop and a phone-width window
+        r = probe(browser, page, width, tmp_path)
+        assert r["images"] == n_img == 8 and r["loaded"] == n_img, r
+        assert r["errors"] == [] and r["console"] == [], r
+        assert r["overflow"] <= 0, f"page wider than a {width}px window by {r['overflow']}px"
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
+         f"--screenshot={shot}", (report / "index.html").as_uri()],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shot.is_file() and shot.stat().st_size > 10_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, tmp_path):
+    import pandas as pd
+
+    from largelr.report.results_page import write_results
+
+    root = next(iter(tiny_reports.values())).parent.parent
+    page = write_results(root, tmp_path / "docs" / "results.md").read_text()
+    for name in target_names():
+        assert f"## {name} (claims " in page
+        if load_target(name).unavailable:
+            assert f"## {name}" in page and "**Not available in this version:**" in page
+    for name, rep in tiny_reports.items():
+        rows = pd.read_csv(rep / "verdicts.csv")
+        block = page[page.index(f"## {name} (") :]
+        assert f"Command: `largelr reproduce {name} --preset tiny --jobs 2`" in block
+        assert f"Runs finished here: {len(load_target(name).configs('tiny'))} of " in block
+        for verdict, evidence in zip(rows["verdict"], rows["evidence"]):
+            assert f"| {verdict} | {evidence.replace('|', chr(92) + '|')} |" in block  # markdown escapes |
+    figs = re.findall(r"!\[[^\]]+\]\((results/[^)]+\.png)\)", page)
+    assert figs and all((tmp_path / "docs" / f).is_file() for f in figs)

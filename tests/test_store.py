@@ -1,0 +1,214 @@
+"""The results store on its own: atomic writes (incl. a crash mid-write), finalize order, sanitize, status."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+
+import pytest
+
+from largelr import store
+from largelr.errors import UserError
+
+
+def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "result.json"
+    store.atomic_write(path, "old")
+    store.atomic_write(path, b"new bytes")
+    assert path.read_bytes() == b"new bytes"
+    assert os.listdir(tmp_path) == ["result.json"]
+
+
+def test_crash_during_write_keeps_the_previous_file_and_no_temporary(tmp_path):
+    path = tmp_path / "result.json"
+    path.write_text("previous")
+    with pytest.raises(UnicodeEncodeError):
+        store.atomic_write(path, "half \ud800 written")  # fails while encoding, i.e. during the write
+    assert path.read_text() == "previous"
+    assert os.listdir(tmp_path) == ["result.json"]
+
+
+def test_crash_at_fsync_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    path.write_text("previous")
+
+    def disk_gone(fd):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "fsync", disk_gone)
+    with pytest.raises(OSError, match="disk gone"):
+        store.atomic_write(path, "new")
+    assert path.read_text() == "previous"
+    assert os.listdir(tmp_path) == ["result.json"]
+
+
+def test_data_is_flushed_and_synced_in_the_same_directory_before_the_rename(tmp_path, monkeypatch):
+    """The rename is atomic only within one filesystem, and must never expose a file whose data is unsynced."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.fstat(fd).st_size))  # the bytes reached the file before the sync
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", os.path.dirname(src), os.fspath(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    path = tmp_path / "model.pt"
+    store.atomic_write(path, b"12345")
+    assert events == [("fsync", 5), ("replace", str(tmp_path), str(path))]
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert store.current_umask() == 0o022
+        assert store.current_umask() == 0o022  # reading it does not change it
+        store.atomic_write(tmp_path / "a", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o644  # 0o666 & ~0o022
+
+
+def test_sanitize_nulls_non_finite_floats_everywhere():
+    obj = {1: [1.5, math.nan, (math.inf, 2)], "a": {"b": -math.inf, "c": 0.0}, "t": True, "n": None, "s": "nan"}
+    assert store.sanitize(obj) == {
+        "1": [1.5, None, [None, 2]],
+        "a": {"b": None, "c": 0.0},
+        "t": True,
+        "n": None,
+        "s": "nan",
+    }
+
+
+def _started(tmp_path):
+    from largelr.config import RunConfig
+
+    rd = tmp_path / "study" / "run"
+    store.begin(rd, RunConfig(), {"start": 1})
+    return rd
+
+
+def test_finalize_writes_result_then_env_then_done_last(tmp_path, monkeypatch):
+    rd = _started(tmp_path)
+    written = []
+    real = store.atomic_write
+
+    def recording(path, data):
+        written.append(path.name)
+        real(path, data)
+
+    monkeypatch.setattr(store, "atomic_write", recording)
+    store.finalize(rd, {"status": "ok", "x": math.nan}, {"end": 2})
+    assert written == [store.RESULT, store.ENV, store.DONE]
+    assert store.read_json(rd / store.ENV) == {"start": 1, "end": 2}  # updated, not replaced
+    assert store.read_json(rd / store.RESULT) == {"status": "ok", "x": None}
+    assert (rd / store.DONE).read_text() == "" and store.status(rd) == "done"
+
+
+def test_finalize_that_fails_midway_leaves_the_run_incomplete(tmp_path):
+    rd = _started(tmp_path)
+    with pytest.raises(TypeError):
+        store.finalize(rd, {"status": "ok"}, {"end": object()})  # env.json cannot be written
+    assert store.status(rd) == "incomplete"
+    assert sorted(p.name for p in rd.iterdir()) == sorted([store.CONFIG, store.ENV, store.RESULT])
+
+
+def test_status_and_begin(tmp_path):
+    from largelr.config import RunConfig
+
+    rd = tmp_path / "s" / "r"
+    assert store.status(rd) == "missing"
+    rd.mkdir(parents=True)
+    (rd / "leftover.tmp").write_text("x")
+    (rd / store.DONE).mkdir()  # DONE must be a file
+    assert store.status(rd) == "incomplete"
+    (rd / store.DONE).rmdir()
+    store.begin(rd, RunConfig(), {"k": 1})  # clears the incomplete directory
+    assert sorted(p.name for p in rd.iterdir()) == [store.CONFIG, store.ENV]
+    assert store.read_json(rd / store.ENV) == {"k": 1}
+    text = (rd / store.CONFIG).read_text()
+    assert text.endswith("}\n") and text.count("\n") > 10 and '\n  "data": {' in text  # indented for people
+    store.atomic_write(rd / store.DONE, "")
+    assert store.status(rd) == "done"
+    with pytest.raises(RuntimeError, match="already done"):
+        store.begin(rd, RunConfig(), {})
+
+
+def test_history_rows_round_trip_and_a_corrupt_line_is_named(tmp_path):
+    assert store.read_history(tmp_path) == []
+    store.append_history(tmp_path, {"step": 0, "loss": math.nan})
+    store.append_history(tmp_path, {"step": 1, "loss": 0.5})
+    assert store.read_history(tmp_path) == [{"loss": None, "step": 0}, {"loss": 0.5, "step": 1}]
+    assert (tmp_path / store.HISTORY).read_text().splitlines()[0] == '{"loss": null, "step": 0}'
+    with open(tmp_path / store.HISTORY, "a") as f:
+        f.write("{oops\n")
+    with pytest.raises(UserError, match=r"history.jsonl:3: corrupt JSON line"):
+        store.read_history(tmp_path)
+
+
+def test_read_json_errors_name_the_file(tmp_path):
+    with pytest.raises(UserError, match=r"x.json: file is missing"):
+        store.read_json(tmp_path / "x.json")
+    (tmp_path / "x.json").write_text("{")
+    with pytest.raises(UserError, match=r"x.json: corrupt JSON"):
+        store.read_json(tmp_path / "x.json")
+    (tmp_path / "x.json").write_bytes(b"\xff")
+    with pytest.raises(UserError, match=r"x.json: corrupt JSON"):
+        store.read_json(tmp_path / "x.json")
+
+
+def test_write_json_is_sorted_indented_and_ends_with_a_newline(tmp_path):
+    store.write_json(tmp_path / "a.json", {"b": 1, "a": [math.inf]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    null\n  ],\n  "b": 1\n}\n'
+
+
+def test_run_dirs_lists_only_run_directories_sorted(tmp_path):
+    with pytest.raises(UserError, match="results directory not found"):
+        store.run_dirs(tmp_path / "nope")
+    for name in ("b", "a", "c"):
+        (tmp_path / name).mkdir()
+    for name in ("b", "a"):
+        (tmp_path / name / store.CONFIG).write_text("{}")
+    (tmp_path / "f").write_text("")
+    assert [p.name for p in store.run_dirs(tmp_path)] == ["a", "b"]
+
+
+def test_load_run_rejects_a_result_without_status_or_metrics(finished_study, tmp_path):
+    import shutil
+
+    (src,) = store.run_dirs(finished_study)
+    rd = tmp_path / src.name
+    shutil.copytree(src, rd)
+    run = store.load_run(rd)
+    assert run["run_id"] == rd.name and run["dir"] == rd and run["result"]["status"] == "ok"
+    assert run["env"] == json.loads((rd / store.ENV).read_text())
+    assert run["config"].data.n_train == 500 and run["config"].train.steps == 60  # the tiny config (conftest)
+    for bad in ({"metrics": {}}, {"status": "ok"}, {"status": "ok", "metrics": []}, []):
+        (rd / store.RESULT).write_text(json.dumps(bad))
+        with pytest.raises(UserError, match="not a largelr result"):
+            store.load_run(rd)
+    (rd / store.CONFIG).write_text("{")
+    with pytest.raises(UserError, match=r"config.json: "):
+        store.load_run(rd)
+
+
+class _NotATensor:
+    """Anything but tensors in model.pt (e.g. a crafted pickle) must not be unpickled."""
+
+
+def test_load_weights_refuses_arbitrary_pickles(tmp_path):
+    import pickle
+
+    import torch
+
+    store.save_weights(tmp_path, {"w": torch.ones(2)})
+    assert torch.equal(store.load_weights(tmp_path)["w"], torch.ones(2))
+    torch.save({"w": _NotATensor()}, tmp_path / store.WEIGHTS)
+    with pytest.raises(pickle.UnpicklingError):
+        store.load_weights(tmp_path)

@@ -1,0 +1,126 @@
+"""Mutation testing, one module at a time, against only the fast tests that cover it.
+
+mutmut 3 (configured in pyproject's ``[tool.mutmut]``) copies ``src/`` into ``./mutants``, makes every small
+wrong change it knows to one module (``<`` for ``<=``, ``+ 1`` for ``- 1``, a dropped argument, ...) and runs the
+tests that reach the changed function against each. A mutant that no test notices ("survived") is a bug the suite
+would let through. This script gives each module a fresh ``mutants/`` and restricts both the mutated file and the
+tests to the table below, so one module takes minutes instead of the whole suite times every mutant.
+
+Usage, from the repository root (``make mutation`` runs every module)::
+
+    python tools/mutation.py                            # every module in MODULES, one after the other
+    python tools/mutation.py metrics/compressibility    # one module
+    python tools/mutation.py --jobs 2 store train       # mutants run in parallel worker processes
+
+The last module's ``mutants/`` stays, so ``mutmut results`` lists its survivors and ``mutmut show NAME`` shows
+one as a diff. The summary line per module counts mutants generated / killed / survived / other (timeouts,
+no covering test) and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# module under src/largelr (no .py) -> the fast test files that cover it
+MODULES: dict[str, list[str]] = {
+    "metrics/compressibility": ["tests/metrics/test_compressibility_metrics.py"],
+    "metrics/robustness": ["tests/metrics/test_robustness_metrics.py"],
+    "metrics/representation": ["tests/metrics/test_representation_metrics.py"],
+    "metrics/selectivity": ["tests/metrics/test_representation_metrics.py"],
+    "metrics/lowrank": ["tests/metrics/test_structured_lowrank.py"],
+    "metrics/probes": ["tests/metrics/test_probes_dfr.py"],
+    "store": ["tests/test_store.py", "tests/test_train.py"],
+    "train": ["tests/test_train.py", "tests/metrics/test_robustness_metrics.py"],
+    "data/base": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
+    "data/double_mnist": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
+    "data/colored": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
+}
+
+KILLED = {1, 3}  # pytest: tests failed / internal error
+SURVIVED = {0}
+
+
+def run_one(module: str, jobs: int, show: bool = False) -> dict[str, object]:
+    """Mutate one module in a fresh ``mutants/`` and count what its tests catch."""
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    start = time.monotonic()
+    print(f"{module}: mutating (log in mutants/run.log)", flush=True)
+    (ROOT / "mutants").mkdir()
+    with open(ROOT / "mutants" / "run.log", "w") as out:
+        cmd = [sys.executable, __file__, "--child", module, "--jobs", str(jobs)]
+        subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+    seconds = time.monotonic() - start
+    meta = ROOT / "mutants" / "src" / "largelr" / f"{module}.py.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+    survived = sorted(name for name, code in codes.items() if code in SURVIVED)
+    if show:  # the diffs, while this module's mutants/ still exists
+        for name in survived:
+            diff = subprocess.run(
+                [sys.executable, "-m", "mutmut", "show", name], cwd=ROOT, capture_output=True, text=True
+            )
+            print("\n".join(line for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ", "@@"))))
+            print(f"    ^ {name}", flush=True)
+    counts = Counter("killed" if c in KILLED else "survived" if c in SURVIVED else "other" for c in codes.values())
+    return {"module": module, "generated": len(codes), **counts, "seconds": round(seconds), "survivors": survived}
+
+
+def _child(module: str, jobs: int) -> None:
+    """Run mutmut on one module with the module's tests (config set here, the rest from pyproject)."""
+    from mutmut import configuration
+    from mutmut.__main__ import cli
+
+    cfg = configuration.config()
+    cfg.only_mutate = [f"src/largelr/{module}.py"]
+    tests = [t for t in MODULES[module] if (ROOT / t).exists()]
+    if not tests:  # an empty selection would make pytest run the whole suite for every mutant
+        sys.exit(f"none of the test files of {module} exist: {MODULES[module]}")
+    cfg.pytest_add_cli_args_test_selection = tests
+    if module.startswith("data/"):
+        # tests/data caches the datasets it builds; a mutant forked from the process that filled that cache
+        # while mutmut timed the tests would be handed unmutated datasets. A fork server has only collected.
+        cfg.process_isolation = configuration.ProcessIsolation.FORKSERVER
+    cli(["run", "--max-children", str(jobs)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested in parallel (default 1)")
+    parser.add_argument("--show", action="store_true", help="print each survivor's diff after its module")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.jobs)
+        return
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    results = []
+    for module in args.modules or MODULES:
+        results.append(run_one(module, args.jobs, args.show))
+        print(_line(results[-1]), flush=True)
+    print(f"\n{'module':<28}generated  killed  survived  other  seconds")
+    for r in results:
+        print(_line(r))
+        for name in r["survivors"]:
+            print(f"    survived: {name}")
+
+
+def _line(r: dict[str, object]) -> str:
+    return (
+        f"{r['module']:<28}{r['generated']:>9}{r.get('killed', 0):>8}{r.get('survived', 0):>10}"
+        f"{r.get('other', 0):>7}{r['seconds']:>9}"
+    )
+
+
+if __name__ == "__main__":
+    main()
