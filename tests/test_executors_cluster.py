@@ -21,7 +21,10 @@ from largelr.sweep import load_experiment, run_sweep
 
 pytestmark = pytest.mark.slow
 EXPERIMENT = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
-LONG = ["train.steps=500", "train.eval_every=100", "train.checkpoint_every=25"]  # long enough to interrupt
+# Long enough to interrupt: ~2 ms a step on one idle core, so the first checkpoint (step 100) leaves ~3.5 s
+# of training in which the fault tests kill or requeue the run (500 steps finished before a requeue).
+LONG = ["train.steps=2000", "train.eval_every=500", "train.checkpoint_every=100"]
+FIRST_CHECKPOINT = 100
 
 
 def reference(tmp_path_factory, overrides: list[str]) -> Path:
@@ -78,12 +81,26 @@ def wait_for(cond, timeout: float, what: str):
 
 
 def first_checkpointed_lease(out: Path) -> dict | None:
-    """The lease of a run that has written a checkpoint (so it is well into training)."""
+    """The lease of a run that is provably mid-training: it has written a checkpoint, is not done, and
+    the lease holder is alive."""
     for rd in sorted(out.glob("*/")) if out.exists() else []:
         lease = store.read_lease(rd / store.LEASE)
-        if lease and (rd / store.CHECKPOINT).exists():
+        if lease and (rd / store.CHECKPOINT).exists() and not (rd / store.DONE).exists() and alive(lease["pid"]):
             return {**lease, "dir": rd}
     return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def assert_still_training(victim: dict) -> None:
+    """Just before the fault: the victim has not finished (else the fault would prove nothing)."""
+    assert not (victim["dir"] / store.DONE).exists() and alive(victim["pid"]), "run finished before the fault"
 
 
 # ---------------------------------------------------------------------------------------------- Ray
@@ -105,22 +122,33 @@ def test_ray_worker_killed_mid_run_is_retried_and_resumed(ray_cluster, local_lon
     sets = [a for s in LONG for a in ("--set", s)]
     proc = driver(out, "--executor", "ray", "--address", ray_cluster.address, *sets)
     victim = wait_for(lambda: first_checkpointed_lease(out), 300, "a run to checkpoint under Ray")
+    assert_still_training(victim)
     os.kill(victim["pid"], signal.SIGKILL)
     text, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, text
     assert "2 run now (2 ok)" in text
     env = json.loads((victim["dir"] / store.ENV).read_text())
-    assert env["worker"]["pid"] != victim["pid"] and env["resumed_from_step"] >= 25
+    assert env["worker"]["pid"] != victim["pid"] and env["resumed_from_step"] >= FIRST_CHECKPOINT
     assert_same_runs(local_long, out)
 
 
 # -------------------------------------------------------------------------------------------- Slurm
 
 
+def job_state(cluster, job: str) -> str:
+    out = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=cluster.env, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def array_task(pid: int) -> str:
+    """``ARRAYID_TASKID`` of the Slurm array task that process ``pid`` runs in (from its environment)."""
+    env = dict(kv.split("=", 1) for kv in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in kv)
+    return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+
+
 def release(cluster, job: str) -> bool:
     """Set a pending requeued job's start time to now; False while it is still completing."""
-    state = subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], env=cluster.env, capture_output=True, text=True)
-    if state.stdout.strip() != "PENDING":
+    if job_state(cluster, job) != "PENDING":
         return False
     cmd = ["scontrol", "update", f"JobId={job}", "StartTime=now"]
     return subprocess.run(cmd, env=cluster.env, capture_output=True).returncode == 0
@@ -145,19 +173,18 @@ def test_requeued_slurm_job_resumes_from_its_checkpoint(slurm_cluster, local_lon
     sets = [a for s in LONG for a in ("--set", s)]
     proc = driver(out, "--executor", "slurm", "--time", "10", *sets, env=slurm_cluster.env)
     victim = wait_for(lambda: first_checkpointed_lease(out), 300, "a run to checkpoint under Slurm")
+    job = array_task(victim["pid"])  # the array task whose process holds the victim's lease
+    assert job_state(slurm_cluster, job) == "RUNNING"
+    assert_still_training(victim)
     t0 = time.time()
-    jobs = subprocess.run(
-        ["squeue", "-h", "-t", "R", "-o", "%i"], env=slurm_cluster.env, capture_output=True, text=True
-    )
-    for job in jobs.stdout.split():  # every running array task, so certainly the one training the victim
-        requeue = subprocess.run(["scontrol", "requeue", job], env=slurm_cluster.env, capture_output=True, text=True)
-        assert requeue.returncode == 0, requeue.stderr
-        # Slurm holds a requeued job for 2 minutes (BeginTime); let it start again at once.
-        wait_for(lambda j=job: release(slurm_cluster, j), 60, f"requeued job {job} to be pending")
+    requeue = subprocess.run(["scontrol", "requeue", job], env=slurm_cluster.env, capture_output=True, text=True)
+    assert requeue.returncode == 0, requeue.stderr
+    # Slurm holds a requeued job for 2 minutes (BeginTime); let it start again at once.
+    wait_for(lambda: release(slurm_cluster, job), 60, f"requeued job {job} to be pending")
     text, _ = proc.communicate(timeout=600)
     print(f"requeued to finished: {time.time() - t0:.1f} s")
     assert proc.returncode == 0, text
     assert "2 run now (2 ok)" in text
     env = json.loads((victim["dir"] / store.ENV).read_text())
-    assert env["resumed_from_step"] >= 25  # at least its last periodic checkpoint
+    assert env["resumed_from_step"] >= FIRST_CHECKPOINT  # at least its last periodic checkpoint
     assert_same_runs(local_long, out)
