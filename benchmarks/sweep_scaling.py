@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--skip", action="append", default=[], choices=["ray", "slurm"])
     args = parser.parse_args()
     os.environ.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a loopback instance of our own (as tests/clusters.py)
 
     import torch
 
