@@ -171,7 +171,7 @@ def heatmap(effects: pd.DataFrame):
     data = effects.assign(row=effects["knob"] + [f" ({g})" if g != "all runs" else "" for g in effects["group"]])
     mat = _wide(data, "row", "rho").astype(float)
     sig = _wide(data.assign(sig=data["effect"] != "n.s."), "row", "sig")
-    fig, ax = plt.subplots(figsize=(3.0 + 0.55 * mat.shape[1], 3.2 + 0.4 * mat.shape[0]))
+    fig, ax = plt.subplots(figsize=(3.0 + 0.55 * mat.shape[1], 3.5 + 0.45 * mat.shape[0]), layout="constrained")
     im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(mat.shape[0]), mat.index, fontsize=8)
@@ -181,9 +181,8 @@ def heatmap(effects: pd.DataFrame):
             if math.isfinite(v):
                 star = "*" if bool(sig.loc[r, c]) else ""
                 ax.text(j, i, f"{v:+.1f}{star}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=ax, label="Spearman ρ (strength vs property), + = desirable")
-    ax.set_title("Knob comparison: ρ between regularisation strength and each property")
-    fig.tight_layout()
+    fig.colorbar(im, ax=ax, label="ρ", shrink=0.9)
+    ax.set_title("Knob comparison: ρ between regularisation strength and each property (+ = desirable)", fontsize=9)
     return fig, data.drop(columns="row")
 
 
