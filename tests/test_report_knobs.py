@@ -119,3 +119,78 @@ def test_groups_smaller_than_min_n_get_rho_but_no_p_and_no_verdict():
     assert knobs.MIN_N == 5
     assert eff.loc[("lr", "p1"), "rho"] == pytest.approx(1.0)
     assert np.isnan(eff.loc[("lr", "p1"), "p_value"]) and eff.loc[("lr", "p1"), "effect"] == "n.s."
+
+
+# ---------------------------------------------------------------------------------------------
+# claim 3's verdict (CLAIM3_RULE) on the synthetic table: holds, does not hold, inconclusive
+
+
+def claim3(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rule's rows per knob, and the claim's verdict through the report's verdict machinery."""
+    from largelr.report.verdicts import Claim, claim_table, evaluate_claims
+
+    rows = knobs.claim3_tests(df, KEYS).set_index("x")
+    claim = Claim("3", "LR uniquely consistent", (), evaluate=lambda d: knobs.claim3_tests(d, KEYS))
+    table = claim_table(evaluate_claims(df, [claim]))
+    assert len(table) == 1 and table["setting"].iloc[0] == "all runs"
+    return rows, table["verdict"].iloc[0]
+
+
+LR_COL, BATCH_COL, DROP_COL = "cfg.optim.lr", "cfg.train.batch_size", "cfg.model.kwargs.dropout"
+
+
+def test_claim3_holds_when_only_the_lr_improves_every_property():
+    """By construction: LR improves 5/5; batch size worsens p2 and p3; dropout improves none (fewer)."""
+    rows, verdict = claim3(synthetic())
+    assert rows["verdict"].to_dict() == {LR_COL: "holds", BATCH_COL: "holds", DROP_COL: "holds"}
+    assert verdict == "holds"
+    # batch size shows its most significant worsening: p2 and p3 get worse in the same rank order (equal p);
+    # p2 comes first. Independent: scipy on the batch-size sweep (base LR, unset dropout), oriented by hand
+    # (strength = -batch; p2: lower is desirable, so the sign flips).
+    df = synthetic()
+    sweep = df[(df["status"] == "ok") & (df[LR_COL] == 0.1) & df[DROP_COL].isna()]
+    assert rows.loc[BATCH_COL, "y"] == "p2"
+    assert rows.loc[BATCH_COL, "rho"] == pytest.approx(-stats.spearmanr(-sweep[BATCH_COL], sweep["p2"]).statistic)
+    batch_text = "batch_size: improves 1/5, worsens 2/5; ρ(batch_size, p2 (lower)) = -0.98, p = "
+    assert rows.loc[BATCH_COL, "statistic"].startswith(batch_text)
+    assert rows.loc[LR_COL, "statistic"].startswith("lr: improves 5/5, worsens 0/5; ρ(lr, ")
+
+
+def test_claim3_does_not_hold_when_another_knob_is_as_consistent_or_the_lr_worsens_one():
+    df = synthetic()
+    d = df[DROP_COL].fillna(0.0)  # dropout now moves every property in its desirable direction (steps of 10+)
+    for key, sign in (("p1", 1), ("p2", -1), ("p3", 1), ("p4", 1), ("p5", -1)):
+        df[key] = df[key] + sign * 100 * d
+    rows, verdict = claim3(df)
+    assert rows.loc[DROP_COL, ["verdict", "why"]].tolist() == ["does not hold", "as consistent as the LR"]
+    assert rows.loc[LR_COL, "verdict"] == "holds" and verdict == "does not hold"
+
+    df = synthetic()
+    lr_sweep = (df[BATCH_COL] == 100) & df[DROP_COL].isna()
+    df.loc[lr_sweep, "p3"] = -np.log(df.loc[lr_sweep, LR_COL])  # p3 (higher = better) now falls with the LR
+    rows, verdict = claim3(df)
+    assert rows.loc[LR_COL, ["verdict", "why"]].tolist() == ["does not hold", "LR worsens a property"]
+    assert verdict == "does not hold"
+
+
+def test_claim3_is_inconclusive_when_the_lr_misses_a_property_or_runs_are_too_few():
+    df = synthetic()
+    df["p4"] = df["cfg.seeds.init"].astype(float)  # no knob moves p4: the LR improves 4 of 5
+    rows, verdict = claim3(df)
+    assert rows.loc[LR_COL, "verdict"] == "inconclusive"
+    assert rows.loc[LR_COL, "statistic"].startswith("lr: improves 4/5")
+    assert rows.loc[BATCH_COL, "verdict"] == "holds"  # it worsens p2 and p3
+    assert rows.loc[DROP_COL, "verdict"] == "holds"  # improves 0 < 4
+    assert verdict == "inconclusive"
+
+    few = pd.DataFrame([_row(lr, 100, None, 0) for lr in (0.01, 0.1, 1.0)] + [_row(0.1, 25, None, 0)])
+    rows, verdict = claim3(few)
+    assert set(rows["why"]) == {"too few runs"} and set(rows["verdict"]) == {"inconclusive"}
+    assert verdict == "inconclusive"
+    assert "undefined" not in rows.loc[LR_COL, "statistic"] and "p = n/a, n = 3" in rows.loc[LR_COL, "statistic"]
+
+    only_batch = synthetic()[lambda d: (d[LR_COL] == 0.1) & d[DROP_COL].isna()]
+    rows, verdict = claim3(only_batch)
+    assert rows.loc[LR_COL, ["verdict", "why"]].tolist() == ["inconclusive", "LR not varied"]
+    assert rows.loc[BATCH_COL, "verdict"] == "holds"  # its significant worsening decides its own row
+    assert verdict == "inconclusive"

@@ -171,7 +171,7 @@ def heatmap(effects: pd.DataFrame):
     data = effects.assign(row=effects["knob"] + [f" ({g})" if g != "all runs" else "" for g in effects["group"]])
     mat = _wide(data, "row", "rho").astype(float)
     sig = _wide(data.assign(sig=data["effect"] != "n.s."), "row", "sig")
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * mat.shape[1], 1.2 + 0.4 * mat.shape[0]))
+    fig, ax = plt.subplots(figsize=(3.0 + 0.55 * mat.shape[1], 3.5 + 0.45 * mat.shape[0]), layout="constrained")
     im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(mat.shape[0]), mat.index, fontsize=8)
@@ -181,7 +181,120 @@ def heatmap(effects: pd.DataFrame):
             if math.isfinite(v):
                 star = "*" if bool(sig.loc[r, c]) else ""
                 ax.text(j, i, f"{v:+.1f}{star}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=ax, label="Spearman ρ (strength vs property), + = desirable")
-    ax.set_title("Knob comparison: ρ between regularisation strength and each property")
-    fig.tight_layout()
+    fig.colorbar(im, ax=ax, label="ρ", shrink=0.9)
+    ax.set_title("Knob comparison: ρ between regularisation strength and each property (+ = desirable)", fontsize=9)
     return fig, data.drop(columns="row")
+
+
+# ---------------------------------------------------------------------------------------------
+# claim 3's verdict: is the LR the uniquely consistent knob?
+
+CLAIM3_RULE = (
+    "Claim 3 compares consistency counts (properties improved / worsened significantly, p < "
+    f"{ALPHA}, by the knob's Spearman ρ within its own one-at-a-time sweep). One row per varied knob. "
+    "LR: holds when it improves every headline property with none worse, does not hold when it worsens "
+    "any. Any other knob: does not hold when it is at least as consistent as the LR (improves at least "
+    "one property and at least as many as the LR, worsens none), holds when it worsens one or improves "
+    f"fewer than the LR. Otherwise a row with a property untested (fewer than {MIN_N} runs, or no variation) "
+    "is inconclusive, as is every other knob's row in a group where the LR is not varied or not tested on "
+    "every property. The claim holds when every row holds, does not hold when any row does not hold, and "
+    "is inconclusive otherwise."
+)
+
+
+def claim3_tests(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
+    """Claim 3's test rows (``CLAIM3_RULE``), one per (group, varied knob), in the schema of
+    ``largelr.report.verdicts.evaluate_claims`` less the claim columns.
+
+    Args:
+        df: results table; only runs with status ok are used.
+        keys: the headline properties to judge (key -> ``Key``; keys without a direction are skipped).
+        alpha: significance level.
+
+    Returns:
+        Columns group, x (the knob's column), y (the property whose statistic is shown: the most
+        significant worsening if any, else the least significant one), expect ("higher": ρ is oriented,
+        + = desirable), rho, p, n, verdict, why, statistic (the counts and the shown property's ρ).
+    """
+    from largelr.report.verdicts import INCONCLUSIVE, Check, statistic_text
+
+    effects = knob_effects(df, keys, alpha)
+    rows = []
+    for group, eff in effects.groupby("group", sort=False):
+        counts = {k: _counts(e) for k, e in eff.groupby("knob", sort=False)}
+        lr = counts.get("lr")
+        for knob, (_, improved, worsened, total) in counts.items():
+            verdict, why = _claim3_verdict(knob, counts[knob], lr, eff[eff["knob"] == knob])
+            shown = _shown(eff[eff["knob"] == knob])
+            rows.append(
+                {
+                    "group": group,
+                    "x": KNOBS[knob].column,
+                    "y": shown["property"],
+                    "expect": "higher",
+                    "rho": shown["rho"],
+                    "p": shown["p_value"],
+                    "n": int(shown["n"]),
+                    "verdict": verdict,
+                    "why": why,
+                    "statistic": f"{knob}: improves {improved}/{total}, worsens {worsened}/{total}; "
+                    + statistic_text(
+                        Check(KNOBS[knob].column, shown["property"], "higher"),
+                        {"rho": shown["rho"], "p": shown["p_value"], "n": int(shown["n"])},
+                        {KNOBS[knob].column: knob, shown["property"]: shown["label"]},
+                    ),
+                }
+            )
+    if not any(r["x"] == KNOBS["lr"].column for r in rows):  # no knob varied, or not the LR
+        rows.append({"group": "all runs" if not rows else rows[0]["group"], "x": KNOBS["lr"].column, "y": "",
+                     "expect": "higher", "rho": math.nan, "p": math.nan, "n": 0, "verdict": INCONCLUSIVE,
+                     "why": "LR not varied", "statistic": "ρ(lr, -) undefined, n = 0"})  # fmt: skip
+    cols = ["group", "x", "y", "expect", "rho", "p", "n", "verdict", "why", "statistic"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _claim3_verdict(
+    knob: str, count: tuple[int, int, int, int], lr: tuple[int, int, int, int] | None, eff: pd.DataFrame
+) -> tuple[str, str]:
+    """(verdict, why) of one knob's row by ``CLAIM3_RULE``; counts are (tested, improved, worsened, total)."""
+    from largelr.report.verdicts import FAILS, HOLDS, INCONCLUSIVE
+
+    tested, improved, worsened, total = count
+    if knob == "lr":
+        if worsened:
+            return FAILS, "LR worsens a property"
+        if tested < total:
+            return INCONCLUSIVE, _untested(eff)
+        return (HOLDS, "") if improved == total else (INCONCLUSIVE, "LR does not improve every property")
+    if worsened:
+        return HOLDS, ""
+    if tested < total:
+        return INCONCLUSIVE, _untested(eff)
+    if lr is None or lr[0] < lr[3]:
+        return INCONCLUSIVE, "LR not varied" if lr is None else "LR untested on a property"
+    if improved >= max(lr[1], 1):
+        return FAILS, "as consistent as the LR"
+    if improved < lr[1]:
+        return HOLDS, ""
+    return INCONCLUSIVE, "neither it nor the LR improves a property"
+
+
+def _counts(eff: pd.DataFrame) -> tuple[int, int, int, int]:
+    """(tested, improved, worsened, total) properties of one knob in one group."""
+    return (int(eff["p_value"].notna().sum()), int((eff["effect"] == "improves").sum()),
+            int((eff["effect"] == "worsens").sum()), len(eff))  # fmt: skip
+
+
+def _untested(eff: pd.DataFrame) -> str:
+    """Why some of a knob's properties have no p-value: too few runs, or the property does not vary."""
+    if (eff["n"] < MIN_N).any():
+        return "too few runs"
+    return "no variation in " + ", ".join(eff.loc[eff["p_value"].isna(), "label"])
+
+
+def _shown(eff: pd.DataFrame) -> pd.Series:
+    """The property behind a knob's row: its most significant worsening, else its least significant one."""
+    worse = eff[eff["effect"] == "worsens"]
+    if len(worse):
+        return worse.sort_values("p_value").iloc[0]
+    return eff.assign(_p=eff["p_value"].fillna(2.0)).sort_values("_p", ascending=False, kind="stable").iloc[0]

@@ -148,10 +148,29 @@ def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) 
     return [Fig(_save(fig, data, out, "dynamics"), cap, "training-dynamics curves for each learning rate")]
 
 
+def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+    from largelr.metrics import key_info
+    from largelr.report import knobs
+
+    effects = knobs.knob_effects(df, key_info())
+    if effects.empty:
+        return []
+    fig, data = knobs.heatmap(effects)
+    n = int((df["status"] == "ok").sum())
+    cap = (
+        f"Knob x property: Spearman ρ between each knob's regularisation strength "
+        f"({'; '.join(knobs.strength_axes(effects))}) and each property with a direction, within the knob's "
+        f"own sweep (the verdict uses the headline ones), signed so + (blue) is the desirable direction; "
+        f"* = p < {knobs.ALPHA}; {n} ok runs, every seed a point (no averaging)."
+    )
+    return [Fig(_save(fig, data, out, "knob_heatmap"), cap, "heat-map of knob effects on every property")]
+
+
 EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], list[Fig]]] = {
     "overlay": _overlay,
     "attribution_maps": _attribution,
     "dynamics": _dynamics,
+    "knob_heatmap": _knob_heatmap,
 }
 
 
@@ -234,7 +253,9 @@ def build_target_sections(study: Path, target: Any, out: Path) -> list[Section]:
     tests.to_csv(out / "tests.csv", index=False)
     table.to_csv(out / "verdicts.csv", index=False)
     notes = [f"Skipped here: {m}" for m in target.missing()]
-    head = Section("Verdicts", "\n\n".join([RULE, *notes]), table=table, caption="Data: verdicts.csv, tests.csv.")
+    rules = [c.rule for c in claims if c.rule]
+    text = "\n\n".join([RULE, *rules, *notes])
+    head = Section("Verdicts", text, table=table, caption="Data: verdicts.csv, tests.csv.")
     extras: dict[str, list[Fig]] = {}
     for claim_id, names in target.ns.get("EXTRA_FIGURES", {}).items():
         for name in names:

@@ -11,7 +11,7 @@ verdict table.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,6 +64,10 @@ class Claim:
         tests: every test must hold for the claim to hold.
         axis: the swept column; groups are every other setting (seeds aside).
         query: optional ``DataFrame.query`` expression selecting the runs this claim is about.
+        evaluate: for a claim that is not one Spearman test per group (claim 3 compares knobs): the claim's
+            runs -> its test rows (the columns of ``evaluate_claims`` less claim and claim_text, each row
+            with its own verdict); ``tests`` is then empty and ``combine`` still gives the claim's verdict.
+        rule: that claim's own rule in words (printed once, beside ``RULE``).
     """
 
     id: str
@@ -71,6 +75,8 @@ class Claim:
     tests: tuple[Check, ...]
     axis: str = "cfg.optim.lr"
     query: str | None = None
+    evaluate: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    rule: str = ""
 
 
 def rises_with(axis: str, keys: Iterable[str], desirable: Mapping[str, str | None]) -> tuple[Check, ...]:
@@ -137,6 +143,8 @@ def statistic_text(test: Check, r: Mapping[str, object], labels: Mapping[str, st
     rho, p = float(r["rho"]), float(r["p"])  # type: ignore[arg-type]
     if not math.isfinite(rho):
         return f"ρ({inner}) undefined, n = {r['n']}"
+    if not math.isfinite(p):  # rho without a p-value (too few runs for one)
+        return f"ρ({inner}) = {rho:.2f}, p = n/a, n = {r['n']}"
     p_text = f"= {p:.2g}" if p >= 0.001 else f"= {p:.1e}" if p >= 1e-15 else "< 1e-15"
     return f"ρ({inner}) = {rho:.2f}, p {p_text}, n = {r['n']}"
 
@@ -148,6 +156,9 @@ def evaluate_claims(df: pd.DataFrame, claims: Iterable[Claim], labels: Mapping[s
     rows = []
     for claim in claims:
         sub = df.query(claim.query) if claim.query else df
+        if claim.evaluate is not None:
+            rows += [{"claim": claim.id, "claim_text": claim.text, **r} for r in claim.evaluate(sub).to_dict("records")]
+            continue
         groups = split_groups(sub, axis=claim.axis) if len(sub) else []
         for g in groups:
             for test in claim.tests:
