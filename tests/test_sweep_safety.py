@@ -10,7 +10,9 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,47 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
         time.sleep(0.1)
     assert not any(alive(p) for p in pids), "workers outlived their driver"
     assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+
+
+def trainer_pid(rd: Path) -> int:
+    return json.loads((rd / store.ENV).read_text())["worker"]["pid"]
+
+
+def test_pool_workers_each_serve_many_runs(tmp_path):
+    """4 runs on --jobs 2 are trained by at most 2 processes (not one fresh process per run)."""
+    base = load_experiment(EXPERIMENT).configs
+    configs = [replace(c, seeds=replace(c.seeds, init=s)) for c in base for s in (0, 1)]
+    summary = run_sweep(configs, tmp_path / "study", jobs=2, progress=False)
+    assert summary.statuses["ok"] == 4 and not summary.errors
+    trainers = [trainer_pid(rd) for rd in store.run_dirs(tmp_path / "study")]
+    assert len(trainers) == 4 and len(set(trainers)) <= 2 and os.getpid() not in trainers
+
+
+def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
+    """SIGKILL one worker mid-run: that run is an error naming the dead worker, the others finish."""
+    out = tmp_path / "study"
+    base = load_experiment(EXPERIMENT).configs
+    long = replace(base[0], train=replace(base[0].train, steps=20000, eval_every=1000))
+    configs = [long, base[1], replace(base[1], seeds=replace(base[1].seeds, init=1))]
+    killed: list[int] = []
+
+    def kill_when_training() -> None:
+        deadline = time.time() + 300
+        while not killed and time.time() < deadline:
+            lease = store.read_lease(store.run_dir(out, long) / store.LEASE)
+            if lease:
+                os.kill(lease["pid"], signal.SIGKILL)
+                killed.append(lease["pid"])
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_training)
+    killer.start()
+    summary = run_sweep(configs, out, jobs=2, progress=False)
+    killer.join()
+    assert killed, "the long run never started"
+    assert len(summary.errors) == 1 and "worker died (exit code -9)" in summary.errors[0], summary.errors
+    assert summary.statuses["ok"] == 2
+    assert store.status(store.run_dir(out, long)) != "done"
 
 
 def test_status_reads_the_filesystem_and_names_stale_and_running_leases(study_copy, capsys):

@@ -8,7 +8,9 @@ STUDY`` does the same in a subprocess (the pool), exiting 0 done, 3 busy, 1 erro
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -23,6 +25,7 @@ from largelr import store
 from largelr.config import RunConfig
 
 EXIT = {"done": 0, "error": 1, "busy": 3, "preempted": 143}
+LOG_DIR = "_logs"
 
 
 @dataclass
@@ -85,18 +88,63 @@ def die_with_parent(parent_pid: int) -> None:
         raise SystemExit(EXIT["preempted"])
 
 
+def log_path(study: str | Path, cfg: RunConfig) -> Path:
+    """Where a pool worker writes the output of run ``cfg``: ``STUDY/_logs/<run_id>.log``."""
+    return Path(study) / LOG_DIR / f"{store.run_dir(study, cfg).name}.log"
+
+
+@contextlib.contextmanager
+def output_to(path: Path):
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so C-level output too) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "w") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def serve(study: str, requests, replies) -> int:
+    """Run each config path read from ``requests`` (one per line) into ``study``; one JSON reply line
+    per run on ``replies``. Returns at end of input (0) or after a preempted run (143)."""
+    for line in requests:
+        cfg = config_mod.load_json(line.strip())
+        with output_to(log_path(study, cfg)):
+            outcome = run_one(cfg, study)
+            if outcome.message:
+                print(f"{outcome.kind}: {outcome.message}", file=sys.stderr)
+        reply = {"kind": outcome.kind, "message": outcome.message, "trained": outcome.trained, "signum": outcome.signum}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+        if outcome.kind == "preempted":
+            return EXIT["preempted"]
+    return 0
+
+
+def outcome_of(reply: str) -> Outcome:
+    """The ``Outcome`` a pool worker's reply line describes (without ``result``: the driver reads it from the store)."""
+    return Outcome(**json.loads(reply))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m largelr.sweep.worker CONFIG_JSON STUDY``: one run in a pool subprocess."""
+    """``python -m largelr.sweep.worker STUDY``: a pool worker (see the module docstring)."""
     import logging
 
-    config_path, study = argv or sys.argv[1:]
+    (study,) = argv or sys.argv[1:]
     if "LARGELR_PARENT_PID" in os.environ:
         die_with_parent(int(os.environ["LARGELR_PARENT_PID"]))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    outcome = run_queued(config_path, study)
-    if outcome.message:
-        print(f"{outcome.kind}: {outcome.message}", file=sys.stderr)
-    return EXIT[outcome.kind]
+    replies = os.fdopen(os.dup(1), "w")  # runs' own output goes to their logs through fds 1 and 2
+    return serve(study, sys.stdin, replies)
 
 
 if __name__ == "__main__":

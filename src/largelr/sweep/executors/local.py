@@ -1,16 +1,18 @@
 """The local executor: this machine, serially in-process (``--jobs 1``) or in a pool of subprocesses.
 
-Pool children run ``python -m largelr.sweep.worker`` and die with the driver (PR_SET_PDEATHSIG: a
+Pool workers are long-lived ``python -m largelr.sweep.worker STUDY`` processes, each running many
+runs (imports and datasets paid once per worker), and die with the driver (PR_SET_PDEATHSIG: a
 SIGTERM that makes them checkpoint and stop), so killing the driver leaves no orphan training on.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import selectors
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,9 +21,7 @@ from largelr.checkpoint import Preempted
 from largelr.config import RunConfig
 from largelr.errors import UserError
 from largelr.sweep.executors import EXECUTORS
-from largelr.sweep.worker import EXIT, OnDone, Outcome, run_one, trained_by
-
-LOG_DIR = "_logs"
+from largelr.sweep.worker import LOG_DIR, OnDone, Outcome, log_path, outcome_of, run_one
 
 OPTIONS = argparse.ArgumentParser(add_help=False)
 OPTIONS.add_argument_group("local executor").add_argument(
@@ -50,9 +50,11 @@ def run_local(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespac
 
 
 def run_pool(configs: Sequence[RunConfig], study: Path, jobs: int, on_done: OnDone) -> None:
-    """``jobs`` subprocesses at a time, threads split between them; output in ``study/_logs/<run_id>.log``.
+    """``jobs`` long-lived worker subprocesses, threads split between them, each fed one run at a time;
+    each run's output in ``study/_logs/<run_id>.log``. A worker that dies takes only its current run
+    with it (reported as an error); a fresh one replaces it while runs remain.
 
-    On KeyboardInterrupt the children get SIGTERM: they checkpoint and the next sweep resumes them.
+    On KeyboardInterrupt the workers get SIGTERM: they checkpoint and the next sweep resumes them.
     """
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = {
@@ -63,34 +65,69 @@ def run_pool(configs: Sequence[RunConfig], study: Path, jobs: int, on_done: OnDo
     }
     (study / LOG_DIR).mkdir(parents=True, exist_ok=True)
     pending = list(configs)
-    running: dict[subprocess.Popen, RunConfig] = {}
+    workers: list[_Worker] = []
     try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                cfg = pending.pop(0)
-                cmd = [sys.executable, "-m", "largelr.sweep.worker", str(store.queue_config(study, cfg)), str(study)]
-                with open(study / LOG_DIR / f"{store.run_dir(study, cfg).name}.log", "w") as logf:
-                    running[subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)] = cfg
-            for proc in [p for p in running if p.poll() is not None]:
-                cfg = running.pop(proc)
-                on_done(cfg, _child_outcome(cfg, study, proc))
-            time.sleep(0.05)
+        with selectors.DefaultSelector() as sel:
+            while pending or any(w.cfg is not None for w in workers):
+                for w in [w for w in workers if w.cfg is None]:
+                    if pending:
+                        w.give(pending.pop(0), study)
+                while pending and len(workers) < jobs:
+                    w = _Worker(study, env)
+                    sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+                    workers.append(w)
+                    w.give(pending.pop(0), study)
+                for key, _ in sel.select(timeout=0.5):
+                    w = key.data
+                    cfg, reply = w.cfg, w.proc.stdout.readline()
+                    w.cfg = None
+                    outcome = _outcome(cfg, study, outcome_of(reply)) if reply else None
+                    if outcome is None or outcome.kind == "preempted":  # the worker is gone or going
+                        sel.unregister(w.proc.stdout)
+                        workers.remove(w)
+                        w.stop()
+                    # a worker that died (killed, out of memory) takes only its own run with it
+                    on_done(cfg, outcome or _died(cfg, study, w.proc.returncode))
     finally:
-        for proc in running:
-            proc.terminate()
-        for proc in running:
-            proc.wait()
+        for w in workers:
+            w.stop()
 
 
-def _child_outcome(cfg: RunConfig, study: Path, proc: subprocess.Popen) -> Outcome:
+class _Worker:
+    """One ``python -m largelr.sweep.worker STUDY`` process and the run it is busy with (``cfg``)."""
+
+    def __init__(self, study: Path, env: dict[str, str]) -> None:
+        cmd = [sys.executable, "-m", "largelr.sweep.worker", str(study)]
+        with open(study / LOG_DIR / "workers.log", "a") as errors:  # what a worker says outside any run
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                                         env=env, text=True)  # fmt: skip
+        self.cfg: RunConfig | None = None
+
+    def give(self, cfg: RunConfig, study: Path) -> None:
+        self.cfg = cfg
+        self.proc.stdin.write(f"{store.queue_config(study, cfg)}\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        """Idle: end of input; busy: SIGTERM (the run checkpoints). Then wait."""
+        if self.cfg is not None:
+            self.proc.terminate()
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+def _outcome(cfg: RunConfig, study: Path, outcome: Outcome) -> Outcome:
     rd = store.run_dir(study, cfg)
-    logpath = study / LOG_DIR / f"{rd.name}.log"
+    if outcome.kind == "done":
+        outcome.result = store.load_run(rd)["result"]
+    elif outcome.kind == "error":
+        outcome.message += f" (log: {log_path(study, cfg)})"
+    return outcome
+
+
+def _died(cfg: RunConfig, study: Path, returncode: int) -> Outcome:
+    logpath = log_path(study, cfg)
     tail = logpath.read_text().strip().splitlines()[-1:] if logpath.exists() else []
-    last = tail[0] if tail else ""
-    if proc.returncode == EXIT["done"] and store.status(rd) == "done":
-        return Outcome("done", store.load_run(rd)["result"], trained=trained_by(rd, proc.pid))
-    if proc.returncode == EXIT["busy"]:
-        return Outcome("busy", message=last)
-    if proc.returncode == EXIT["preempted"]:
-        return Outcome("preempted", message=last)
-    return Outcome("error", message=f"exit code {proc.returncode}: {last} (log: {logpath})")
+    return Outcome("error", message=f"worker died (exit code {returncode}): {tail[0] if tail else ''} (log: {logpath})")
