@@ -43,6 +43,8 @@ MODULES: dict[str, list[str]] = {
     "data/base": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
     "data/double_mnist": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
     "data/colored": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
+    "report/tables": ["tests/test_report.py", "tests/test_report_knobs.py", "tests/test_verdicts.py"],
+    "report/verdicts": ["tests/test_verdicts.py"],
 }
 
 KILLED = {1, 3}  # pytest: tests failed / internal error
