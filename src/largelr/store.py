@@ -189,18 +189,19 @@ def read_note(study: str | Path) -> dict[str, Any]:
     return read_json(path) if path.is_file() else {}
 
 
-STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)
+STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)  # what a finished run holds
+RUN_MARKS = (*STORE_FILES, LEASE, CHECKPOINT, FAILED)  # any of them makes a directory a run's
 
 
 def run_dirs(study: str | Path) -> list[Path]:
-    """All run directories (finished, unfinished or damaged) in a study directory, sorted by name.
+    """All run directories (finished, unfinished, claimed, failed or damaged) of a study, sorted by name.
 
-    A run directory is one holding any file of the store (``report/`` and ``_logs/`` hold none).
+    A run directory is one holding any file a run writes (``report/``, ``_logs/`` and ``_queue/`` hold none).
     """
     study = Path(study)
     if not study.is_dir():
         raise UserError(f"results directory not found: {study}")
-    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in STORE_FILES))
+    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in RUN_MARKS))
 
 
 def load_run(rd: Path) -> dict[str, Any]:
@@ -493,9 +494,7 @@ def study_states(study: str | Path, run_ids: list[str] | None = None) -> dict[st
     """``{run_id: run_state}`` for ``run_ids`` (default: every run directory of the study)."""
     study = Path(study)
     if run_ids is None:
-        run_ids = sorted(
-            p.name for p in study.iterdir() if p.is_dir() and any((p / f).exists() for f in (CONFIG, LEASE, FAILED))
-        )
+        run_ids = [rd.name for rd in run_dirs(study)]
     return {r: run_state(study / r) for r in run_ids}
 
 
