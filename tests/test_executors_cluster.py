@@ -18,6 +18,7 @@ import torch
 from largelr import store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
+from threads import torch_threads
 
 pytestmark = pytest.mark.slow
 EXPERIMENT = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
@@ -30,12 +31,8 @@ FIRST_CHECKPOINT = 100
 def reference(tmp_path_factory, overrides: list[str]) -> Path:
     """The sweep run serially in this process on one thread (what a 1-CPU worker uses)."""
     out = tmp_path_factory.mktemp("reference") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         summary = run_sweep(load_experiment(EXPERIMENT, overrides).configs, out, progress=False)
-    finally:
-        torch.set_num_threads(before)
     assert summary.statuses["ok"] == 2
     return out
 

@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from largelr import store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
+from threads import torch_threads
 
 EXPERIMENT = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
 RUN_FILES = {"config.json", "env.json", "history.jsonl", "result.json", "model.pt", "DONE"}
@@ -34,12 +34,8 @@ def sweep_cmd(out: Path, *args: str) -> list[str]:
 def uninterrupted(tmp_path_factory) -> Path:
     """The tiny sweep serially in this process, one thread (as each pool child of --jobs 2 on 2 cores)."""
     out = tmp_path_factory.mktemp("straight") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         run_sweep(load_experiment(EXPERIMENT).configs, out, progress=False)
-    finally:
-        torch.set_num_threads(before)
     return out
 
 
