@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from largelr import store
+from largelr import leases, store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
 from threads import torch_threads
@@ -81,7 +81,7 @@ def first_checkpointed_lease(out: Path) -> dict | None:
     """The lease of a run that is provably mid-training: it has written a checkpoint, is not done, and
     the lease holder is alive."""
     for rd in sorted(out.glob("*/")) if out.exists() else []:
-        lease = store.read_lease(rd / store.LEASE)
+        lease = leases.read_lease(rd / store.LEASE)
         if lease and (rd / store.CHECKPOINT).exists() and not (rd / store.DONE).exists() and alive(lease["pid"]):
             return {**lease, "dir": rd}
     return None

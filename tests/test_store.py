@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from largelr import store
+from largelr import leases, store
 from largelr.errors import UserError
 
 
@@ -186,8 +186,8 @@ def test_status_counts_a_just_claimed_run_as_running(tmp_path, capsys):
 
     rd = tmp_path / "0123456789abcdef"
     rd.mkdir()
-    assert store.claim(rd) is not None
-    assert store.study_states(tmp_path) == {rd.name: "running"}
+    assert leases.claim(rd) is not None
+    assert leases.study_states(tmp_path) == {rd.name: "running"}
     assert main(["status", str(tmp_path)]) == 0
     assert "0 done (-), 1 running, 0 failed" in capsys.readouterr().out
 
