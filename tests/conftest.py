@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from largelr.config import RunConfig, apply_overrides
+from threads import torch_threads
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -47,12 +48,8 @@ def make_cfg() -> Callable[..., RunConfig]:
 def one_thread():
     """Train on one thread: on a shared 2-core machine, 2 torch threads per process thrash under load,
     and the pool executor's children also get one thread each (2 cores / --jobs 2)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -61,35 +58,23 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Do not modify it: use ``study_copy``.
     """
-    import torch
-
     from largelr.runner import execute
 
     study = tmp_path_factory.mktemp("finished") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the thread count changes float sums in the last bits; tests compare bytes
-    try:
+    with torch_threads(1):  # the thread count changes float sums in the last bits; tests compare bytes
         execute(tiny_config(), study)
-    finally:
-        torch.set_num_threads(before)
     return study
 
 
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory) -> Path:
     """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
-    import torch
-
     from largelr.runner import execute
 
     study = tmp_path_factory.mktemp("two") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         for lr in ("0.1", "0.2"):
             execute(tiny_config(f"optim.lr={lr}"), study)
-    finally:
-        torch.set_num_threads(before)
     return study
 
 

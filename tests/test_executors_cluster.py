@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from largelr import store
+from largelr import leases, store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
+from threads import torch_threads
 
 pytestmark = pytest.mark.slow
 EXPERIMENT = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
@@ -30,12 +31,8 @@ FIRST_CHECKPOINT = 100
 def reference(tmp_path_factory, overrides: list[str]) -> Path:
     """The sweep run serially in this process on one thread (what a 1-CPU worker uses)."""
     out = tmp_path_factory.mktemp("reference") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         summary = run_sweep(load_experiment(EXPERIMENT, overrides).configs, out, progress=False)
-    finally:
-        torch.set_num_threads(before)
     assert summary.statuses["ok"] == 2
     return out
 
@@ -84,7 +81,7 @@ def first_checkpointed_lease(out: Path) -> dict | None:
     """The lease of a run that is provably mid-training: it has written a checkpoint, is not done, and
     the lease holder is alive."""
     for rd in sorted(out.glob("*/")) if out.exists() else []:
-        lease = store.read_lease(rd / store.LEASE)
+        lease = leases.read_lease(rd / store.LEASE)
         if lease and (rd / store.CHECKPOINT).exists() and not (rd / store.DONE).exists() and alive(lease["pid"]):
             return {**lease, "dir": rd}
     return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from largelr import store
+from largelr import leases, store
 
 
 def fake_lease(rd: Path, *, host: str, pid: int, age: float = 0.0) -> None:
@@ -32,22 +32,22 @@ def dead_pid() -> int:
 
 def test_claim_is_exclusive_and_release_frees_it(tmp_path):
     rd = tmp_path / "run"
-    lease = store.claim(rd)
+    lease = leases.claim(rd)
     assert lease is not None and lease.held()
     assert json.loads((rd / store.LEASE).read_text())["pid"] == os.getpid()
-    assert store.claim(rd) is None  # our own fresh lease counts like anyone's
-    assert store.run_state(rd) == "running"
+    assert leases.claim(rd) is None  # our own fresh lease counts like anyone's
+    assert leases.run_state(rd) == "running"
     lease.release()
     assert not (rd / store.LEASE).exists()
-    assert store.claim(rd) is not None
+    assert leases.claim(rd) is not None
 
 
 @pytest.mark.parametrize(
     "host, pid, age, taken",
     [
         ("elsewhere", 1, 0.0, False),  # fresh lease of another machine: skip
-        ("elsewhere", 1, store.LEASE_TIMEOUT + 5, True),  # no heartbeat for longer than the timeout
-        ("elsewhere", 1, store.LEASE_TIMEOUT - 5, False),  # heartbeat just within the timeout
+        ("elsewhere", 1, leases.LEASE_TIMEOUT + 5, True),  # no heartbeat for longer than the timeout
+        ("elsewhere", 1, leases.LEASE_TIMEOUT - 5, False),  # heartbeat just within the timeout
         ("here", "dead", 0.0, True),  # this host, process gone: stale at once
         ("here", "self", 0.0, False),  # this host, process alive
     ],
@@ -57,8 +57,8 @@ def test_stale_leases_are_taken_over_and_fresh_ones_respected(tmp_path, host, pi
     host = socket.gethostname() if host == "here" else host
     pid = {"dead": dead_pid(), "self": os.getpid()}.get(pid, pid)
     fake_lease(rd, host=host, pid=pid, age=age)
-    assert store.run_state(rd) == ("stale" if taken else "running")
-    lease = store.claim(rd)
+    assert leases.run_state(rd) == ("stale" if taken else "running")
+    lease = leases.claim(rd)
     assert (lease is not None) == taken
     owner = json.loads((rd / store.LEASE).read_text())
     assert owner["token"] == (lease.info["token"] if taken else "other")
@@ -66,9 +66,9 @@ def test_stale_leases_are_taken_over_and_fresh_ones_respected(tmp_path, host, pi
 
 
 def test_heartbeat_keeps_a_lease_fresh(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "HEARTBEAT_EVERY", 0.05)
+    monkeypatch.setattr(leases, "HEARTBEAT_EVERY", 0.05)
     rd = tmp_path / "run"
-    lease = store.claim(rd)
+    lease = leases.claim(rd)
     old = time.time() - 1000
     os.utime(rd / store.LEASE, (old, old))
     with lease:
@@ -81,7 +81,7 @@ def test_only_the_holder_clears_a_directory(tmp_path):
     from largelr.config import RunConfig
 
     rd = tmp_path / "run"
-    lease = store.claim(rd)
+    lease = leases.claim(rd)
     (rd / "junk").write_text("x")
     fake_lease(rd, host="elsewhere", pid=1)  # taken over meanwhile (we missed heartbeats)
     assert not lease.held()
@@ -95,7 +95,7 @@ def test_only_the_holder_clears_a_directory(tmp_path):
 def _contend(rd: str, start: float, out, finished) -> None:
     while time.time() < start:
         pass
-    lease = store.claim(Path(rd))
+    lease = leases.claim(Path(rd))
     out.put(None if lease is None else lease.info["token"])
     finished.wait(120)  # stay alive: a holder whose process is gone has a stale lease
 
@@ -105,7 +105,7 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
     """8 processes claim the same run at the same instant, on a free run and on one whose lease is stale."""
     rd = tmp_path / "run"
     if initial == "stale":
-        fake_lease(rd, host="elsewhere", pid=1, age=store.LEASE_TIMEOUT + 60)
+        fake_lease(rd, host="elsewhere", pid=1, age=leases.LEASE_TIMEOUT + 60)
     ctx = multiprocessing.get_context("fork")
     out, finished = ctx.Queue(), ctx.Event()
     start = time.time() + 1.0

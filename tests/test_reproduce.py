@@ -14,6 +14,7 @@ import pytest
 
 from largelr.cli import main
 from largelr.reproduce import load_target, source_missing, target_names
+from threads import torch_threads
 
 AVAILABLE = [n for n in target_names() if not load_target(n).unavailable]
 
@@ -54,19 +55,16 @@ EXPECTED_FIGURES = {
 @pytest.fixture(scope="session")
 def tiny_reports(tmp_path_factory) -> dict[str, Path]:
     """Every available target run at the tiny preset through the CLI, on one thread, into its own dir."""
-    import torch
-
     root = tmp_path_factory.mktemp("reproduce")
-    before, env_before = torch.get_num_threads(), os.environ.get("LARGELR_REPRODUCE_TINY")
-    torch.set_num_threads(1)
+    env_before = os.environ.get("LARGELR_REPRODUCE_TINY")
     os.environ["LARGELR_REPRODUCE_TINY"] = "1"
     out = {}
     try:
-        for name in AVAILABLE:
-            assert main(["reproduce", name, "--out", str(root / name), "--no-progress"]) == 0
-            out[name] = root / name / "report"
+        with torch_threads(1):
+            for name in AVAILABLE:
+                assert main(["reproduce", name, "--out", str(root / name), "--no-progress"]) == 0
+                out[name] = root / name / "report"
     finally:
-        torch.set_num_threads(before)
         if env_before is None:
             os.environ.pop("LARGELR_REPRODUCE_TINY", None)
         else:

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from largelr import store
+from largelr import leases, store
 from largelr.errors import UserError
 
 
@@ -171,12 +171,25 @@ def test_write_json_is_sorted_indented_and_ends_with_a_newline(tmp_path):
 def test_run_dirs_lists_only_run_directories_sorted(tmp_path):
     with pytest.raises(UserError, match="results directory not found"):
         store.run_dirs(tmp_path / "nope")
-    for name in ("b", "a", "c"):
+    for name in ("b", "a", "c", "d", "e", "_logs"):
         (tmp_path / name).mkdir()
-    for name in ("b", "a"):
-        (tmp_path / name / store.CONFIG).write_text("{}")
+    for name, mark in [("b", store.CONFIG), ("a", store.CONFIG), ("d", store.LEASE), ("e", store.FAILED)]:
+        (tmp_path / name / mark).write_text("{}")
+    (tmp_path / "_logs" / "workers.log").write_text("")
     (tmp_path / "f").write_text("")
-    assert [p.name for p in store.run_dirs(tmp_path)] == ["a", "b"]
+    assert [p.name for p in store.run_dirs(tmp_path)] == ["a", "b", "d", "e"]  # a claimed or failed run too
+
+
+def test_status_counts_a_just_claimed_run_as_running(tmp_path, capsys):
+    """A worker's LEASE comes before config.json: `status`, the progress bar and run_dirs all see it."""
+    from largelr.cli import main
+
+    rd = tmp_path / "0123456789abcdef"
+    rd.mkdir()
+    assert leases.claim(rd) is not None
+    assert leases.study_states(tmp_path) == {rd.name: "running"}
+    assert main(["status", str(tmp_path)]) == 0
+    assert "0 done (-), 1 running, 0 failed" in capsys.readouterr().out
 
 
 def test_load_run_rejects_a_result_without_status_or_metrics(finished_study, tmp_path):

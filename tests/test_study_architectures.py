@@ -10,7 +10,7 @@ from largelr.sweep.spec import load_experiment
 
 
 @pytest.mark.parametrize(
-    ("name", "n_lrs", "n_seeds"), [("architectures_optimizers", 3, 1), ("architectures_optimizers_full", 5, 3)]
+    ("name", "n_lrs", "n_seeds"), [("architectures_optimizers", 3, 2), ("architectures_optimizers_full", 5, 3)]
 )
 def test_presets_cross_three_models_with_three_optimizers(name, n_lrs, n_seeds):
     exp = load_experiment(name)

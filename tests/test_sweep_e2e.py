@@ -19,6 +19,7 @@ from largelr import store
 from largelr.cli import main
 from largelr.config import load_json, run_id
 from largelr.sweep import load_experiment
+from threads import torch_threads
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,12 +118,8 @@ def test_serial_sweep_gives_the_same_results_as_the_pool(capsys, tmp_path, pool_
     """Byte-identical histories, given the same thread count as the pool's children (the thread count
     changes float reductions in the last bits, so it has to match for an exact comparison)."""
     out = tmp_path / "serial"
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
-    try:
+    with torch_threads(max(1, (os.cpu_count() or 1) // 2)):
         text = sweep(capsys, out, "--jobs", "1")
-    finally:
-        torch.set_num_threads(before)
     assert "2 runs: 0 already done, 2 run now (2 ok)" in text
     assert not (out / "_logs").exists()  # the local executor runs in this process
     for cfg in configs:

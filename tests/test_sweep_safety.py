@@ -16,11 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
-from largelr import store
+from largelr import leases, store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
+from threads import torch_threads
 
 EXPERIMENT = Path(__file__).parent / "fixtures" / "tiny_sweep.py"
 RUN_FILES = {"config.json", "env.json", "history.jsonl", "result.json", "model.pt", "DONE"}
@@ -34,12 +34,8 @@ def sweep_cmd(out: Path, *args: str) -> list[str]:
 def uninterrupted(tmp_path_factory) -> Path:
     """The tiny sweep serially in this process, one thread (as each pool child of --jobs 2 on 2 cores)."""
     out = tmp_path_factory.mktemp("straight") / "study"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         run_sweep(load_experiment(EXPERIMENT).configs, out, progress=False)
-    finally:
-        torch.set_num_threads(before)
     return out
 
 
@@ -107,12 +103,12 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
     cmd = sweep_cmd(out, "--jobs", "2", "--set", "train.steps=20000", "--set", "train.eval_every=1000")
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    leases: list[dict] = []
-    while len(leases) < 2 and time.time() < deadline:
-        leases = [x for x in (store.read_lease(rd / store.LEASE) for rd in out.glob("*/")) if x] if out.exists() else []
+    held: list[dict] = []
+    while len(held) < 2 and time.time() < deadline:
+        held = [x for x in (leases.read_lease(rd / store.LEASE) for rd in out.glob("*/")) if x] if out.exists() else []
         time.sleep(0.2)
-    assert len(leases) == 2, "both workers should be training"
-    pids = [x["pid"] for x in leases]
+    assert len(held) == 2, "both workers should be training"
+    pids = [x["pid"] for x in held]
     assert all(alive(p) for p in pids)
     os.kill(driver.pid, signal.SIGKILL)  # the driver only
     driver.wait()
@@ -148,7 +144,7 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
     def kill_when_training() -> None:
         deadline = time.time() + 300
         while not killed and time.time() < deadline:
-            lease = store.read_lease(store.run_dir(out, long) / store.LEASE)
+            lease = leases.read_lease(store.run_dir(out, long) / store.LEASE)
             if lease:
                 os.kill(lease["pid"], signal.SIGKILL)
                 killed.append(lease["pid"])
@@ -166,7 +162,7 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
 
 def test_status_reads_the_filesystem_and_names_stale_and_running_leases(study_copy, capsys):
     stale, running = study_copy / "aaaaaaaaaaaaaaaa", study_copy / "bbbbbbbbbbbbbbbb"
-    for rd, pid, age in ((stale, 1, store.LEASE_TIMEOUT + 10), (running, os.getpid(), 0)):
+    for rd, pid, age in ((stale, 1, leases.LEASE_TIMEOUT + 10), (running, os.getpid(), 0)):
         rd.mkdir()
         (rd / store.LEASE).write_text(json.dumps({"host": "nodeX", "pid": pid, "token": "t"}))
         os.utime(rd / store.LEASE, (time.time() - age, time.time() - age))
@@ -224,11 +220,11 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_retried_by_
     summary = run_sweep([cfg], tmp_path, progress=False)
     assert summary.statuses == {"error": 1} and "ValueError: boom in training" in summary.errors[0]
     assert "Traceback" in (rd / store.FAILED).read_text() and "broken" in (rd / store.FAILED).read_text()
-    assert store.run_state(rd) == "failed" and not (rd / store.LEASE).exists()
+    assert leases.run_state(rd) == "failed" and not (rd / store.LEASE).exists()
     monkeypatch.undo()
     summary = run_sweep([cfg], tmp_path, progress=False)
     assert summary.statuses == {"ok": 1}
-    assert store.run_state(rd) == "done" and not (rd / store.FAILED).exists()
+    assert leases.run_state(rd) == "done" and not (rd / store.FAILED).exists()
 
 
 def test_a_serial_sweep_stops_at_a_signal_instead_of_starting_the_next_run(make_cfg, tmp_path, monkeypatch):

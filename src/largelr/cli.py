@@ -184,7 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Counts from the filesystem alone (works while a sweep runs elsewhere), then the stale leases."""
     from collections import Counter
 
-    from largelr import store
+    from largelr import leases, store
     from largelr.sweep.runner import progress_counts
 
     if args.fix_ids:
@@ -192,12 +192,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             new = store.rename_to_current_id(rd)
             print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
     dirs, damaged = run_health(args.dir, args.verify)
-    states = {rid: st for rid, st in store.study_states(args.dir).items() if Path(args.dir) / rid not in damaged}
+    states = {rid: st for rid, st in leases.study_states(args.dir).items() if Path(args.dir) / rid not in damaged}
     if args.experiment:
         from largelr.sweep import load_experiment
 
         ids = [store.run_dir(args.dir, c).name for c in load_experiment(args.experiment).configs]
-        states = {**store.study_states(args.dir, ids), **states}
+        states = {**leases.study_states(args.dir, ids), **states}
     c = progress_counts(states)
     results = Counter(
         store.load_run(Path(args.dir) / r)["result"]["status"] for r, st in states.items() if st == "done"
@@ -210,7 +210,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     for rid, st in sorted(states.items()):
         if st in ("stale", "running", "failed"):
-            lease = store.read_lease(Path(args.dir) / rid / store.LEASE)
+            lease = leases.read_lease(Path(args.dir) / rid / store.LEASE)
             who = f" {lease['host']} pid {lease['pid']}" if lease else ""
             print(f"  {st:8s} {rid}{who}")
     for d, problems in damaged.items():

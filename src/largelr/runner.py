@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from largelr import provenance, store
+from largelr import leases, provenance, store
 from largelr.config import RunConfig, run_id
 from largelr.errors import UserError
 from largelr.validate import check_config
@@ -47,7 +47,7 @@ class RunBusy(UserError):
 def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``cfg`` into ``study/<run_id>/`` unless it is already done.
 
-    The run's directory is claimed first (``store.claim``); a checkpoint left by an interrupted
+    The run's directory is claimed first (``leases.claim``); a checkpoint left by an interrupted
     attempt is resumed from.
 
     Returns:
@@ -76,9 +76,9 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
     with torch.random.fork_rng(devices=[]):  # a model the data cannot feed (a CNN on vectors) fails here too
         build_model(cfg.model, data.input_shape, data.num_classes)
-    lease = store.claim(rd)
+    lease = leases.claim(rd)
     if lease is None:
-        held = store.read_lease(rd / store.LEASE) or {}
+        held = leases.read_lease(rd / store.LEASE) or {}
         raise RunBusy(f"run {rd.name} is being trained by {held.get('host')} pid {held.get('pid')}; skipped")
     with lease:
         if store.status(rd) == "done":
@@ -88,7 +88,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
         return _train_and_store(cfg, data, rd, lease, device, resume=not force)
 
 
-def _train_and_store(cfg: RunConfig, data, rd: Path, lease: store.Lease, device, resume: bool) -> dict[str, Any]:
+def _train_and_store(cfg: RunConfig, data, rd: Path, lease: leases.Lease, device, resume: bool) -> dict[str, Any]:
     from largelr.checkpoint import Checkpointer
     from largelr.evaluate import evaluate
     from largelr.train import train

@@ -20,18 +20,20 @@ write it (``claim``). Status comes only from the filesystem. Nobody else builds 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from largelr import config as config_mod
 from largelr.config import RunConfig
 from largelr.errors import UserError
+
+if TYPE_CHECKING:
+    from largelr.leases import Lease
 
 CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE = (
     "config.json",
@@ -189,18 +191,19 @@ def read_note(study: str | Path) -> dict[str, Any]:
     return read_json(path) if path.is_file() else {}
 
 
-STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)
+STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)  # what a finished run holds
+RUN_MARKS = (*STORE_FILES, LEASE, CHECKPOINT, FAILED)  # any of them makes a directory a run's
 
 
 def run_dirs(study: str | Path) -> list[Path]:
-    """All run directories (finished, unfinished or damaged) in a study directory, sorted by name.
+    """All run directories (finished, unfinished, claimed, failed or damaged) of a study, sorted by name.
 
-    A run directory is one holding any file of the store (``report/`` and ``_logs/`` hold none).
+    A run directory is one holding any file a run writes (``report/``, ``_logs/`` and ``_queue/`` hold none).
     """
     study = Path(study)
     if not study.is_dir():
         raise UserError(f"results directory not found: {study}")
-    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in STORE_FILES))
+    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in RUN_MARKS))
 
 
 def load_run(rd: Path) -> dict[str, Any]:
@@ -312,127 +315,6 @@ def damaged_runs(study: str | Path, deep: bool = False) -> dict[Path, list[str]]
 
 
 # ---------------------------------------------------------------------------------------------
-# leases: which worker trains a run right now (safe on a filesystem many machines share)
-
-LEASE_TIMEOUT = 120.0  # seconds without a heartbeat after which a lease is stale and may be taken over
-HEARTBEAT_EVERY = 15.0  # seconds between heartbeats (the lease file's mtime is touched)
-
-
-class Lease:
-    """A claim on one run directory, held by one process; ``heartbeat()`` keeps it fresh."""
-
-    def __init__(self, path: Path, info: dict[str, Any]) -> None:
-        self.path, self.info = path, info
-        self._stop = None
-
-    def held(self) -> bool:
-        """Whether the lease file is still ours (not taken over after a missed heartbeat)."""
-        other = read_lease(self.path)
-        return other is not None and other.get("token") == self.info["token"]
-
-    def heartbeat(self) -> None:
-        with contextlib.suppress(FileNotFoundError):  # taken over: held() says so
-            os.utime(self.path)
-
-    def __enter__(self) -> Lease:
-        """Touch the lease every HEARTBEAT_EVERY seconds from a daemon thread until exit."""
-        import threading
-
-        self._stop = threading.Event()
-
-        def beat() -> None:
-            while not self._stop.wait(HEARTBEAT_EVERY):
-                self.heartbeat()
-
-        threading.Thread(target=beat, name="largelr-lease", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._stop.set()
-        self.release()
-
-    def release(self) -> None:
-        """Remove the lease file if it is still ours."""
-        if self.held():
-            self.path.unlink(missing_ok=True)
-
-
-def read_lease(path: Path) -> dict[str, Any] | None:
-    """The lease's JSON plus ``heartbeat`` (its mtime); None when there is no (complete) lease file."""
-    try:
-        info = json.loads(path.read_text())
-        info["heartbeat"] = path.stat().st_mtime
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return info if isinstance(info, dict) else None
-
-
-def lease_is_stale(info: dict[str, Any], timeout: float = LEASE_TIMEOUT) -> bool:
-    """No heartbeat for ``timeout`` seconds, or held by a process of this host that no longer exists."""
-    import socket
-    import time
-
-    if time.time() - info["heartbeat"] > timeout:
-        return True
-    if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
-        try:
-            os.kill(info["pid"], 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-    return False
-
-
-def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
-    """Claim ``rd`` for this process: create its LEASE with O_EXCL, or take over a stale one.
-
-    Returns:
-        The lease, or None when another worker holds a fresh lease on the run.
-    """
-    import socket
-    import time
-    import uuid
-
-    rd.mkdir(parents=True, exist_ok=True)
-    path = rd / LEASE
-    info = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "claimed": time.time()}
-    for _ in range(5):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            held = read_lease(path)
-            if held is None:  # being written (its holder is between open and write) or just released
-                time.sleep(0.05)
-                held = read_lease(path)
-                if held is None and path.exists() and time.time() - path.stat().st_mtime < timeout:
-                    return None
-            if held is not None and not lease_is_stale(held, timeout):
-                return None
-            # Take over: move the stale lease aside under a unique name; of several contenders one wins.
-            aside = rd / f".{LEASE}.{info['token']}"
-            try:
-                os.rename(path, aside)
-            except FileNotFoundError:
-                continue
-            moved = read_lease(aside)
-            if moved is not None and not lease_is_stale(moved, timeout):  # a fresh claim slipped in: put it back
-                with contextlib.suppress(FileExistsError):
-                    os.link(aside, path)
-                aside.unlink(missing_ok=True)
-                return None
-            aside.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(info))
-            f.flush()
-            os.fsync(f.fileno())
-        return Lease(path, info)
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
 # checkpoints, failures, queued configs
 
 
@@ -474,29 +356,6 @@ def queue_config(study: Path, cfg: RunConfig) -> Path:
 
 def tensorboard_dir(rd: Path) -> Path:
     return rd / TENSORBOARD
-
-
-def run_state(rd: Path, timeout: float = LEASE_TIMEOUT) -> str:
-    """ "done", "running" (fresh lease), "stale" (lease without heartbeat), "failed" (raised, not retried
-    yet), "incomplete" or "missing": what a progress bar and ``largelr status`` show."""
-    if (rd / DONE).is_file():
-        return "done"
-    lease = read_lease(rd / LEASE)
-    if lease is not None:
-        return "stale" if lease_is_stale(lease, timeout) else "running"
-    if (rd / FAILED).is_file():
-        return "failed"
-    return "incomplete" if rd.exists() else "missing"
-
-
-def study_states(study: str | Path, run_ids: list[str] | None = None) -> dict[str, str]:
-    """``{run_id: run_state}`` for ``run_ids`` (default: every run directory of the study)."""
-    study = Path(study)
-    if run_ids is None:
-        run_ids = sorted(
-            p.name for p in study.iterdir() if p.is_dir() and any((p / f).exists() for f in (CONFIG, LEASE, FAILED))
-        )
-    return {r: run_state(study / r) for r in run_ids}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ class Group:
     Attributes:
         key: the config columns that differ between the study's groups, with this group's values
             (empty when the study has one group).
-        label: ``key`` as text, e.g. ``"data.rho=0.95, model.name=mlp"`` (``"all runs"`` if empty).
+        label: ``key`` as text, e.g. ``"data.rho=0.95, model.name=mlp"`` (``"all runs"`` if empty),
+            leaving out settings this group's runs do not have (NaN: a keyword only another model
+            takes), and whole floats written as integers (``depth=3``, not ``3.0``).
         df: the group's rows.
     """
 
@@ -45,6 +47,10 @@ def split_groups(df: pd.DataFrame, axis: str = "cfg.optim.lr") -> list[Group]:
     ...                   "cfg.seeds.init": [0, 0, 1]})
     >>> [(g.label, len(g.df)) for g in split_groups(d)]
     [('data.rho=0.9', 2), ('data.rho=0.99', 1)]
+    >>> m = pd.DataFrame({"cfg.optim.lr": [0.1, 0.1], "cfg.model.name": ["mlp", "cnn"],
+    ...                   "cfg.model.kwargs.depth": [float("nan"), 3.0]})
+    >>> [g.label for g in split_groups(m)]
+    ['model.name=mlp', 'model.name=cnn, model.kwargs.depth=3']
     """
     cols = varying_settings(df, axis)
     if not cols:
@@ -54,6 +60,15 @@ def split_groups(df: pd.DataFrame, axis: str = "cfg.optim.lr") -> list[Group]:
     for k in dict.fromkeys(keys):
         sub = df[keys == k]
         key = {c: sub[c].iloc[0] for c in cols}
-        label = ", ".join(f"{c.removeprefix('cfg.')}={v}" for c, v in key.items())
+        label = ", ".join(f"{c.removeprefix('cfg.')}={_text(v)}" for c, v in key.items() if not _missing(v))
+        label = label or ", ".join(f"{c.removeprefix('cfg.')} unset" for c in key)
         groups.append(Group(key, label, sub))
     return groups
+
+
+def _missing(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
+def _text(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from largelr import store
+from largelr import leases, store
 from largelr.config import RunConfig
 from largelr.errors import UserError
 from largelr.sweep.executors import EXECUTORS, executor_options
@@ -60,7 +60,7 @@ def is_config_error(message: str) -> bool:
 
 
 def progress_counts(states: dict[str, str]) -> Counter:
-    """done / running / failed / stale / incomplete / missing counts of ``{run_id: store.run_state}``."""
+    """done / running / failed / stale / incomplete / missing counts of ``{run_id: leases.run_state}``."""
     c = Counter(states.values())
     return Counter({k: c[k] for k in ("done", "running", "failed", "stale", "incomplete", "missing")})
 
@@ -111,7 +111,7 @@ def run_sweep(
 
     def poll() -> None:  # progress from the filesystem, whatever the executor
         while not stop.wait(1.0):
-            counts = progress_counts(store.study_states(study, ids))
+            counts = progress_counts(leases.study_states(study, ids))
             bar.n = counts["done"] + counts["failed"]
             bar.set_postfix(running=counts["running"], failed=counts["failed"], refresh=False)
             bar.refresh()

@@ -81,13 +81,13 @@ def run_pool(configs: Sequence[RunConfig], study: Path, jobs: int, on_done: OnDo
                     w = key.data
                     cfg, reply = w.cfg, w.proc.stdout.readline()
                     w.cfg = None
-                    outcome = _outcome(cfg, study, outcome_of(reply)) if reply else None
+                    outcome = _outcome(cfg, study, outcome_of(reply)) if reply and cfg else None
                     if outcome is None or outcome.kind == "preempted":  # the worker is gone or going
                         sel.unregister(w.proc.stdout)
                         workers.remove(w)
                         w.stop()
-                    # a worker that died (killed, out of memory) takes only its own run with it
-                    on_done(cfg, outcome or _died(cfg, study, w.proc.returncode))
+                    if cfg is not None:  # a worker that died (killed, out of memory) takes only its own run
+                        on_done(cfg, outcome or _died(cfg, study, w.proc.returncode))
     finally:
         for w in workers:
             w.stop()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from largelr import store
+from largelr import leases, store
 from largelr.config import RunConfig
 from largelr.errors import UserError
 from largelr.sweep.executors import EXECUTORS, resources_options
@@ -93,7 +93,7 @@ def _watch(configs: Sequence[RunConfig], study: Path, array_id: str, on_done: On
     while waiting:
         alive = bool(subprocess.run(["squeue", "-h", "-j", array_id], capture_output=True, text=True).stdout.strip())
         for rid in list(waiting):
-            state = store.run_state(study / rid)
+            state = leases.run_state(study / rid)
             if state == "failed" and (study / rid / store.FAILED).stat().st_mtime < since:
                 state = "incomplete"  # failed in an earlier sweep; this array retries it
             if state == "done":
