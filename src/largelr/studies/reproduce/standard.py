@@ -10,8 +10,8 @@ associated across runs (Spearman), also controlling for the LR (partial Spearman
 
 Needs: Fashion-MNIST IDX files for the second setting (``largelr data download fashion_mnist --dir DIR``
 and ``$LARGELR_FASHION_MNIST_DIR``, or Debian's dataset-fashion-mnist); skipped with a note otherwise.
-Cost: quick 15 runs per source (5 LRs x 3 seeds, <= 3,000 steps), ~8 min per source on 2 CPU cores with
---jobs 2; full 48 runs per source (8 LRs x 6 seeds, <= 10k steps).
+Cost: quick 15 runs per source (5 LRs x 3 seeds, <= 3,000 steps), 1.8 min for both sources (MNIST-5k,
+Fashion-MNIST) on 2 idle CPU cores with --jobs 2 (measured); full 48 runs per source (8 LRs x 6 seeds, <= 10k steps).
 
     largelr reproduce standard --preset quick --jobs 2
 """
@@ -26,7 +26,7 @@ from largelr.sweep import grid, log_space
 NAME = "standard"
 CLAIMS = ("5",)
 COST = {
-    "quick": "15 runs per available source (5 LRs x 3 seeds), ~8 min per source on 2 CPU cores with --jobs 2",
+    "quick": "15 runs per available source (5 LRs x 3 seeds), about 1 min per source on 2 CPU cores with --jobs 2",
     "full": "48 runs per source (8 LRs x 6 seeds, <= 10k steps), ~2 h per source on 2 CPU cores",
 }
 LR = "cfg.optim.lr"
