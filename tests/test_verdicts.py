@@ -131,3 +131,133 @@ def test_partial_spearman_matches_the_textbook_formula():
     y2 = z + 0.3 * rng.normal(size=40)
     assert stats.spearmanr(x, y2).pvalue < 0.05
     assert partial_spearman(x, y2, z)[1] > 0.05
+
+
+def test_rule_text_states_the_thresholds_in_force():
+    from largelr.report import verdicts
+
+    assert verdicts.RULE == (
+        "Each test is a Spearman rank correlation ρ over the ok runs of one group (runs sharing every setting "
+        "but the swept axis and the seeds; a partial Spearman, controlling for the named column, where marked "
+        "'|'). A test holds when ρ has the claim's sign with p < 0.05, does not hold when ρ has the opposite "
+        "sign with p < 0.05, and is inconclusive otherwise, or when the group has fewer than 5 runs "
+        "with values or a single value of x. A claim holds in a group when every one of its tests holds, does "
+        "not hold when any test does not hold, and is inconclusive otherwise."
+    )
+
+
+@pytest.mark.parametrize(
+    ("rho", "p", "n", "text"),
+    [
+        (float("nan"), float("nan"), 3, "ρ(LR, acc_BC) undefined, n = 3"),
+        (0.5, float("nan"), 3, "ρ(LR, acc_BC) = 0.50, p = n/a, n = 3"),
+        (0.834, 0.01234, 15, "ρ(LR, acc_BC) = 0.83, p = 0.012, n = 15"),
+        (-0.7, 0.001, 9, "ρ(LR, acc_BC) = -0.70, p = 0.001, n = 9"),
+        (0.9, 0.000999, 9, "ρ(LR, acc_BC) = 0.90, p = 1.0e-03, n = 9"),
+        (1.0, 1e-15, 9, "ρ(LR, acc_BC) = 1.00, p = 1.0e-15, n = 9"),
+        (1.0, 9e-16, 9, "ρ(LR, acc_BC) = 1.00, p < 1e-15, n = 9"),
+    ],
+)
+def test_statistic_text_at_each_p_format_boundary(rho, p, n, text):
+    from largelr.report.verdicts import statistic_text
+
+    assert (
+        statistic_text(Check(LR, "test/acc_bc", "higher"), {"rho": rho, "p": p, "n": n}, {"test/acc_bc": "acc_BC"})
+        == text
+    )
+
+
+def test_statistic_text_names_axes_controls_and_unlabelled_columns():
+    from largelr.report.verdicts import statistic_text
+
+    r = {"rho": 0.25, "p": 0.5, "n": 6}
+    check = Check("cfg.train.bc_weight", "test/acc", "higher", control="cfg.optim.lr")
+    assert statistic_text(check, r, {"test/acc": "accuracy"}) == "ρ(λ, accuracy | LR) = 0.25, p = 0.5, n = 6"
+    assert (
+        statistic_text(Check("cfg.train.dropout", "y", "lower"), r, {}) == "ρ(train.dropout, y) = 0.25, p = 0.5, n = 6"
+    )
+
+
+def test_exactly_min_n_runs_suffice_and_a_single_x_value_does_not():
+    df = table(lambda lr, s: lr, seeds=1)  # 5 runs, y = lr: rho = 1
+    r = run_test(df, Check(LR, "y", "higher"))
+    assert r["n"] == 5 and r["rho"] == pytest.approx(1.0) and r["verdict"] == HOLDS
+    one_lr = table(lambda lr, s: s, seeds=6)
+    one_lr = one_lr[one_lr[LR] == 0.1]  # 6 runs at one LR, y varies
+    r = run_test(one_lr, Check(LR, "y", "higher"))
+    assert r["n"] == 6 and r["verdict"] == INCONCLUSIVE and r["why"] == "too few runs"
+    assert math.isnan(r["rho"])
+
+
+def test_p_equal_to_alpha_is_not_significant(monkeypatch):
+    from largelr.report import verdicts
+
+    df = table(lambda lr, s: [0.0, 2.0, 1.0, 3.0, 4.0][LRS.index(lr)] + 0.1 * s)
+    r = run_test(df, Check(LR, "y", "higher"))
+    assert r["verdict"] == HOLDS
+    monkeypatch.setattr(verdicts, "ALPHA", r["p"])  # the same p, now exactly at the level: p < alpha fails
+    r2 = run_test(df, Check(LR, "y", "higher"))
+    assert r2["p"] == r["p"] and r2["verdict"] == INCONCLUSIVE and r2["why"] == "not significant"
+
+
+def test_non_finite_and_non_numeric_values_are_dropped_and_no_status_means_all_runs():
+    df = table(lambda lr, s: lr).drop(columns="status")  # no status column: every row is a run to use
+    df["y"] = df["y"].astype(object)
+    df.loc[0, "y"] = float("inf")
+    df.loc[1, "y"] = "n/a"
+    df.loc[2, "y"] = float("nan")
+    r = run_test(df, Check(LR, "y", "higher"))
+    assert r["n"] == 12 and r["verdict"] == HOLDS
+    assert r["rho"] == pytest.approx(stats.spearmanr(df[LR].iloc[3:], df["y"].iloc[3:].astype(float)).statistic)
+
+
+def test_a_controlled_test_uses_the_partial_spearman():
+    rng = np.random.default_rng(3)
+    df = table(lambda lr, s: 0.0)
+    df["z"] = rng.normal(size=len(df))
+    df["y"] = df["z"] + 0.2 * rng.normal(size=len(df))
+    r = run_test(df, Check(LR, "y", "higher", control="z"))
+    ref = partial_spearman(df[LR].to_numpy(), df["y"].to_numpy(), df["z"].to_numpy())
+    assert (r["rho"], r["p"]) == pytest.approx(ref)
+    assert r["rho"] != pytest.approx(stats.spearmanr(df[LR], df["y"]).statistic)
+
+
+def test_partial_spearman_edge_cases():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert all(math.isnan(v) for v in partial_spearman(x, x[::-1], x))  # x is z: no residual left
+    r, p = partial_spearman(np.array([1.0, 2.0, 3.0]), np.array([2.0, 1.0, 3.0]), np.array([1.0, 3.0, 2.0]))
+    assert r == pytest.approx(1.0) and math.isnan(p)  # 3 points: n - 3 = 0 degrees of freedom, no p-value
+    z = np.array([0.0, 1.0, 0.0, 1.0, 0.0, 1.0])
+    r, p = partial_spearman(np.arange(6.0), np.arange(6.0) * 2, z)  # y ranks = x ranks: residuals equal
+    assert r == pytest.approx(1.0) and p == 0.0
+
+
+def test_combine_and_the_evidence_text():
+    from largelr.report.verdicts import combine
+
+    assert combine([]) == INCONCLUSIVE
+    assert combine([HOLDS, INCONCLUSIVE, FAILS]) == FAILS
+    assert combine([HOLDS, INCONCLUSIVE]) == INCONCLUSIVE
+    tests = pd.DataFrame(
+        {
+            "claim": ["1"] * 3,
+            "claim_text": ["t"] * 3,
+            "group": ["g"] * 3,
+            "statistic": ["A", "B", "C"],
+            "verdict": [HOLDS, INCONCLUSIVE, FAILS],
+            "why": ["", "too few runs", "opposite sign"],
+        }
+    )
+    row = claim_table(tests).iloc[0]
+    assert row["evidence"] == "A; B (inconclusive: too few runs); C (does not hold)"
+    assert (row["claim"], row["statement"], row["setting"], row["verdict"]) == ("1", "t", "g", FAILS)
+
+
+def test_a_claim_with_its_own_evaluate_keeps_its_rows():
+    own = pd.DataFrame([{"group": "knob=dropout", "verdict": HOLDS, "statistic": "s", "why": ""}])
+    out = evaluate_claims(table(lambda lr, s: lr), [Claim("3", "knobs", (), evaluate=lambda d: own)])
+    assert out[["claim", "claim_text", "group", "verdict"]].to_dict("records") == [
+        {"claim": "3", "claim_text": "knobs", "group": "knob=dropout", "verdict": HOLDS}
+    ]
+    empty = evaluate_claims(table(lambda lr, s: lr).iloc[0:0], [Claim("1", "", (Check(LR, "y", "higher"),))])
+    assert empty.empty and list(empty.columns)[:3] == ["claim", "claim_text", "group"]
