@@ -261,3 +261,70 @@ def test_a_claim_with_its_own_evaluate_keeps_its_rows():
     ]
     empty = evaluate_claims(table(lambda lr, s: lr).iloc[0:0], [Claim("1", "", (Check(LR, "y", "higher"),))])
     assert empty.empty and list(empty.columns)[:3] == ["claim", "claim_text", "group"]
+
+
+def test_two_lrs_and_a_binary_metric_are_enough_for_a_verdict():
+    two = table(lambda lr, s: lr, seeds=3)
+    two = two[two[LR].isin([0.01, 1.0])]  # 6 runs at 2 LRs
+    r = run_test(two, Check(LR, "y", "higher"))
+    assert r["n"] == 6 and r["verdict"] == HOLDS and r["why"] == ""
+    binary = table(lambda lr, s: float(lr >= 0.3), seeds=2)  # y takes 2 values
+    r = run_test(binary, Check(LR, "y", "lower"))
+    assert r["verdict"] == FAILS and r["why"] == "opposite sign"
+
+
+def test_rho_is_shown_from_3_runs_but_decides_nothing_below_min_n():
+    three = table(lambda lr, s: lr, seeds=1).iloc[:3]
+    r = run_test(three, Check(LR, "y", "higher"))
+    assert r["rho"] == pytest.approx(1.0) and r["verdict"] == INCONCLUSIVE and r["why"] == "too few runs"
+    r = run_test(three.iloc[:2], Check(LR, "y", "higher"))
+    assert math.isnan(r["rho"]) and math.isnan(r["p"])  # 2 runs: no correlation at all
+    r = run_test(three, Check(LR, "absent", "higher"))
+    assert r["why"] == "not measured: absent"
+    r = run_test(three, Check("absent_x", "absent", "higher"))
+    assert r["why"] == "not measured: absent_x, absent"
+
+
+def test_partial_spearman_with_one_degree_of_freedom_has_a_p_value():
+    x, y, z = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 3.0, 2.0, 4.0]), np.array([1.0, 2.0, 2.5, 1.5])
+    r, p = partial_spearman(x, y, z)
+    assert abs(r) < 1 and p == pytest.approx(2 * stats.t.sf(abs(r * math.sqrt(1 / (1 - r * r))), 1))
+    r, p = partial_spearman(x, np.array([1.0, 3.0, 2.0, 4.0]), x)  # x is z, y is not: x has no residual left
+    assert math.isnan(r) and math.isnan(p)
+
+
+def test_claims_keep_their_order_columns_and_their_own_axis():
+    df = table(lambda lr, s: lr)
+    df["cfg.train.bc_weight"] = [1.0, 2.0, 4.0] * 5  # the seed index doubles as a lambda here
+    df["w"] = df["cfg.train.bc_weight"] * 10 + df["cfg.seeds.init"]
+    by_lr = Claim("b", "by lr", (Check(LR, "y", "higher"),))
+    by_w = Claim("a", "by lambda", (Check("cfg.train.bc_weight", "w", "higher"),), axis="cfg.train.bc_weight")
+
+    def own(d: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame([{"group": f"{len(d)} runs", "verdict": INCONCLUSIVE, "statistic": "s", "why": "w"}])
+
+    out = evaluate_claims(df, [by_lr, Claim("c", "own", (), evaluate=own), by_w])
+    assert list(out.columns) == [
+        "claim", "claim_text", "group", "x", "y", "expect", "rho", "p", "n", "verdict", "why", "statistic"
+    ]  # fmt: skip
+    # by LR: grouped on lambda (3 groups of 5 runs); by lambda: grouped on the LR (5 groups of 3 runs)
+    assert list(out["claim"]) == ["b"] * 3 + ["c"] + ["a"] * 5
+    assert list(out["claim_text"]) == ["by lr"] * 3 + ["own"] + ["by lambda"] * 5
+    assert list(out["group"].iloc[:3]) == ["train.bc_weight=1", "train.bc_weight=2", "train.bc_weight=4"]
+    assert out["group"].iloc[3] == "15 runs"  # the claim's own evaluate sees the claim's runs
+    assert (out["x"].iloc[0], out["y"].iloc[0], out["expect"].iloc[0]) == (LR, "y", "higher")
+    assert list(out["group"].iloc[4:]) == [
+        "optim.lr=0.01",
+        "optim.lr=0.03",
+        "optim.lr=0.1",
+        "optim.lr=0.3",
+        "optim.lr=1",
+    ]
+    assert list(out["n"].iloc[4:]) == [3] * 5 and list(out["rho"].iloc[4:]) == pytest.approx([1.0] * 5)
+    assert list(claim_table(out)["claim"]) == ["b"] * 3 + ["c"] + ["a"] * 5  # input order, not sorted
+    assert list(claim_table(out.iloc[0:0]).columns) == ["claim", "statement", "setting", "verdict", "evidence"]
+
+
+def test_rises_with_tests_against_the_given_axis():
+    tests = rises_with("cfg.train.bc_weight", ["a"], {"a": "higher"})
+    assert tests == (Check("cfg.train.bc_weight", "a", "higher"),)
