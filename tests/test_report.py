@@ -393,3 +393,63 @@ def test_convergence_table_and_converged_only(converging, tmp_path):
     assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
     out2 = write_report(converging, tmp_path / "api", converged_only=True)
     assert (out2 / "spearman.csv").read_text() == (tmp_path / "rep" / "spearman.csv").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# boundaries of the tables (each test pins what a one-character change to tables.py would alter)
+
+
+def test_spearman_table_boundaries_and_directions(monkeypatch):
+    # keys with declared directions: test/acc_bc (higher), weights/eff_rank_mean (lower)
+    d = pd.DataFrame({LR: [0.01, 0.1, 1.0, 10.0, 100.0], "status": "ok"})
+    d["test/acc_bc"] = [0.0, 0.0, 1.0, 1.0, 1.0]  # a binary metric still has a rank correlation
+    d["weights/eff_rank_mean"] = [5.0, 4.0, 3.0, 2.0, 1.0]  # falls with the LR: as the paper
+    d["two"] = [1.0, 2.0, np.nan, np.nan, np.nan]  # 2 runs with values: no correlation
+    t = tables.spearman_table(d, {"test/acc_bc": "a", "weights/eff_rank_mean": "r", "two": "t"}).set_index("property")
+    assert t.loc["test/acc_bc", "spearman_rho"] == pytest.approx(stats.spearmanr(d[LR], d["test/acc_bc"]).statistic)
+    assert t.loc["test/acc_bc", "spearman_rho"] == pytest.approx(math.sqrt(3) / 2)  # by hand: 5 runs, ties 2 + 3
+    assert t.loc["weights/eff_rank_mean", "spearman_rho"] == pytest.approx(-1.0)
+    assert t.loc["weights/eff_rank_mean", "desirable"] == "lower" and bool(t.loc["weights/eff_rank_mean", "as_paper"])
+    assert math.isnan(t.loc["two", "spearman_rho"]) and t.loc["two", "n"] == 2 and t.loc["two", "as_paper"] is None
+    # exactly 3 runs are enough for a rho
+    t3 = tables.spearman_table(d.iloc[:3].assign(q=[1.0, 3.0, 2.0]), {"q": "q"})
+    assert t3["spearman_rho"].iloc[0] == pytest.approx(0.5) and t3["n"].iloc[0] == 3
+    # a rise in the desirable direction that is not significant is not "as the paper"
+    weak = d.assign(**{"test/acc_bc": [0.2, 0.1, 0.4, 0.3, 0.35]})
+    w = tables.spearman_table(weak, {"test/acc_bc": "a"}).iloc[0]
+    assert w["spearman_rho"] > 0 and w["p_value"] > 0.05 and not w["as_paper"]
+    # p exactly at the level is not significant: the same data with ALPHA set to its own p
+    p = t.loc["weights/eff_rank_mean", "p_value"]
+    monkeypatch.setattr(tables, "ALPHA", p)
+    assert not tables.spearman_table(d, {"weights/eff_rank_mean": "r"})["as_paper"].iloc[0]
+
+
+def test_rho_cell_marks_only_significant_results():
+    assert tables.rho_cell(-0.5, 0.01, 9, False) == "-0.50 (p=0.01, n=9) ✗"
+    assert tables.rho_cell(-0.5, 0.05, 9, False) == "-0.50 (p=0.05, n=9)"  # p = 0.05 is not below 0.05
+    assert tables.rho_cell(0.5, 0.01, 9, None) == "+0.50 (p=0.01, n=9)"  # no direction, no mark
+    assert tables.rho_cell(0.5, 0.01, 9, True) == "+0.50 (p=0.01, n=9) ✓"
+
+
+def test_groups_table_shows_the_chosen_columns_against_any_axis():
+    d = pd.DataFrame({"cfg.train.dropout": [0.0, 0.1, 0.2, 0.0, 0.1, 0.2], "status": "ok", LR: [0.1] * 3 + [1.0] * 3})
+    d["test/acc"] = [0.3, 0.2, 0.1, 0.1, 0.2, 0.3]
+    d["test/acc_bc"] = [0.1, 0.2, 0.3, 0.3, 0.2, 0.1]
+    groups = split_groups(d, axis="cfg.train.dropout")
+    shown, long = tables.groups_table(
+        groups, {"test/acc": "acc", "test/acc_bc": "acc_bc"}, ["test/acc"], x="cfg.train.dropout"
+    )
+    assert list(shown.columns) == ["group", "runs", "acc"]
+    assert shown.to_dict("records") == [
+        {"group": "optim.lr=0.1", "runs": 3, "acc": "-1.00 (p=0, n=3) ✗"},
+        {"group": "optim.lr=1", "runs": 3, "acc": "+1.00 (p=0, n=3) ✓"},
+    ]
+    assert list(long.columns) == ["group", "property", "label", "spearman_rho", "p_value", "n", "desirable", "as_paper"]
+    assert list(long["spearman_rho"]) == pytest.approx([-1.0, 1.0, 1.0, -1.0])  # every property, shown or not
+
+
+def test_per_lr_summary_of_a_property_no_run_has():
+    d = pd.DataFrame({LR: [0.1, 0.1], "status": "ok", "a": [0.3, 0.5]})
+    s = tables.per_lr_summary(d, {"a": "a", "absent": "z"}).iloc[0]
+    assert s["a mean"] == pytest.approx(0.4) and s["a std"] == pytest.approx(math.sqrt(0.02)) and s["a n"] == 2
+    assert math.isnan(s["absent mean"]) and math.isnan(s["absent std"]) and s["absent n"] == 0

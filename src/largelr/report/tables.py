@@ -11,6 +11,7 @@ from scipy import stats
 
 from largelr.report.groups import Group
 from largelr.report.keys import desirable
+from largelr.report.verdicts import ALPHA
 
 LR = "cfg.optim.lr"
 
@@ -24,7 +25,8 @@ def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
     Returns one row per property: property, label, spearman_rho, p_value, n (runs with a finite
     value), desirable (the direction the key's metric declares desirable, "higher" or "lower", None
     when undeclared or none is) and as_paper (True when rho has the desirable sign with p < 0.05,
-    False otherwise, None when there is no desirable direction: no verdict).
+    False otherwise, None when there is no desirable direction: no verdict); the level is the verdicts'
+    ``ALPHA``.
     """
     ok = df[df["status"] == "ok"]
     rows = []
@@ -39,7 +41,7 @@ def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
         verdict = None
         if want is not None:
             sign = 1 if want == "higher" else -1
-            verdict = bool(math.isfinite(rho) and rho * sign > 0 and p < 0.05)
+            verdict = bool(math.isfinite(rho) and rho * sign > 0 and p < ALPHA)
         rows.append(
             {
                 "property": key,
@@ -62,7 +64,7 @@ def rho_cell(rho: float, p: float, n: int, verdict: bool | None) -> str:
     mark = ""
     if verdict:
         mark = " ✓"
-    elif verdict is False and p < 0.05:
+    elif verdict is False and p < ALPHA:
         mark = " ✗"
     return f"{rho:+.2f} (p={p:.2g}, n={n}){mark}"
 
