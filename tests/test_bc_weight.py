@@ -98,3 +98,40 @@ def test_jtt_set_is_the_erm_errors_and_a_pure_function_of_the_config(make_cfg, d
 def test_bad_values_are_rejected(make_cfg, bad):
     with pytest.raises(ConfigError, match=bad.split("=")[0]):
         make_cfg(bad)
+
+
+def test_jtt_erm_ignores_the_runs_own_budget_stop_rules_and_dynamics(make_cfg, data, caplog):
+    """The ERM model of JTT is trained on exactly ``jtt_steps`` steps whatever the run's epochs,
+    convergence rule, evaluation period, failure rule or dynamics subset; its summary is logged."""
+    import logging
+
+    cfg = make_cfg(
+        "train.bc_weight=3.0", "train.bc_set=jtt", "train.jtt_steps=20", "train.steps=None", "train.epochs=1.0",
+        "train.loss_tol=10.0", "train.eval_every=5", "train.fail_after=5", "eval.n_dynamics=50",
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="largelr.train"):
+        got = erm_error_set(cfg, data)
+    erm = train(make_cfg("train.steps=20", "train.until=budget"), data)  # plain ERM, 20 steps, by hand
+    split = data.splits["train"]
+    with torch.no_grad():
+        erm.model.eval()
+        wrong = erm.model(split.x).argmax(1) != split.y
+    assert torch.equal(got, wrong)
+    bc = ~split.aligned
+    expected = (
+        f"JTT error set: {int(wrong.sum())} of {len(wrong)} training samples "
+        f"({int((wrong & bc).sum())} of {int(bc.sum())} true BC) after 20 ERM steps (ok)"
+    )
+    assert expected in caplog.messages
+
+
+def test_up_weighting_trains_differently_and_keeps_label_smoothing(make_cfg, data):
+    init = state(train(make_cfg("train.steps=1", "optim.lr=1e-12"), data).model)
+    plain = state(train(make_cfg(), data).model)
+    up = state(train(make_cfg("train.bc_weight=2.0"), data).model)
+    up_smooth = state(train(make_cfg("train.bc_weight=2.0", "train.label_smoothing=0.1"), data).model)
+    for k in init:
+        if init[k].is_floating_point():
+            assert not torch.equal(up[k], init[k]) or k.endswith("bias")  # the weighted loss trains
+    assert any(not torch.equal(up[k], plain[k]) for k in up)
+    assert any(not torch.equal(up_smooth[k], up[k]) for k in up)  # smoothing reaches the weighted loss

@@ -141,3 +141,13 @@ def test_bad_optimizer_settings_fail_with_one_line(overrides, needle):
     with pytest.raises(ConfigError, match=None) as e:
         apply_overrides(RunConfig(), overrides)
     assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_history_lr_at_schedule_boundaries_and_during_warm_up(make_cfg, data_tiny):
+    """Row s logs update s's LR (0-based index s - 1). By hand: warm-up 2 (0.05, 0.1), then halving
+    every 19 updates counted from the end of warm-up: index 19 -> t' 17 -> 0.1; 39 -> 37 -> 0.05;
+    59 -> 57 -> 0.1 * 0.5**3."""
+    cfg = make_cfg("optim.schedule='step'", "optim.step_every=19", "optim.gamma=0.5", "optim.warmup_steps=2")
+    out = train(cfg, data_tiny)
+    assert [r["step"] for r in out.history] == [0, 20, 40, 60]
+    assert [r["lr"] for r in out.history] == pytest.approx([0.05, 0.1, 0.05, 0.0125])

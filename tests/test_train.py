@@ -293,3 +293,44 @@ def test_short_budget_dead_network_fails(make_cfg, tmp_path, one_thread):
     result = execute(cfg, tmp_path)
     assert result["status"] == "failed" and result["steps"] == 500
     assert result["final_train_acc"] <= 0.125
+
+
+def test_eval_and_train_seconds_add_up_every_segment(make_cfg, data_tiny, monkeypatch):
+    """A fake clock that advances 1 s per reading: the start evaluation and the 3 later ones each take
+    1 s, and each of the 3 training segments between them 1 s."""
+    import largelr.train as train_mod
+
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(train_mod.time, "perf_counter", lambda: float(next(ticks)))
+    out = train(make_cfg(), data_tiny)
+    assert [r["step"] for r in out.history] == [0, 20, 40, 60]
+    assert (out.eval_seconds, out.train_seconds) == (4.0, 3.0)
+
+
+def test_the_end_of_training_is_logged(make_cfg, data_tiny, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="largelr.train"):
+        train(make_cfg(), data_tiny)
+    assert "trained 60 steps: ok" in caplog.messages
+
+
+def test_history_dynamics_track_the_subset_drawn_from_the_data_seed(make_cfg, data_tiny):
+    from largelr.metrics.dynamics import dynamics_row, dynamics_subset
+
+    out = train(make_cfg("eval.n_dynamics=50"), data_tiny)  # 50 of 500: the draw matters
+    idx = dynamics_subset(data_tiny, 50, 0)  # seeds.data = 0
+    expected = dynamics_row(out.model, data_tiny.splits["train"], idx)
+    assert {k: out.history[-1][k] for k in expected} == pytest.approx(expected, nan_ok=True)
+    other = dynamics_row(out.model, data_tiny.splits["train"], dynamics_subset(data_tiny, 50, 1))
+    assert other != pytest.approx(expected, nan_ok=True)  # another seed tracks other samples
+
+
+def test_dropout_masks_follow_the_order_seed(make_cfg, data_tiny):
+    """Full-batch training (the order cannot matter): runs with dropout differ only through the masks,
+    which come from the order seed: the same order seed gives the same model, another one a different one."""
+    base = ["train.batch_size=500", "model.kwargs.dropout=0.5", "train.steps=5", "train.eval_every=5"]
+    a, b = (train(make_cfg(*base, "seeds.order=0"), data_tiny).model for _ in range(2))
+    c = train(make_cfg(*base, "seeds.order=1"), data_tiny).model
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
