@@ -14,7 +14,7 @@ at most 300 steps of batch 50, 3 LRs per optimizer, two seeds: 54 runs, 6 per mo
 preset (paper-sized data and models, 5 LRs, 3 seeds: 135 runs).
 
 Cost (quick), measured on the idle 2-core machine with --jobs 2 (one torch thread per run): one seed's
-27 runs took 4.5 minutes, so about 9 minutes for both seeds. (Under a load average of ~20 the MLP and CNN
+27 runs took 4.5 minutes; both seeds, 54 runs, took 6.7 minutes. (Under a load average of ~20 the MLP and CNN
 runs alone took 19.5 minutes.)
 
     largelr sweep architectures_optimizers --jobs 2 --out runs/ao

@@ -8,7 +8,7 @@ the verdict rule (5); with 3 distinct LRs a group's ρ is significant only when 
 ``--preset full`` (5 LRs, 3 seeds, trained to convergence) is the one to trust.
 
 Needs: nothing beyond the package.
-Cost: quick 54 runs, ~9 min on 2 idle CPU cores with --jobs 2 (one seed's 27 runs measured 4.5 min);
+Cost: quick 54 runs, 6.7 min on 2 idle CPU cores with --jobs 2 (measured);
 full 135 runs (paper-sized models, 3 seeds): GPU advised.
 
     largelr reproduce architectures --preset quick --jobs 2
@@ -24,7 +24,7 @@ from largelr.studies import study_path
 NAME = "architectures"
 CLAIMS = ("4",)
 COST = {
-    "quick": "54 runs (3 models x 3 optimizers x 3 LRs x 2 seeds), ~9 min on 2 CPU cores with --jobs 2",
+    "quick": "54 runs (3 models x 3 optimizers x 3 LRs x 2 seeds), 6.7 min on 2 CPU cores with --jobs 2",
     "full": "135 runs (paper-sized models, 5 LRs, 3 seeds), GPU advised",
 }
 LR = "cfg.optim.lr"
