@@ -326,11 +326,11 @@ def test_history_dynamics_track_the_subset_drawn_from_the_data_seed(make_cfg, da
     assert other != pytest.approx(expected, nan_ok=True)  # another seed tracks other samples
 
 
-def test_dropout_masks_follow_the_order_seed(make_cfg, data_tiny):
-    """Full-batch training (the order cannot matter): runs with dropout differ only through the masks,
-    which come from the order seed: the same order seed gives the same model, another one a different one."""
-    base = ["train.batch_size=500", "model.kwargs.dropout=0.5", "train.steps=5", "train.eval_every=5"]
-    a, b = (train(make_cfg(*base, "seeds.order=0"), data_tiny).model for _ in range(2))
-    c = train(make_cfg(*base, "seeds.order=1"), data_tiny).model
+def test_dropout_runs_are_reproducible_from_their_seeds(make_cfg, data_tiny):
+    """Dropout masks come from a generator seeded from the order seed, not from whatever state torch's
+    global RNG is in: two runs of one config, with the global RNG moved in between, give the same model."""
+    cfg = make_cfg("model.kwargs.dropout=0.5", "train.steps=5", "train.eval_every=5")
+    a = train(cfg, data_tiny).model
+    torch.rand(1000)  # move the global RNG
+    b = train(cfg, data_tiny).model
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))

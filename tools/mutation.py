@@ -39,6 +39,7 @@ MODULES: dict[str, list[str]] = {
     "metrics/lowrank": ["tests/metrics/test_structured_lowrank.py"],
     "metrics/probes": ["tests/metrics/test_probes_dfr.py"],
     "store": ["tests/test_store.py", "tests/test_train.py"],
+    "leases": ["tests/test_leases.py", "tests/test_store.py"],
     "train": [
         "tests/test_train.py",
         "tests/metrics/test_robustness_metrics.py",
