@@ -119,3 +119,57 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
     winners = [t for t in tokens if t is not None]
     assert len(winners) == 1
     assert json.loads((rd / store.LEASE).read_text())["token"] == winners[0]
+
+
+def test_run_state_names_every_state(tmp_path):
+    rd = tmp_path / "run"
+    assert leases.run_state(rd) == "missing"
+    rd.mkdir()
+    assert leases.run_state(rd) == "incomplete"
+    (rd / store.FAILED).write_text("Traceback ...")
+    assert leases.run_state(rd) == "failed"
+    fake_lease(rd, host="elsewhere", pid=1)  # a lease wins over FAILED: the run is being retried
+    assert leases.run_state(rd) == "running"
+    assert leases.run_state(rd, timeout=0.0) == "stale"  # the timeout is the caller's
+    (rd / store.DONE).write_text("")
+    assert leases.run_state(rd) == "done"
+
+
+def test_staleness_at_the_boundaries(tmp_path):
+    now = time.time()
+    other = {"host": "elsewhere", "pid": os.getpid()}
+    assert not leases.lease_is_stale({**other, "heartbeat": now - 50.0}, timeout=60.0)
+    assert leases.lease_is_stale({**other, "heartbeat": now - 70.0}, timeout=60.0)
+    # a dead pid of another host says nothing: that machine's process table is not ours
+    assert not leases.lease_is_stale({"host": "elsewhere", "pid": dead_pid(), "heartbeat": now})
+    here = socket.gethostname()
+    assert leases.lease_is_stale({"host": here, "pid": dead_pid(), "heartbeat": now})
+    assert not leases.lease_is_stale({"host": here, "pid": os.getpid(), "heartbeat": now})
+    assert not leases.lease_is_stale({"host": here, "pid": "1", "heartbeat": now})  # not a pid: trust the heartbeat
+
+
+def test_read_lease_accepts_only_a_json_object(tmp_path):
+    path = tmp_path / store.LEASE
+    path.write_text("[1, 2]")
+    assert leases.read_lease(path) is None
+    path.write_text('{"host": "h", "pid": 3')  # being written
+    assert leases.read_lease(path) is None
+    path.write_text('{"host": "h", "pid": 3}')
+    info = leases.read_lease(path)
+    assert info == {"host": "h", "pid": 3, "heartbeat": path.stat().st_mtime}
+
+
+def test_a_lease_being_written_is_respected_and_an_abandoned_empty_one_taken_over(tmp_path):
+    rd = tmp_path / "run"
+    rd.mkdir()
+    (rd / store.LEASE).write_text("")  # its holder is between open and write
+    assert leases.claim(rd) is None
+    assert (rd / store.LEASE).read_text() == ""
+    old = time.time() - leases.LEASE_TIMEOUT - 5
+    os.utime(rd / store.LEASE, (old, old))  # ... or died there long ago
+    lease = leases.claim(rd)
+    assert lease is not None and lease.held()
+    info = json.loads((rd / store.LEASE).read_text())
+    assert set(info) == {"host", "pid", "token", "claimed"} and abs(info["claimed"] - time.time()) < 60
+    assert [p.name for p in rd.iterdir()] == [store.LEASE]
+    assert (rd / store.LEASE).stat().st_mode & 0o777 == 0o644 & ~store.current_umask()

@@ -65,10 +65,12 @@ def read_lease(path: Path) -> dict[str, Any] | None:
     """The lease's JSON plus ``heartbeat`` (its mtime); None when there is no (complete) lease file."""
     try:
         info = json.loads(path.read_text())
+        if not isinstance(info, dict):  # not a lease any worker wrote: treat it as being written
+            return None
         info["heartbeat"] = path.stat().st_mtime
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return info if isinstance(info, dict) else None
+    return info
 
 
 def lease_is_stale(info: dict[str, Any], timeout: float = LEASE_TIMEOUT) -> bool:
