@@ -173,3 +173,24 @@ def test_a_lease_being_written_is_respected_and_an_abandoned_empty_one_taken_ove
     assert set(info) == {"host", "pid", "token", "claimed"} and abs(info["claimed"] - time.time()) < 60
     assert [p.name for p in rd.iterdir()] == [store.LEASE]
     assert (rd / store.LEASE).stat().st_mode & 0o777 == 0o644 & ~store.current_umask()
+
+
+def test_the_heartbeat_thread_is_a_named_daemon_that_ends_with_the_lease(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(leases, "HEARTBEAT_EVERY", 0.05)
+    lease = leases.claim(tmp_path / "run")
+    with lease:
+        beats = [t for t in threading.enumerate() if t.name == "largelr-lease"]
+        assert len(beats) == 1 and beats[0].daemon  # never keeps a finished worker process alive
+    beats[0].join(timeout=5)
+    assert not beats[0].is_alive()
+    (tmp_path / "run" / store.LEASE).unlink(missing_ok=True)
+    lease.heartbeat()  # the file is gone (taken over and released): a beat must not raise
+
+
+def test_claim_uses_its_own_timeout(tmp_path):
+    rd = tmp_path / "run"
+    fake_lease(rd, host="elsewhere", pid=1, age=30.0)  # fresh by the default 120 s, stale by 10 s
+    assert leases.claim(rd) is None
+    assert leases.claim(rd, timeout=10.0) is not None
