@@ -2,8 +2,13 @@
 
 A run that raises keeps its traceback in the run directory (``FAILED``) and is reported as an error,
 not raised, so schedulers with retries (Ray) retry only lost workers, never a broken config. A run
-whose lease another live worker holds is skipped ("busy"). ``python -m largelr.sweep.worker CONFIG
-STUDY`` does the same in a subprocess (the pool), exiting 0 done, 3 busy, 1 error, 143 preempted.
+whose lease another live worker holds is skipped ("busy").
+
+``python -m largelr.sweep.worker STUDY`` is a pool worker of the local executor: a long-lived process
+that reads config paths from stdin, one per line, runs each with ``run_one`` (its output going to
+``STUDY/_logs/<run_id>.log``) and answers one JSON line per run on stdout; it exits 0 at the end of its
+input and 143 after a preempted run. One process serves many runs, so imports, data sources and built
+datasets are paid once per worker, not once per run.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from largelr import config as config_mod
 from largelr import store
 from largelr.config import RunConfig
 
-EXIT = {"done": 0, "error": 1, "busy": 3, "preempted": 143}
+PREEMPTED = 143  # a worker's exit status after SIGTERM/SIGUSR1 stopped its run (128 + SIGTERM)
 LOG_DIR = "_logs"
 
 
@@ -85,7 +90,7 @@ def die_with_parent(parent_pid: int) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     if os.getppid() != parent_pid:
-        raise SystemExit(EXIT["preempted"])
+        raise SystemExit(PREEMPTED)
 
 
 def log_path(study: str | Path, cfg: RunConfig) -> Path:
@@ -126,7 +131,7 @@ def serve(study: str, requests, replies) -> int:
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
         if outcome.kind == "preempted":
-            return EXIT["preempted"]
+            return PREEMPTED
     return 0
 
 
