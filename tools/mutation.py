@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+DATA_TESTS = ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py", "tests/data/test_data_sources.py"]
 # module under src/largelr (no .py) -> the fast test files that cover it
 MODULES: dict[str, list[str]] = {
     "metrics/compressibility": ["tests/metrics/test_compressibility_metrics.py"],
@@ -49,9 +52,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_augment.py",
         "tests/test_knobs.py",
     ],
-    "data/base": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
-    "data/double_mnist": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
-    "data/colored": ["tests/data/test_data_base.py", "tests/data/test_data_procedural.py"],
+    "data/base": DATA_TESTS,
+    "data/double_mnist": DATA_TESTS,
+    "data/colored": DATA_TESTS,
     "report/tables": ["tests/test_report.py", "tests/test_report_knobs.py", "tests/test_verdicts.py"],
     "report/verdicts": ["tests/test_verdicts.py"],
 }
@@ -69,10 +72,15 @@ def run_one(module: str, jobs: int, show: bool = False) -> dict[str, object]:
     with open(ROOT / "mutants" / "run.log", "w") as out:
         cmd = [sys.executable, __file__, "--child", module, "--jobs", str(jobs)]
         subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
-    seconds = time.monotonic() - start
     meta = ROOT / "mutants" / "src" / "largelr" / f"{module}.py.meta"
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     survived = sorted(name for name, code in codes.items() if code in SURVIVED)
+    with ThreadPoolExecutor(jobs) as pool:
+        killed = list(pool.map(lambda name: recheck(module, name), survived))
+    rechecked = [name for name, k in zip(survived, killed, strict=True) if k]
+    for name in rechecked:
+        codes[name] = 1
+    survived = [name for name in survived if name not in rechecked]
     if show:  # the diffs, while this module's mutants/ still exists
         for name in survived:
             diff = subprocess.run(
@@ -81,7 +89,30 @@ def run_one(module: str, jobs: int, show: bool = False) -> dict[str, object]:
             print("\n".join(line for line in diff.stdout.splitlines() if line.startswith(("+ ", "- ", "@@"))))
             print(f"    ^ {name}", flush=True)
     counts = Counter("killed" if c in KILLED else "survived" if c in SURVIVED else "other" for c in codes.values())
-    return {"module": module, "generated": len(codes), **counts, "seconds": round(seconds), "survivors": survived}
+    return {
+        "module": module,
+        "generated": len(codes),
+        **counts,
+        "seconds": round(time.monotonic() - start),
+        "survivors": survived,
+        "rechecked": len(rechecked),
+    }
+
+
+def recheck(module: str, mutant: str) -> bool:
+    """Run every test file of ``module`` against one survivor; True if a test fails (the mutant is killed).
+
+    mutmut runs against a mutant only the tests it saw calling the mutated function. A function called while a
+    module- or session-scoped fixture is set up is credited to the first test that used the fixture, so the
+    other tests, which read what it built, are never run against its mutants. This pass runs them all.
+    """
+    env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": "src"}  # the mutated copy, not the install
+    if module.startswith("data/"):
+        env["LARGELR_MUTATION"] = "1"
+    tests = [t for t in MODULES[module] if (ROOT / t).exists()]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    out = subprocess.run(cmd, cwd=ROOT / "mutants", env=env, capture_output=True, text=True)
+    return out.returncode in KILLED
 
 
 def _child(module: str, jobs: int) -> None:
@@ -99,6 +130,10 @@ def _child(module: str, jobs: int) -> None:
         # tests/data caches the datasets it builds; a mutant forked from the process that filled that cache
         # while mutmut timed the tests would be handed unmutated datasets. A fork server has only collected.
         cfg.process_isolation = configuration.ProcessIsolation.FORKSERVER
+        # With LARGELR_MUTATION set, tests/data builds every dataset afresh in each test (with its cache, mutmut
+        # would credit a builder only to the first test that built it and run only that test against its mutants)
+        # and loads the image sources once, in the fork server.
+        os.environ["LARGELR_MUTATION"] = "1"
     cli(["run", "--max-children", str(jobs)])
 
 
@@ -119,7 +154,7 @@ def main() -> None:
     for module in args.modules or MODULES:
         results.append(run_one(module, args.jobs, args.show))
         print(_line(results[-1]), flush=True)
-    print(f"\n{'module':<28}generated  killed  survived  other  seconds")
+    print(f"\n{'module':<28}generated  killed  survived  other  seconds  (killed on re-check)")
     for r in results:
         print(_line(r))
         for name in r["survivors"]:
@@ -129,7 +164,7 @@ def main() -> None:
 def _line(r: dict[str, object]) -> str:
     return (
         f"{r['module']:<28}{r['generated']:>9}{r.get('killed', 0):>8}{r.get('survived', 0):>10}"
-        f"{r.get('other', 0):>7}{r['seconds']:>9}"
+        f"{r.get('other', 0):>7}{r['seconds']:>9}  ({r['rechecked']})"
     )
 
 
