@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -79,3 +81,43 @@ def test_builders_realise_rho_and_an_unbiased_test_split(name, rho):
     for c in range(10):  # rho = 1/10 of 10: one aligned sample, the 9 others on the 9 other values
         assert torch.bincount(test.s[test.y == c], minlength=10).tolist() == [1] * 10
     assert int(test.aligned.sum()) == 10
+
+
+def _split(n: int = 3) -> Split:
+    x = torch.arange(n * 8, dtype=torch.float32).view(n, 1, 2, 4)
+    masks = {"core": torch.arange(n * 8).view(n, 2, 4) % 3 == 0, "spurious": torch.arange(n * 8).view(n, 2, 4) % 3 == 1}
+    return Split(x, torch.arange(n) % 3, torch.arange(n) % 2, torch.arange(n) % 2 == 0, masks)
+
+
+def test_split_subset_and_to_carry_every_field():
+    sp = _split(4)
+    idx = torch.tensor([3, 1])
+    sub = sp.subset(idx)
+    for a, b in [(sub.x, sp.x[idx]), (sub.y, sp.y[idx]), (sub.s, sp.s[idx]), (sub.aligned, sp.aligned[idx])]:
+        assert torch.equal(a, b)
+    assert sub.masks.keys() == {"core", "spurious"}
+    assert all(torch.equal(sub.masks[k], sp.masks[k][idx]) for k in sp.masks)
+    moved = sp.to("meta")  # every tensor moves, none stays behind on the CPU
+    assert {t.device.type for t in (moved.x, moved.y, moved.s, moved.aligned, *moved.masks.values())} == {"meta"}
+    assert moved.masks.keys() == sp.masks.keys() and moved.y.shape == sp.y.shape
+
+
+def test_dataset_to_moves_the_splits_and_keeps_the_rest():
+    ds = SpuriousDataset("t", 3, 2, {"train": _split(), "test": _split(2)}, {"k": 1}, spurious_class=(0, None))
+    moved = ds.to("meta")
+    assert moved.splits.keys() == ds.splits.keys() and moved.splits["test"].x.device.type == "meta"
+    assert (moved.name, moved.num_classes, moved.num_attrs, moved.info, moved.spurious_class) == (
+        "t", 3, 2, {"k": 1}, (0, None)
+    )  # fmt: skip
+
+
+def test_spurious_class_map_is_checked_and_read_as_a_tensor():
+    splits = {"train": _split()}
+    ds = SpuriousDataset("t", 3, 2, splits, spurious_class=(None, 2))
+    assert ds.pulled_class().tolist() == [-1, 2] and ds.pulled_class().dtype == torch.long
+    assert SpuriousDataset("t", 3, 2, splits).pulled_class() is None
+    assert SpuriousDataset("t", 3, 2, splits, spurious_class=(0, 0)).pulled_class().tolist() == [0, 0]
+    for bad in [(0,), (0, 1, 2), (0, 3), (-1, 0)]:  # one entry per attribute, each a class or None
+        msg = rf"t: spurious_class {re.escape(str(bad))} must give a class or None for each of 2 attributes"
+        with pytest.raises(ValueError, match=msg):
+            SpuriousDataset("t", 3, 2, splits, spurious_class=bad)

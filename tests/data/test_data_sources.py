@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from largelr.data import DATASETS
 from largelr.data.cifar import CIFAR10_FILES
@@ -157,6 +158,23 @@ def test_cifar10_source_and_corrupted(tmp_path, monkeypatch):
     assert ds.input_shape == (3, 32, 32) and "saturate" in ds.info["corruptions"]
     dm = DATASETS.get("double_mnist")(rho=0.9, n_train=20, n_val=10, n_test=10, seed=0, spurious_source="cifar10")
     assert dm.input_shape == (3, 28, 56)  # cifar resized to 28x28, the digit replicated to RGB
+    x, s = dm.splits["train"].x, dm.splits["train"].s
+    assert torch.equal(x[:, 0, :, :28], x[:, 1, :, :28]) and torch.equal(x[:, 0, :, :28], x[:, 2, :, :28])
+    resized = F.interpolate(src.images.float() / 255, size=(28, 28), mode="bilinear", antialias=True).clamp(0, 1)
+    for i in range(len(s)):  # the spurious half is a resized cifar image of class s
+        assert any(torch.allclose(x[i, :, :, 28:], resized[j], atol=1e-6) for j in torch.nonzero(src.labels == s[i]))
+    rgb_core = DATASETS.get("double_mnist")(
+        rho=0.9, n_train=20, n_val=10, n_test=10, seed=0, core_source="cifar10", spurious_source="mnist5k"
+    )
+    x = rgb_core.splits["train"].x
+    assert rgb_core.input_shape == (3, 32, 64)  # the digit resized to 32x32 and replicated to RGB
+    assert torch.equal(x[:, 0, :, 32:], x[:, 1, :, 32:]) and torch.equal(x[:, 0, :, 32:], x[:, 2, :, 32:])
+    framed = DATASETS.get("colored_frame")(rho=0.9, n_train=20, n_val=10, n_test=10, seed=0, source="cifar10")
+    digit = framed.splits["train"].x[:, :, 2:34, 2:34]  # an RGB source is made gray, then framed
+    assert torch.equal(digit[:, 0], digit[:, 1]) and torch.equal(digit[:, 0], digit[:, 2])
+    gray = src.images.float().div(255).mean(1)
+    for i, c in enumerate(framed.splits["train"].y):
+        assert any(torch.allclose(digit[i, 0], gray[j], atol=1e-6) for j in torch.nonzero(src.labels == c))
 
 
 class _Evil:
