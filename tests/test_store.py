@@ -225,3 +225,45 @@ def test_load_weights_refuses_arbitrary_pickles(tmp_path):
     torch.save({"w": _NotATensor()}, tmp_path / store.WEIGHTS)
     with pytest.raises(pickle.UnpicklingError):
         store.load_weights(tmp_path)
+
+
+def test_study_note_round_trips_and_is_empty_when_absent(tmp_path):
+    study = tmp_path / "new" / "study"
+    assert store.read_note(study) == {}
+    store.write_note(study, {"target": "headline", "minutes": 2.5})  # creates the study directory
+    assert json.loads((study / "reproduce.json").read_text()) == {"target": "headline", "minutes": 2.5}
+    assert store.read_note(study) == {"target": "headline", "minutes": 2.5}
+    assert store.run_dirs(study) == []  # the note is not a run
+
+
+def test_record_failure_keeps_the_text_only_in_an_existing_run(tmp_path):
+    rd = tmp_path / "run"
+    rd.mkdir()
+    store.record_failure(rd, "Traceback: boom\n")
+    assert (rd / "FAILED").read_text() == "Traceback: boom\n" and store.status(rd) == "incomplete"
+    store.record_failure(tmp_path / "gone", "x")  # a run directory removed meanwhile: nothing is created
+    assert not (tmp_path / "gone").exists()
+
+
+def test_queued_config_is_named_by_run_id_and_reads_back(tmp_path, make_cfg):
+    from largelr import config
+
+    cfg = make_cfg("optim.lr=0.3")
+    path = store.queue_config(tmp_path / "study", cfg)
+    assert path == tmp_path / "study" / "_queue" / f"{config.run_id(cfg)}.json"
+    assert config.load_json(path) == cfg
+    assert store.run_dirs(tmp_path / "study") == []  # the queue is not a run
+    assert store.tensorboard_dir(tmp_path / "r") == tmp_path / "r" / "tensorboard"
+
+
+def test_checkpoint_round_trips_and_an_unreadable_one_reads_as_none(tmp_path):
+    import torch
+
+    rd = tmp_path / "run"
+    rd.mkdir()
+    assert store.load_checkpoint(rd) is None
+    store.save_checkpoint(rd, {"step": 7, "w": torch.arange(3.0)})
+    back = store.load_checkpoint(rd)
+    assert back["step"] == 7 and torch.equal(back["w"], torch.arange(3.0))
+    (rd / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert store.load_checkpoint(rd) is None
