@@ -12,9 +12,14 @@ Usage, from the repository root (``make mutation`` runs every module)::
     python tools/mutation.py metrics/compressibility    # one module
     python tools/mutation.py --jobs 2 store train       # mutants run in parallel worker processes
 
+mutmut runs against a mutant only the tests it saw reach the mutated function, and credits a call made while a
+module- or session-scoped fixture is set up to the first test that used the fixture. So every survivor, and every
+mutant no selected test reached, is then re-checked against all of its module's test files (``recheck``).
+
 The last module's ``mutants/`` stays, so ``mutmut results`` lists its survivors and ``mutmut show NAME`` shows
-one as a diff. The summary line per module counts mutants generated / killed / survived / other (timeouts,
-no covering test) and the wall time.
+one as a diff (mutmut's own status there predates the re-check; ``--recheck-only MODULE`` repeats only the
+re-check). The summary line per module counts mutants generated / killed / survived / other (timeouts), the
+wall time, and how many of the kills came from the re-check.
 """
 
 from __future__ import annotations
@@ -61,26 +66,32 @@ MODULES: dict[str, list[str]] = {
 
 KILLED = {1, 3}  # pytest: tests failed / internal error
 SURVIVED = {0}
+UNTESTED = {5, 33}  # no test of the selection reached the mutated function
 
 
-def run_one(module: str, jobs: int, show: bool = False) -> dict[str, object]:
-    """Mutate one module in a fresh ``mutants/`` and count what its tests catch."""
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+def run_one(module: str, jobs: int, show: bool = False, rerun: bool = True) -> dict[str, object]:
+    """Mutate one module in a fresh ``mutants/`` and count what its tests catch.
+
+    With ``rerun=False``, only the re-check pass runs, on the ``mutants/`` the last run of ``module`` left.
+    """
     start = time.monotonic()
-    print(f"{module}: mutating (log in mutants/run.log)", flush=True)
-    (ROOT / "mutants").mkdir()
-    with open(ROOT / "mutants" / "run.log", "w") as out:
-        cmd = [sys.executable, __file__, "--child", module, "--jobs", str(jobs)]
-        subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if rerun:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        print(f"{module}: mutating (log in mutants/run.log)", flush=True)
+        (ROOT / "mutants").mkdir()
+        with open(ROOT / "mutants" / "run.log", "w") as out:
+            cmd = [sys.executable, __file__, "--child", module, "--jobs", str(jobs)]
+            subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False)
     meta = ROOT / "mutants" / "src" / "largelr" / f"{module}.py.meta"
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
-    survived = sorted(name for name, code in codes.items() if code in SURVIVED)
+    # survivors and untested mutants face every test file of the module; what still passes has survived
+    suspects = sorted(name for name, code in codes.items() if code in SURVIVED | UNTESTED)
     with ThreadPoolExecutor(jobs) as pool:
-        killed = list(pool.map(lambda name: recheck(module, name), survived))
-    rechecked = [name for name, k in zip(survived, killed, strict=True) if k]
-    for name in rechecked:
-        codes[name] = 1
-    survived = [name for name in survived if name not in rechecked]
+        caught = list(pool.map(lambda name: recheck(module, name), suspects))
+    rechecked = [name for name, c in zip(suspects, caught, strict=True) if c]
+    for name, c in zip(suspects, caught, strict=True):
+        codes[name] = 1 if c else 0
+    survived = [name for name in suspects if name not in rechecked]
     if show:  # the diffs, while this module's mutants/ still exists
         for name in survived:
             diff = subprocess.run(
@@ -142,6 +153,9 @@ def main() -> None:
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested in parallel (default 1)")
     parser.add_argument("--show", action="store_true", help="print each survivor's diff after its module")
+    parser.add_argument(
+        "--recheck-only", action="store_true", help="re-check the survivors of the last run of one module only"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -150,9 +164,11 @@ def main() -> None:
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    if args.recheck_only and len(args.modules) != 1:
+        parser.error("--recheck-only takes exactly one module, the one whose mutants/ is there")
     results = []
     for module in args.modules or MODULES:
-        results.append(run_one(module, args.jobs, args.show))
+        results.append(run_one(module, args.jobs, args.show, rerun=not args.recheck_only))
         print(_line(results[-1]), flush=True)
     print(f"\n{'module':<28}generated  killed  survived  other  seconds  (killed on re-check)")
     for r in results:
