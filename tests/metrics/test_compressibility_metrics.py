@@ -15,6 +15,7 @@ from largelr.metrics.base import METRICS
 from largelr.metrics.compressibility import (
     comp_kappa,
     comp_kappa_rows,
+    compressible,
     curve_summaries,
     pq_index,
     prunable,
@@ -262,3 +263,66 @@ def test_compressibility_metric_values_by_hand():
     assert out["weights/pqi_layer0"] == pytest.approx(1 - 192**-0.5 * 7 / 5)
     assert out["weights/pqi_layer1"] == pytest.approx(0.0, abs=1e-12)
     assert out["weights/pqi_layer2"] == pytest.approx(1 - 24**-0.5)
+
+
+def test_comp_kappa_of_a_unit_norm_vector():
+    # |w| = 1 exactly: kappa 0.5 of 2 entries keeps the 0.8, the tail is the 0.6
+    assert comp_kappa(torch.tensor([0.6, -0.8]), 0.5) == pytest.approx(0.4)
+
+
+def test_curve_summaries_on_a_curve_that_starts_above_zero_and_falls_below_chance():
+    """Levels 0.2..0.8 (span 0.6, not 0.8 + 0.2), chance 0.1, the last accuracy under chance (r clipped to 0)."""
+    out = curve_summaries([0.8, 0.2, 0.5], [0.05, 0.91, 0.87], "p", chance=0.1)
+    r1 = (0.87 - 0.1) / (0.91 - 0.1)  # 0.9506: passes 95%, not 99%
+    assert out["p_rel_auc"] == pytest.approx((0.3 * (1 + r1) / 2 + 0.3 * (r1 + 0) / 2) / 0.6)
+    assert out["p_auc"] == pytest.approx((0.3 * (0.91 + 0.87) / 2 + 0.3 * (0.87 + 0.05) / 2) / 0.6)
+    assert (out["p_max_sparsity_99"], out["p_max_sparsity_95"]) == (0.2, 0.5)
+
+
+def test_curve_summaries_at_exactly_the_threshold_and_with_one_level():
+    at = curve_summaries([0.0, 0.5], [1.0, 0.95], "p", chance=0.0)  # r(0.5) = 0.95 exactly: it passes
+    assert at["p_max_sparsity_95"] == 0.5 and at["p_max_sparsity_99"] == 0.0
+    one = curve_summaries([0.3], [0.6], "p", chance=0.1)  # no range: the one level's values
+    assert one == {"p_rel_auc": 1.0, "p_auc": 0.6, "p_max_sparsity_99": 0.3, "p_max_sparsity_95": 0.3}
+
+
+def test_summarise_rows_uses_one_over_the_number_of_classes_as_chance():
+    from types import SimpleNamespace
+
+    from largelr.metrics.compressibility import summarise_rows
+
+    ctx = SimpleNamespace(data=SimpleNamespace(num_classes=4))
+    rows = [{"sparsity": 0.0, "acc": 0.85}, {"sparsity": 0.5, "acc": 0.55}]
+    r1 = (0.55 - 0.25) / (0.85 - 0.25)
+    assert summarise_rows(ctx, rows, "p")["p_rel_auc"] == pytest.approx((1 + r1) / 2)
+
+
+def test_attention_projections_are_compressible_packed_or_apart():
+    packed, apart = nn.MultiheadAttention(8, 2), nn.MultiheadAttention(8, 2, kdim=4, vdim=4)
+    assert [n for n, _, _ in compressible(packed)] == ["in_proj_weight", "out_proj.weight"]
+    assert [n for n, _, _ in compressible(apart)] == [
+        "q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"
+    ]  # fmt: skip
+    wrapped = nn.Sequential(nn.Linear(8, 8), apart)
+    assert [(n, p) for n, _, p in compressible(wrapped)] == [
+        ("0.weight", "weight"),
+        ("1.q_proj_weight", "q_proj_weight"),
+        ("1.k_proj_weight", "k_proj_weight"),
+        ("1.v_proj_weight", "v_proj_weight"),
+        ("1.out_proj.weight", "weight"),
+    ]
+
+
+@pytest.mark.parametrize(("prefix", "what"), [("prune", "global"), ("prune_layer", "per-layer")])
+def test_declared_pruning_keys(prefix, what):
+    """Every pruning summary is 'higher is better'; only the global curve's relative AUC is a headline."""
+    expected = {
+        f"test/{prefix}_rel_auc": (f"{what} pruning AUC relative to unpruned acc", "higher", prefix == "prune"),
+        f"test/{prefix}_max_sparsity_99": (f"{what} pruning: max sparsity keeping 99% acc", "higher", False),
+        f"test/{prefix}_max_sparsity_95": (f"{what} pruning: max sparsity keeping 95% acc", "higher", False),
+    }
+    keys = METRICS.meta(f"{prefix}_curve")["keys"]
+    got = {k: (v.label, v.desirable, v.headline, v.property) for k, v in keys.items()}
+    assert got == {k: (*v, "compressibility") for k, v in expected.items()} | {
+        f"test/{prefix}_auc": (f"{what} pruning AUC of raw acc (re-counts dense acc)", "higher", False, None)
+    }

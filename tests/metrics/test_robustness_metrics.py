@@ -116,3 +116,34 @@ def test_robustness_metrics_of_an_empty_split_are_all_nan():
     for key in ("acc", "acc_ba", "acc_bc", "worst_group_acc", "unbiased_acc", "avg_acc"):
         assert math.isnan(r[key]), key
     assert r["group_acc"] == [[None, None], [None, None]]
+
+
+def test_declared_keys_say_what_the_paper_says():
+    """Every key's label, desirable direction, headline flag and property family, written out: the test
+    split is the robustness property (accuracy and worst-group accuracy its headlines; a lower
+    bias-following share is better), the biased val split only diagnostics."""
+    test_keys = {
+        "acc": ("test accuracy (unbiased)", "higher", True),
+        "acc_ba": ("bias-aligned accuracy", "higher", False),
+        "acc_bc": ("bias-conflicting accuracy", "higher", False),
+        "worst_group_acc": ("worst-group accuracy", "higher", True),
+        "unbiased_acc": ("mean group accuracy", "higher", False),
+        "avg_acc": ("group accuracy weighted by training proportions", "higher", False),
+        "bias_following": ("share of BC errors predicting s", "lower", False),
+    }
+    expected = {f"test/{k}": (label, d, h, "robustness") for k, (label, d, h) in test_keys.items()}
+    for k, (label, d, _) in test_keys.items():
+        expected[f"val/{k}"] = ("val (biased): " + ("accuracy" if k == "acc" else label), d, False, None)
+    keys = METRICS.meta("robustness")["keys"]
+    assert {k: (v.label, v.desirable, v.headline, v.property) for k, v in keys.items()} == expected
+
+
+def test_bias_following_share_is_not_symmetric():
+    """Three BC errors, two of which predict the class their attribute pulls to: 2/3 (its complement
+    would be 1/3). Attribute 2 pulls to no class, so its error is not a BC error."""
+    y = torch.tensor([0, 0, 1, 2, 0, 1])
+    s = torch.tensor([1, 1, 0, 1, 2, 1])  # pulled: 0 -> 0, 1 -> 1, 2 -> none
+    pred = torch.tensor([1, 1, 2, 2, 1, 1])  # BC errors: 0, 1 (predict the pulled 1), 2 (predicts 2, not 0)
+    aligned = torch.tensor([False, False, False, False, True, True])
+    r = robustness_metrics(pred, y, s, aligned, 3, 3, pulled=torch.tensor([0, 1, -1]))
+    assert r["bias_following"] == pytest.approx(2 / 3)
