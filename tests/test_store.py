@@ -233,6 +233,8 @@ def test_study_note_round_trips_and_is_empty_when_absent(tmp_path):
     store.write_note(study, {"target": "headline", "minutes": 2.5})  # creates the study directory
     assert json.loads((study / "reproduce.json").read_text()) == {"target": "headline", "minutes": 2.5}
     assert store.read_note(study) == {"target": "headline", "minutes": 2.5}
+    store.write_note(study, {"target": "headline", "minutes": 3.0})  # a rerun replaces it
+    assert store.read_note(study) == {"target": "headline", "minutes": 3.0}
     assert store.run_dirs(study) == []  # the note is not a run
 
 
@@ -252,6 +254,8 @@ def test_queued_config_is_named_by_run_id_and_reads_back(tmp_path, make_cfg):
     path = store.queue_config(tmp_path / "study", cfg)
     assert path == tmp_path / "study" / "_queue" / f"{config.run_id(cfg)}.json"
     assert config.load_json(path) == cfg
+    other = make_cfg("optim.lr=0.4")  # a second config joins the same queue
+    assert config.load_json(store.queue_config(tmp_path / "study", other)) == other
     assert store.run_dirs(tmp_path / "study") == []  # the queue is not a run
     assert store.tensorboard_dir(tmp_path / "r") == tmp_path / "r" / "tensorboard"
 
@@ -267,3 +271,30 @@ def test_checkpoint_round_trips_and_an_unreadable_one_reads_as_none(tmp_path):
     assert back["step"] == 7 and torch.equal(back["w"], torch.arange(3.0))
     (rd / "checkpoint.pt").write_bytes(b"not a checkpoint")
     assert store.load_checkpoint(rd) is None
+
+
+def test_verify_names_each_damage_without_the_path_and_cut_to_length(study_copy):
+    rd = store.run_dirs(study_copy)[0]
+    (rd / "env.json").write_text("{not json")
+    (rd / "history.jsonl").write_text('{"step": 1}\n{"step": 2\n')
+    long_key = "k" * 200
+    (rd / "config.json").write_text(json.dumps({long_key: 1}))
+    problems = store.verify_run(rd)
+    env = (
+        "corrupt JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
+        "delete the run directory to redo the run"
+    )
+    assert problems[1:] == [
+        f"env.json is corrupt ({env[:120]})",  # the reason after the path's ': ', 120 characters at most
+        "history.jsonl is corrupt (corrupt JSON line (Expecting ',' delimiter))",
+    ]
+    config = f"section '{long_key}' must be an object"  # the path removed, 160 characters at most
+    assert problems[0] == f"config.json is corrupt ({config[:160]})"
+    assert store.damaged_runs(study_copy) == {rd: problems}
+
+
+def test_write_history_replaces_the_rows_sorted_and_sanitized(tmp_path):
+    store.append_history(tmp_path, {"step": 0})
+    store.write_history(tmp_path, [{"step": 1, "acc": math.nan}, {"b": 2, "a": 1}])
+    assert (tmp_path / "history.jsonl").read_text() == '{"acc": null, "step": 1}\n{"a": 1, "b": 2}\n'
+    assert store.read_history(tmp_path) == [{"acc": None, "step": 1}, {"a": 1, "b": 2}]
