@@ -274,7 +274,8 @@ def test_checkpoint_round_trips_and_an_unreadable_one_reads_as_none(tmp_path):
 
 
 def test_verify_names_each_damage_without_the_path_and_cut_to_length(study_copy):
-    rd = store.run_dirs(study_copy)[0]
+    study = study_copy.rename(study_copy.with_name("my study"))  # a space in the path
+    rd = store.run_dirs(study)[0]
     (rd / "env.json").write_text("{not json")
     (rd / "history.jsonl").write_text('{"step": 1}\n{"step": 2\n')
     long_key = "k" * 200
@@ -290,7 +291,15 @@ def test_verify_names_each_damage_without_the_path_and_cut_to_length(study_copy)
     ]
     config = f"section '{long_key}' must be an object"  # the path removed, 160 characters at most
     assert problems[0] == f"config.json is corrupt ({config[:160]})"
-    assert store.damaged_runs(study_copy) == {rd: problems}
+    assert store.damaged_runs(study) == {rd: problems}
+
+
+def test_damaged_runs_loads_the_weights_only_when_deep(study_copy):
+    rd = store.run_dirs(study_copy)[0]
+    (rd / "model.pt").write_bytes(b"not a torch archive")
+    assert store.damaged_runs(study_copy) == {}
+    (problem,) = store.damaged_runs(study_copy, deep=True)[rd]
+    assert problem.startswith("model.pt does not load (")
 
 
 def test_write_history_replaces_the_rows_sorted_and_sanitized(tmp_path):

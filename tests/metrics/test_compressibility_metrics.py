@@ -266,8 +266,8 @@ def test_compressibility_metric_values_by_hand():
 
 
 def test_comp_kappa_of_a_unit_norm_vector():
-    # |w| = 1 exactly: kappa 0.5 of 2 entries keeps the 0.8, the tail is the 0.6
-    assert comp_kappa(torch.tensor([0.6, -0.8]), 0.5) == pytest.approx(0.4)
+    # |w| = 1 exactly; equal magnitudes give 1 - sqrt(1 - kappa)
+    assert comp_kappa(torch.tensor([0.5, -0.5, 0.5, 0.5]), 0.25) == pytest.approx(1 - math.sqrt(0.75))
 
 
 def test_curve_summaries_on_a_curve_that_starts_above_zero_and_falls_below_chance():
