@@ -126,9 +126,11 @@ def recheck(module: str, mutant: str) -> bool:
     tests = [t for t in MODULES[module] if (ROOT / t).exists()]
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
     out = subprocess.run(cmd, cwd=ROOT / "mutants", env=env, capture_output=True, text=True)
-    # exit code 2 with collection errors: the mutant breaks an import (code run at import time, such as a
-    # metric's declared keys, is only ever mutated here, in a fresh process)
-    return out.returncode in KILLED or (out.returncode == 2 and "ERROR collecting" in out.stdout)
+    # exit code 2 (a test module) or 4 (a conftest) failing to import: the mutant breaks an import. Code run at
+    # import time, such as a metric's declared keys, is only ever mutated here, in a fresh process.
+    text = out.stdout + out.stderr
+    broken_import = "ERROR collecting" in text or "ImportError while loading conftest" in text
+    return out.returncode in KILLED or (out.returncode in (2, 4) and broken_import)
 
 
 def _child(module: str, jobs: int) -> None:
