@@ -86,6 +86,8 @@ def run_one(module: str, jobs: int, show: bool = False, rerun: bool = True) -> d
     else:  # re-check against the tests as they are now (e.g. the ones just written for the survivors)
         shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)
     meta = ROOT / "mutants" / "src" / "largelr" / f"{module}.py.meta"
+    if not rerun and not meta.exists():
+        sys.exit(f"mutants/ holds no run of {module} to re-check; run `python tools/mutation.py {module}` first")
     codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
     # survivors and untested mutants face every test file of the module; what still passes has survived
     suspects = sorted(name for name, code in codes.items() if code in SURVIVED | UNTESTED)
@@ -118,7 +120,8 @@ def recheck(module: str, mutant: str) -> bool:
 
     mutmut runs against a mutant only the tests it saw calling the mutated function. A function called while a
     module- or session-scoped fixture is set up is credited to the first test that used the fixture, so the
-    other tests, which read what it built, are never run against its mutants. This pass runs them all.
+    other tests, which read what it built, are never run against its mutants. And code run at import time (a
+    metric's declared keys) is never mutated in mutmut's forked runs. This pass runs them all, in a fresh process.
     """
     env = {**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": "src"}  # the mutated copy, not the install
     if module.startswith("data/"):
@@ -145,12 +148,11 @@ def _child(module: str, jobs: int) -> None:
         sys.exit(f"none of the test files of {module} exist: {MODULES[module]}")
     cfg.pytest_add_cli_args_test_selection = tests
     if module.startswith("data/"):
-        # tests/data caches the datasets it builds; a mutant forked from the process that filled that cache
-        # while mutmut timed the tests would be handed unmutated datasets. A fork server has only collected.
-        cfg.process_isolation = configuration.ProcessIsolation.FORKSERVER
         # With LARGELR_MUTATION set, tests/data builds every dataset afresh in each test (with its cache, mutmut
-        # would credit a builder only to the first test that built it and run only that test against its mutants)
-        # and loads the image sources once, in the fork server.
+        # would credit a builder to the first test that built it only, and a mutant forked from the process that
+        # filled the cache would be handed unmutated datasets) and loads the image sources once, in the fork
+        # server, which has only collected the tests.
+        cfg.process_isolation = configuration.ProcessIsolation.FORKSERVER
         os.environ["LARGELR_MUTATION"] = "1"
     cli(["run", "--max-children", str(jobs)])
 
