@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from largelr.data import DATASETS, FILE_DATASETS, SPLITS
+from largelr.data.base import POOL_FRACTIONS
 from largelr.data.colored import PALETTE
 from largelr.data.corruptions import CORRUPTIONS, corrupt
 from largelr.data.sources import SOURCES, ImageSource
@@ -237,8 +238,6 @@ def test_datasets_do_not_share_streams():
 def test_double_mnist_images_come_from_the_seeds_pools(seed, spurious_source):
     """Split k's images are drawn from the k-th pools of ``make_generator(seed, name, "pools")``
     (``..., "pools", "spurious")`` for a spurious source other than the core's), each of its sample's class."""
-    from largelr.data.base import POOL_FRACTIONS
-
     ds = _double(seed=seed, spurious_source=spurious_source, n_train=200)
     spurious_stream = ("pools",) if spurious_source == "mnist5k" else ("pools", "spurious")
     for source, attr, cols, stream in (
@@ -306,8 +305,6 @@ def test_coloured_name_info_and_class_map(name):
 
 def _pool_images(name: str, seed: int) -> list[list[torch.Tensor]]:
     """mnist5k's images as float (N, 28, 28), per split and class, in the pools of ``(seed, name, "pools")``."""
-    from largelr.data.base import POOL_FRACTIONS
-
     src = SOURCES.get("mnist5k")()
     pools = src.pools(make_generator(seed, name, "pools"), POOL_FRACTIONS)
     return [[src.images[idx].float() / 255 for idx in per_class] for per_class in pools]
