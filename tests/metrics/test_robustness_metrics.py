@@ -37,6 +37,22 @@ def test_robustness_metrics_by_hand():
     # BC errors: sample 2 predicts 1 = its s (follows), sample 6 predicts 2 != s = 0
     assert r["bias_following"] == pytest.approx(0.5)
     assert r["group_acc"][0][:2] == [1.0, 0.5] and r["group_acc"][2] == [None, None, None]
+    assert r["min_group_n"] == 2.0  # every non-empty group has 2 samples; class 2's empty groups do not count
+    # BC samples by class: class 0 -> samples 2, 3 (1 of 2 right), class 1 -> samples 6, 7 (1 of 2 right)
+    assert r["worst_class_acc_bc"] == pytest.approx(0.5)
+
+
+def test_worst_class_bc_accuracy_and_smallest_group_with_unequal_classes():
+    # class 0: BC samples (s=1) x3, 3 right; class 1: BC (s=0) x1, wrong; aligned (1,1) x1: smallest group 1
+    y = torch.tensor([0, 0, 0, 1, 1])
+    s = torch.tensor([1, 1, 1, 0, 1])
+    pred = torch.tensor([0, 0, 0, 0, 1])
+    r = robustness_metrics(pred, y, s, y == s, 2, 2)
+    assert r["worst_class_acc_bc"] == 0.0  # class 1's one BC sample is wrong; class 0's three are right (1.0)
+    assert r["min_group_n"] == 1.0  # groups (0,1) x3, (1,0) x1, (1,1) x1
+    e = torch.zeros(0, dtype=torch.long)
+    empty = robustness_metrics(e, e, e, torch.zeros(0, dtype=torch.bool), 2, 2)
+    assert math.isnan(empty["worst_class_acc_bc"]) and math.isnan(empty["min_group_n"])
 
 
 def test_robustness_metrics_empty_subsets_are_nan():
@@ -127,6 +143,7 @@ def test_declared_keys_say_what_the_paper_says():
         "acc_ba": ("bias-aligned accuracy", "higher", False),
         "acc_bc": ("bias-conflicting accuracy", "higher", False),
         "worst_group_acc": ("worst-group accuracy", "higher", True),
+        "worst_class_acc_bc": ("worst-class bias-conflicting accuracy (ours)", "higher", False),
         "unbiased_acc": ("mean group accuracy", "higher", False),
         "avg_acc": ("group accuracy weighted by training proportions", "higher", False),
         "bias_following": ("share of BC errors predicting s", "lower", False),
@@ -134,8 +151,20 @@ def test_declared_keys_say_what_the_paper_says():
     expected = {f"test/{k}": (label, d, h, "robustness") for k, (label, d, h) in test_keys.items()}
     for k, (label, d, _) in test_keys.items():
         expected[f"val/{k}"] = ("val (biased): " + ("accuracy" if k == "acc" else label), d, False, None)
+    expected["test/min_group_n"] = ("samples in the smallest group", None, False, None)
+    expected["val/min_group_n"] = ("val (biased): samples in the smallest group", None, False, None)
     keys = METRICS.meta("robustness")["keys"]
     assert {k: (v.label, v.desirable, v.headline, v.property) for k, v in keys.items()} == expected
+    # every accuracy has a smallest effect of interest of one point; worst-group accuracy on small groups is
+    # judged by the worst-class BC accuracy of the same split
+    assert {k: v.sesoi for k, v in keys.items() if v.desirable} == {k: 0.01 for k in keys if keys[k].desirable}
+    for split in ("test", "val"):
+        small = keys[f"{split}/worst_group_acc"].small_groups
+        assert (small.size_key, small.min_size, small.use) == (
+            f"{split}/min_group_n",
+            100,
+            f"{split}/worst_class_acc_bc",
+        )
 
 
 def test_bias_following_share_is_not_symmetric():

@@ -177,7 +177,9 @@ def attribution_shares(ctx, method: str, suffix: str) -> dict[str, Any]:
 def attribution_keys(suffix: str, method: str, headline: bool) -> dict[str, Key]:
     """The scalar keys of one attribution method (``suffix`` "", "_ig", "_saliency")."""
     return {
-        f"test/core_util{suffix}": Key(f"core utilization ({method} attribution)", "higher", headline, "core_util"),
+        f"test/core_util{suffix}": Key(
+            f"core utilization ({method} attribution)", "higher", headline, "core_util", sesoi=0.01
+        ),
         f"test/spurious_share{suffix}": Key(f"attribution share on the spurious region ({method})", "lower"),
     }
 

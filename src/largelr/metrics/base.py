@@ -24,6 +24,21 @@ METRICS: Registry = Registry("metric")
 
 
 @dataclass(frozen=True)
+class SmallGroups:
+    """How to judge a key whose value rests on too few test samples per group.
+
+    Attributes:
+        size_key: the per-run key holding the size of the smallest group the value rests on.
+        min_size: fewer samples than this in that group: verdicts judge ``use`` instead (and still show the key).
+        use: the key verdicts use in its place.
+    """
+
+    size_key: str
+    min_size: int
+    use: str
+
+
+@dataclass(frozen=True)
 class Key:
     """What one metric key means, declared where the metric is registered:
     ``@METRICS.register("robustness", keys={"test/acc": Key("test accuracy", "higher", headline=True), ...})``.
@@ -38,6 +53,12 @@ class Key:
             number or an intermediate). Reports analyse the keys with a property family; every key
             keeps its label and direction in ``runs.csv`` and for ``key_for``.
 
+        sesoi: the smallest effect of interest, in the key's units: a change across a swept range smaller
+            than this is "no effect worth the name" (``largelr.report.stats``, the equivalence test); None:
+            no equivalence test, so a verdict on this key is never "no effect".
+        small_groups: for a key computed on groups of test samples (worst-group accuracy), what verdicts
+            use when the smallest group is too small (``SmallGroups``); None otherwise.
+
     A key may be declared by pattern: ``{i}`` stands for a layer index, as in
     ``"weights/comp_layer{i}"``.
     """
@@ -46,6 +67,8 @@ class Key:
     desirable: Literal["higher", "lower"] | None = None
     headline: bool = False
     property: str | None = None
+    sesoi: float | None = None
+    small_groups: SmallGroups | None = None
 
 
 def key_info() -> dict[str, Key]:

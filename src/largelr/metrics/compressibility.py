@@ -99,7 +99,7 @@ def pq_index(z: Tensor, p: float = 1.0, q: float = 2.0) -> Tensor:
 @METRICS.register(
     "compressibility",
     keys={
-        "weights/comp": Key("compressibility comp_κ", "higher", True, "compressibility"),
+        "weights/comp": Key("compressibility comp_κ", "higher", True, "compressibility", sesoi=0.01),
         "weights/pqi": Key("PQ-index of weights", "higher", False, "compressibility"),
         "weights/comp_layer{i}": Key("comp_κ of layer i (mean over rows)", "higher"),
         "weights/pqi_layer{i}": Key("PQ-index of layer i", "higher"),
@@ -238,7 +238,7 @@ def curve_keys(prefix: str, what: str) -> dict[str, Key]:
     """The declared summary keys of a pruning curve; ``what`` names the pruning in labels."""
     return {
         f"{prefix}_rel_auc": Key(
-            f"{what} pruning AUC relative to unpruned acc", "higher", prefix == "test/prune", "compressibility"
+            f"{what} pruning AUC relative to unpruned acc", "higher", prefix == "test/prune", "compressibility", 0.01
         ),
         f"{prefix}_max_sparsity_99": Key(
             f"{what} pruning: max sparsity keeping 99% acc", "higher", False, "compressibility"

@@ -92,7 +92,7 @@ def fisher_ratio(Z: Tensor, labels: Tensor, num_values: int) -> float:
 @METRICS.register(
     "activation_sparsity",
     keys={
-        "test/act_zero_frac": Key("activation sparsity", "higher", True, "act_sparsity"),
+        "test/act_zero_frac": Key("activation sparsity", "higher", True, "act_sparsity", sesoi=0.01),
         "test/act_pqi": Key("PQ-index of activations", "higher", False, "act_sparsity"),
         # a diagnostic: many dead units is no virtue (units that never fire are lost capacity)
         "test/dead_frac": Key("dead units (zero on every sample)"),
@@ -108,7 +108,7 @@ def activation_sparsity_metric(ctx) -> dict[str, Any]:
 @METRICS.register(
     "class_separation",
     keys={
-        "test/class_sep": Key("class separation", "higher", True, "class_sep"),
+        "test/class_sep": Key("class separation", "higher", True, "class_sep", sesoi=0.01),
         "test/class_sep_offdiag": Key("class separation (D_between over c ≠ c′)", "higher", False, "class_sep"),
         "test/fisher_ratio": Key("Fisher ratio (classes)", "higher", False, "class_sep"),
         "test/bias_sep": Key("bias separation", "lower", False, "class_sep"),

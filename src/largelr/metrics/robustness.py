@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS, Key
+from largelr.metrics.base import METRICS, Key, SmallGroups
 
 log = logging.getLogger(__name__)
+
+# A worst-group accuracy on fewer test samples than this in its smallest group moves in steps of more than
+# 0.01 and has a standard error up to 0.05: verdicts judge the worst-class BC accuracy instead (``SmallGroups``).
+MIN_GROUP_N = 100
+SESOI_ACC = 0.01  # smallest effect of interest of an accuracy: one point
 
 
 def group_accuracy(pred: Tensor, y: Tensor, s: Tensor, num_classes: int, num_attrs: int) -> Tensor:
@@ -44,10 +50,12 @@ def robustness_metrics(
             ``bias_following`` is left out.
 
     Returns:
-        acc, acc_ba, acc_bc, worst_group_acc (min over non-empty groups), unbiased_acc (mean over
-        non-empty groups), avg_acc (groups weighted by training proportions), bias_following
-        (among errors on samples whose attribute pulls towards a class other than their label, the
-        share predicting that class), group_acc (matrix as
+        acc, acc_ba, acc_bc, worst_group_acc (min over non-empty groups), min_group_n (the sample count of
+        the smallest non-empty group, what worst_group_acc can rest on), worst_class_acc_bc (ours: min over
+        classes of the accuracy on that class's bias-conflicting samples, a worst case that rests on C - 1
+        groups per class instead of one), unbiased_acc (mean over non-empty groups), avg_acc (groups
+        weighted by training proportions), bias_following (among errors on samples whose attribute pulls
+        towards a class other than their label, the share predicting that class), group_acc (matrix as
         nested lists, NaN -> None). A quantity with no samples to average is NaN.
     """
     correct = (pred == y).double()
@@ -58,6 +66,8 @@ def robustness_metrics(
         "acc_ba": mean_or_nan(correct[aligned]),
         "acc_bc": mean_or_nan(correct[~aligned]),
         "worst_group_acc": float(A[present].min()) if present.any() else float("nan"),
+        "min_group_n": smallest_group(y, s, num_classes, num_attrs),
+        "worst_class_acc_bc": worst_class_accuracy(correct[~aligned], y[~aligned], num_classes),
         "unbiased_acc": float(A[present].mean()) if present.any() else float("nan"),
     }
     if train_group_frac is not None:
@@ -69,6 +79,20 @@ def robustness_metrics(
         out["bias_following"] = mean_or_nan((pred[bc_err] == target[bc_err]).double())
     out["group_acc"] = [[None if torch.isnan(v) else float(v) for v in row] for row in A]
     return out
+
+
+def smallest_group(y: Tensor, s: Tensor, num_classes: int, num_attrs: int) -> float:
+    """The sample count of the smallest non-empty (y, s) group; NaN when there are no samples."""
+    n = torch.bincount(y * num_attrs + s, minlength=num_classes * num_attrs)
+    return float(n[n > 0].min()) if (n > 0).any() else float("nan")
+
+
+def worst_class_accuracy(correct: Tensor, y: Tensor, num_classes: int) -> float:
+    """Min over the classes present in ``y`` of the mean of ``correct`` on that class; NaN when ``y`` is empty."""
+    n = torch.bincount(y, minlength=num_classes)
+    hit = torch.bincount(y, weights=correct.double(), minlength=num_classes)
+    present = n > 0
+    return float((hit[present] / n[present]).min()) if present.any() else float("nan")
 
 
 def mean_or_nan(t: Tensor) -> float:
@@ -84,11 +108,16 @@ def _split_keys(split: str, property: str | None, headline: bool) -> dict[str, K
         "acc_ba": ("bias-aligned accuracy", "higher", False),
         "acc_bc": ("bias-conflicting accuracy", "higher", False),
         "worst_group_acc": ("worst-group accuracy", "higher", headline),
+        "worst_class_acc_bc": ("worst-class bias-conflicting accuracy (ours)", "higher", False),
         "unbiased_acc": ("mean group accuracy", "higher", False),
         "avg_acc": ("group accuracy weighted by training proportions", "higher", False),
         "bias_following": ("share of BC errors predicting s", "lower", False),
     }
-    return {f"{split}/{k}": Key(pre + label, d, h, property) for k, (label, d, h) in labels.items()}
+    keys = {f"{split}/{k}": Key(pre + label, d, h, property, sesoi=SESOI_ACC) for k, (label, d, h) in labels.items()}
+    small = SmallGroups(f"{split}/min_group_n", MIN_GROUP_N, f"{split}/worst_class_acc_bc")
+    keys[f"{split}/worst_group_acc"] = dataclasses.replace(keys[f"{split}/worst_group_acc"], small_groups=small)
+    keys[f"{split}/min_group_n"] = Key(pre + "samples in the smallest group")
+    return keys
 
 
 # val is the biased split: its numbers are diagnostics (property None), the test split's are the property

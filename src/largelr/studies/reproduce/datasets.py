@@ -74,8 +74,8 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
             train=TrainConfig(steps=10000 if full else 2000, eval_every=500, batch_size=100, fail_after=1000),
             eval=EvalConfig(metrics=("default",), n_repr=1000, n_dynamics=0),
         )
-        lrs = log_space(0.01, 0.3, 5 if full else 3)
-        seeds = [(i, i, i) for i in range(3 if full else 2)]
+        lrs = log_space(0.01, 0.3, 5 if full else 4)
+        seeds = [(i, i, i) for i in range(3)]
         configs += grid(base, {"optim.lr": lrs, ("seeds.data", "seeds.init", "seeds.order"): seeds})
     return configs
 

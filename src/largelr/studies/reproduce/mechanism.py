@@ -63,7 +63,7 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
     downs = [0.0, 0.1, 0.3, 1.0]
     s = ("seeds.data", "seeds.init", "seeds.order")
     return [
-        *grid(base, {"optim.lr": [LOW, MID, HIGH], s: seeds}),
+        *grid(base, {"optim.lr": [LOW, 0.02, MID, 0.1, HIGH] if preset != "tiny" else [LOW, MID, HIGH], s: seeds}),
         *grid(base, {"optim.lr": [LOW], "train.bc_set": ["oracle", "jtt"], "train.bc_weight": ups, s: seeds}),
         *grid(base, {"optim.lr": [HIGH], "train.bc_weight": downs, s: seeds}),
     ]
