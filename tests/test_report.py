@@ -44,22 +44,31 @@ def df() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[LR, "cfg.seeds.init", "status", "a", "b"])
 
 
-def test_spearman_table_matches_scipy(df):
+def within_seed_rho(d: pd.DataFrame, y: str) -> float:
+    """Independent ρ̄: scipy's Spearman within each seed (blocks with two values of each), averaged."""
+    rhos = [
+        stats.spearmanr(g[LR], g[y]).statistic
+        for _, g in d.dropna(subset=[y]).groupby("cfg.seeds.init")
+        if g[LR].nunique() > 1 and g[y].nunique() > 1
+    ]
+    return float(np.mean(rhos))
+
+
+def test_trend_table_is_within_seeds_with_exact_p(df):
     table = tables.spearman_table(df, {"a": "prop a", "b": "prop b"}).set_index("property")
     ok = df[df["status"] == "ok"]
-    # a: all 8 ok runs; failed and diverged runs are excluded even though they would change rho
-    rho_a, p_a = stats.spearmanr(ok[LR].to_numpy(), ok["a"].to_numpy())
-    assert table.loc["a", "spearman_rho"] == pytest.approx(rho_a)
-    assert table.loc["a", "p_value"] == pytest.approx(p_a)
+    # a: all 8 ok runs (failed and diverged runs are excluded even though they would change rho); every seed
+    # in perfect order: rho = 1. Blocks of 3, 3 and 2 runs: 6 * 6 * 2 = 72 joint orders, 2 reach |rho| = 1
+    assert table.loc["a", "rho"] == pytest.approx(within_seed_rho(ok, "a")) == pytest.approx(1.0)
+    assert table.loc["a", "p_value"] == pytest.approx(2 / 72)
     assert table.loc["a", "n"] == 8
     assert table.loc["a", "label"] == "prop a"
-    # b: the run with a missing value is dropped (7 runs)
-    keep = ok["b"].notna()
-    rho_b, p_b = stats.spearmanr(ok[LR][keep].to_numpy(), ok["b"][keep].to_numpy())
-    assert table.loc["b", "spearman_rho"] == pytest.approx(rho_b)
-    assert table.loc["b", "p_value"] == pytest.approx(p_b)
+    # b: the run with a missing value is dropped (7 runs: blocks of 3, 2, 2 -> 24 orders); b falls in each seed
+    assert table.loc["b", "rho"] == pytest.approx(within_seed_rho(ok, "b")) == pytest.approx(-1.0)
+    assert table.loc["b", "p_value"] == pytest.approx(2 / 24)
     assert table.loc["b", "n"] == 7
-    assert rho_a > 0.8 and rho_b < -0.8  # sanity of the fixture: a rises, b falls with the LR
+    # a and b declare no desirable direction: described, never judged, and not in the Holm family
+    assert table["p_adj"].isna().all() and table["as_paper"].isna().all()
 
 
 def test_spearman_by_hand_without_ties():
@@ -67,7 +76,7 @@ def test_spearman_by_hand_without_ties():
     lrs = [0.001, 0.01, 0.1, 1.0, 10.0]
     vals = [0.3, 0.1, 0.5, 0.4, 0.9]  # ranks 2 1 4 3 5 vs 1 2 3 4 5: sum d^2 = 4
     d = pd.DataFrame({LR: lrs, "status": "ok", "p": vals})
-    rho = tables.spearman_table(d, {"p": "p"})["spearman_rho"].iloc[0]
+    rho = tables.spearman_table(d, {"p": "p"})["rho"].iloc[0]  # no seed column: one block of all runs
     assert rho == pytest.approx(1 - 6 * 4 / (5 * 24))
 
 
@@ -81,9 +90,9 @@ def test_spearman_undefined_cases_give_nan():
         }
     )
     t = tables.spearman_table(d, {"const_lr": "x", "few": "y", "absent": "z"}).set_index("property")
-    assert math.isnan(t.loc["const_lr", "spearman_rho"])  # one LR among ok runs
-    assert math.isnan(t.loc["few", "spearman_rho"]) and t.loc["few", "n"] == 1
-    assert math.isnan(t.loc["absent", "spearman_rho"]) and t.loc["absent", "n"] == 0
+    assert math.isnan(t.loc["const_lr", "rho"])  # one LR among ok runs
+    assert math.isnan(t.loc["few", "rho"]) and t.loc["few", "n"] == 1
+    assert math.isnan(t.loc["absent", "rho"]) and t.loc["absent", "n"] == 0
 
 
 def test_per_lr_summary_by_hand(df):
@@ -231,12 +240,12 @@ def test_report_counts_and_plots_bad_runs(study):
 
     sp = pd.read_csv(out / "spearman.csv").set_index("property")
     ok = load_results(study).query("status == 'ok'")
-    assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
+    assert sp.loc["test/acc", "rho"] == pytest.approx(within_seed_rho(ok, "test/acc"))
     assert sp.loc["test/acc", "n"] == 6
     # one group: the whole study, no group headings, the same numbers in the groups table
     assert set(sp["group"]) == {"all runs"} and "Group 1" not in md and "### " not in md
     groups = pd.read_csv(out / "groups.csv").set_index("property")
-    assert groups.loc["test/acc", "spearman_rho"] == sp.loc["test/acc", "spearman_rho"]
+    assert groups.loc["test/acc", "rho"] == sp.loc["test/acc", "rho"]
     # no run converged: the report says it compares at a fixed budget
     assert "No run converged: these runs are compared at a fixed training budget (100 steps)" in md
 
@@ -297,17 +306,17 @@ def test_report_directory_gets_the_usual_permissions(small_study, tmp_path):
 
 
 def test_no_verdict_without_a_declared_direction():
-    """Every key rises perfectly with the LR (rho = +1, p < 0.05 with n = 5): the declared "higher" key
-    is as the paper, the declared "lower" one is not, and an undeclared key or one declared without
+    """Every key rises perfectly with the LR (rho = +1, exact p = 2/5! with n = 5): the declared "higher" key
+    is as the paper, the declared "lower" one does not hold, and an undeclared key or one declared without
     a direction (dead units) gets no verdict, never a default "higher"."""
     d = pd.DataFrame({LR: [0.001, 0.01, 0.1, 1.0, 10.0], "status": "ok"})
     for key in ("test/acc", "weights/eff_rank_mean", "made/up_key", "test/dead_frac"):
         d[key] = [1.0, 2.0, 3.0, 4.0, 5.0]
     t = tables.spearman_table(d, {k: k for k in d.columns[2:]}).set_index("property")
-    assert t.loc["test/acc", "spearman_rho"] == pytest.approx(1.0) and t.loc["test/acc", "p_value"] < 0.05
+    assert t.loc["test/acc", "rho"] == pytest.approx(1.0) and t.loc["test/acc", "p_value"] == pytest.approx(2 / 120)
     assert t.loc["test/acc", "desirable"] == "higher" and t.loc["test/acc", "as_paper"] is True
     rank = t.loc["weights/eff_rank_mean"]
-    assert rank["desirable"] == "lower" and rank["as_paper"] is False
+    assert rank["desirable"] == "lower" and rank["as_paper"] is False and rank["verdict"] == "does not hold"
     for key in ("made/up_key", "test/dead_frac"):
         assert pd.isna(t.loc[key, "desirable"]) and pd.isna(t.loc[key, "as_paper"])
     assert tables.markdown_table(t.reset_index()[["property", "as_paper"]]).endswith("| test/dead_frac | – |")
@@ -328,13 +337,13 @@ def simpson(tmp_path):
 
 def test_simpson_case_gives_the_within_group_sign(simpson):
     df = load_results(simpson)
-    pooled = tables.spearman_table(df, {"test/acc_bc": "acc_bc"})["spearman_rho"].iloc[0]
+    pooled = tables.spearman_table(df, {"test/acc_bc": "acc_bc"})["rho"].iloc[0]
     assert pooled == pytest.approx(1 - 6 * 54 / (6 * 35))  # what pooling would report
     out = write_report(simpson)
     g = pd.read_csv(out / "groups.csv")
     assert sorted(g["group"]) == ["data.rho=0.9", "data.rho=0.99"]
     sp = pd.read_csv(out / "spearman.csv").query("property == 'test/acc_bc'").set_index("group")
-    assert list(sp["spearman_rho"]) == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert list(sp["rho"]) == [pytest.approx(1.0), pytest.approx(1.0)]
     assert list(sp["n"]) == [3, 3]
     md = (out / "report.md").read_text()
     assert "## Headline properties by group" in md
@@ -347,17 +356,19 @@ def test_simpson_case_gives_the_within_group_sign(simpson):
 
 
 def test_groups_table_cells_by_hand():
-    """Headline cells: rho with its sign, p and n, ✓ when significant in the desirable direction."""
-    d = pd.DataFrame(
-        {LR: [0.01, 0.1, 1.0, 10.0, 0.01, 0.1, 1.0, 10.0], "status": "ok", "cfg.data.rho": [0.9] * 4 + [0.99] * 4}
-    )
-    d["test/acc"] = [0.1, 0.2, 0.3, 0.4, 0.4, 0.3, 0.2, 0.1]
+    """Headline cells: ρ̄ with its sign, the adjusted p and n, ✓ when the test holds, ✗ when it does not."""
+    lrs = [0.01, 0.03, 0.1, 1.0, 10.0]
+    d = pd.DataFrame({LR: lrs * 2, "status": "ok", "cfg.data.rho": [0.9] * 5 + [0.99] * 5})
+    d["test/acc"] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.4, 0.3, 0.2, 0.1]
     shown, long = tables.groups_table(split_groups(d), {"test/acc": "acc"})
-    # n = 4, rho = +-1: scipy's p for a perfect rank correlation is 0
-    assert list(shown["acc"]) == ["+1.00 (p=0, n=4) ✓", "-1.00 (p=0, n=4) ✗"]
+    # n = 5 in one block, rho = +-1: exact p = 2/120 each; Holm over the table's 2 tests: 2 x 2/120 = 0.033
+    assert list(shown["acc"]) == ["+1.00 (p_adj=0.033, n=5) ✓", "-1.00 (p_adj=0.033, n=5) ✗"]
     assert list(long["as_paper"]) == [True, False]
+    four = d[d[LR] != 0.03]  # 4 runs per group: 2/24 = 0.083 at best, never significant
+    shown, _ = tables.groups_table(split_groups(four), {"test/acc": "acc"})
+    assert list(shown["acc"]) == ["+1.00 (p_adj=0.17, n=4)", "-1.00 (p_adj=0.17, n=4)"]
     assert tables.rho_cell(float("nan"), float("nan"), 2, None) == "– (n=2)"
-    assert tables.rho_cell(0.5, 0.3, 5, False) == "+0.50 (p=0.3, n=5)"
+    assert tables.rho_cell(0.5, 0.3, 5, "inconclusive") == "+0.50 (p_adj=0.3, n=5)"
 
 
 @pytest.fixture
@@ -390,7 +401,7 @@ def test_convergence_table_and_converged_only(converging, tmp_path):
     # converged: lr 0.1 -> 0.5; lr 1.0 -> 0.7, 0.8, 0.9: ranks of acc equal ranks of LR up to the ties
     ok = load_results(converging).query("converged")
     assert sp.loc["test/acc", "n"] == 4
-    assert sp.loc["test/acc", "spearman_rho"] == pytest.approx(stats.spearmanr(ok[LR], ok["test/acc"]).statistic)
+    assert sp.loc["test/acc", "rho"] == pytest.approx(within_seed_rho(ok, "test/acc"))
     out2 = write_report(converging, tmp_path / "api", converged_only=True)
     assert (out2 / "spearman.csv").read_text() == (tmp_path / "rep" / "spearman.csv").read_text()
 
@@ -399,53 +410,58 @@ def test_convergence_table_and_converged_only(converging, tmp_path):
 # boundaries of the tables (each test pins what a one-character change to tables.py would alter)
 
 
-def test_spearman_table_boundaries_and_directions(monkeypatch):
+def test_trend_table_boundaries_and_directions():
     # keys with declared directions: test/acc_bc (higher), weights/eff_rank_mean (lower)
     d = pd.DataFrame({LR: [0.01, 0.1, 1.0, 10.0, 100.0], "status": "ok"})
     d["test/acc_bc"] = [0.0, 0.0, 1.0, 1.0, 1.0]  # a binary metric still has a rank correlation
     d["weights/eff_rank_mean"] = [5.0, 4.0, 3.0, 2.0, 1.0]  # falls with the LR: as the paper
     d["two"] = [1.0, 2.0, np.nan, np.nan, np.nan]  # 2 runs with values: no correlation
     t = tables.spearman_table(d, {"test/acc_bc": "a", "weights/eff_rank_mean": "r", "two": "t"}).set_index("property")
-    assert t.loc["test/acc_bc", "spearman_rho"] == pytest.approx(stats.spearmanr(d[LR], d["test/acc_bc"]).statistic)
-    assert t.loc["test/acc_bc", "spearman_rho"] == pytest.approx(math.sqrt(3) / 2)  # by hand: 5 runs, ties 2 + 3
-    assert t.loc["weights/eff_rank_mean", "spearman_rho"] == pytest.approx(-1.0)
+    assert t.loc["test/acc_bc", "rho"] == pytest.approx(stats.spearmanr(d[LR], d["test/acc_bc"]).statistic)
+    assert t.loc["test/acc_bc", "rho"] == pytest.approx(math.sqrt(3) / 2)  # by hand: 5 runs, ties 2 + 3
+    # exact p with ties in y: |rho| = sqrt(3)/2 only when the two zeros sit at the two ends: 2! 3! x 2 of 5!
+    assert t.loc["test/acc_bc", "p_value"] == pytest.approx(2 * 2 * 6 / 120)
+    assert t.loc["weights/eff_rank_mean", "rho"] == pytest.approx(-1.0)
     assert t.loc["weights/eff_rank_mean", "desirable"] == "lower" and bool(t.loc["weights/eff_rank_mean", "as_paper"])
-    assert math.isnan(t.loc["two", "spearman_rho"]) and t.loc["two", "n"] == 2 and t.loc["two", "as_paper"] is None
+    assert math.isnan(t.loc["two", "rho"]) and t.loc["two", "n"] == 2 and t.loc["two", "as_paper"] is None
+    # the family is the two directed keys: Holm multiplies the smaller p by 2
+    assert t.loc["weights/eff_rank_mean", "p_adj"] == pytest.approx(2 * 2 / 120)
     # exactly 3 runs are enough for a rho
     t3 = tables.spearman_table(d.iloc[:3].assign(q=[1.0, 3.0, 2.0]), {"q": "q"})
-    assert t3["spearman_rho"].iloc[0] == pytest.approx(0.5) and t3["n"].iloc[0] == 3
+    assert t3["rho"].iloc[0] == pytest.approx(0.5) and t3["n"].iloc[0] == 3
     # a rise in the desirable direction that is not significant is not "as the paper"
     weak = d.assign(**{"test/acc_bc": [0.2, 0.1, 0.4, 0.3, 0.35]})
     w = tables.spearman_table(weak, {"test/acc_bc": "a"}).iloc[0]
-    assert w["spearman_rho"] > 0 and w["p_value"] > 0.05 and not w["as_paper"]
-    # p exactly at the level is not significant: the same data with ALPHA set to its own p
-    p = t.loc["weights/eff_rank_mean", "p_value"]
-    monkeypatch.setattr(tables, "ALPHA", p)
-    assert not tables.spearman_table(d, {"weights/eff_rank_mean": "r"})["as_paper"].iloc[0]
+    assert w["rho"] > 0 and w["p_value"] > 0.05 and not w["as_paper"] and w["verdict"] == "inconclusive"
 
 
-def test_rho_cell_marks_only_significant_results():
-    assert tables.rho_cell(-0.5, 0.01, 9, False) == "-0.50 (p=0.01, n=9) ✗"
-    assert tables.rho_cell(-0.5, 0.05, 9, False) == "-0.50 (p=0.05, n=9)"  # p = 0.05 is not below 0.05
-    assert tables.rho_cell(0.5, 0.01, 9, None) == "+0.50 (p=0.01, n=9)"  # no direction, no mark
-    assert tables.rho_cell(0.5, 0.01, 9, True) == "+0.50 (p=0.01, n=9) ✓"
+def test_rho_cell_marks_the_verdict():
+    assert tables.rho_cell(-0.5, 0.01, 9, "does not hold") == "-0.50 (p_adj=0.01, n=9) ✗"
+    assert tables.rho_cell(-0.5, 0.01, 9, "inconclusive") == "-0.50 (p_adj=0.01, n=9)"
+    assert tables.rho_cell(0.5, 0.01, 9, None) == "+0.50 (p_adj=0.01, n=9)"  # no direction, no mark
+    assert tables.rho_cell(0.5, 0.0001, 9, "holds") == "+0.50 (p_adj=1.0e-04, n=9) ✓"
 
 
 def test_groups_table_shows_the_chosen_columns_against_any_axis():
-    d = pd.DataFrame({"cfg.train.dropout": [0.0, 0.1, 0.2, 0.0, 0.1, 0.2], "status": "ok", LR: [0.1] * 3 + [1.0] * 3})
-    d["test/acc"] = [0.3, 0.2, 0.1, 0.1, 0.2, 0.3]
-    d["test/acc_bc"] = [0.1, 0.2, 0.3, 0.3, 0.2, 0.1]
+    drop = [0.0, 0.1, 0.2, 0.3, 0.4]
+    d = pd.DataFrame({"cfg.train.dropout": drop * 2, "status": "ok", LR: [0.1] * 5 + [1.0] * 5})
+    d["test/acc"] = [0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.2, 0.3, 0.4, 0.5]
+    d["test/acc_bc"] = 1 - d["test/acc"]
     groups = split_groups(d, axis="cfg.train.dropout")
     shown, long = tables.groups_table(
         groups, {"test/acc": "acc", "test/acc_bc": "acc_bc"}, ["test/acc"], x="cfg.train.dropout"
     )
     assert list(shown.columns) == ["group", "runs", "acc"]
+    # 4 tests in the family, each exact p = 2/120: Holm gives 4 x 2/120 = 0.067 for all: none significant
     assert shown.to_dict("records") == [
-        {"group": "optim.lr=0.1", "runs": 3, "acc": "-1.00 (p=0, n=3) ✗"},
-        {"group": "optim.lr=1", "runs": 3, "acc": "+1.00 (p=0, n=3) ✓"},
+        {"group": "optim.lr=0.1", "runs": 5, "acc": "-1.00 (p_adj=0.067, n=5)"},
+        {"group": "optim.lr=1", "runs": 5, "acc": "+1.00 (p_adj=0.067, n=5)"},
     ]
-    assert list(long.columns) == ["group", "property", "label", "spearman_rho", "p_value", "n", "desirable", "as_paper"]
-    assert list(long["spearman_rho"]) == pytest.approx([-1.0, 1.0, 1.0, -1.0])  # every property, shown or not
+    assert list(long.columns) == [
+        "group", "property", "label", "rho", "change", "ci_low", "ci_high", "p_value", "p_adj", "n", "desirable",
+        "verdict", "why", "as_paper",
+    ]  # fmt: skip
+    assert list(long["rho"]) == pytest.approx([-1.0, 1.0, 1.0, -1.0])  # every property, shown or not
 
 
 def test_per_lr_summary_of_a_property_no_run_has():

@@ -9,6 +9,7 @@ from scipy import stats
 
 from largelr.metrics import Key
 from largelr.report import knobs
+from largelr.report import stats as st
 from largelr.report.sections import knob_sections
 
 SEEDS = range(4)
@@ -65,22 +66,28 @@ def test_consistency_counts_match_the_construction():
     eff = knobs.knob_effects(synthetic(), KEYS)
     counts = knobs.consistency(eff).set_index("knob")
     assert counts.loc["lr", ["tested", "improved", "worsened"]].tolist() == [5, 5, 0]
-    assert counts.loc["batch_size", ["tested", "improved", "worsened"]].tolist() == [5, 1, 2]
+    # p4 and p5 depend only on the seed in the batch-size sweep: constant within every seed block, so untested
+    assert counts.loc["batch_size", ["tested", "improved", "worsened"]].tolist() == [3, 1, 2]
     assert counts.loc["dropout", ["improved", "worsened"]].tolist() == [0, 0]
     assert list(counts.index) == ["lr", "dropout", "batch_size"]  # by improved minus worsened: 5, 0, -1
     assert "p_nodir" not in set(eff["property"])
 
 
-def test_rho_is_oriented_and_computed_within_the_knobs_own_sweep():
+def test_rho_is_oriented_and_computed_within_seeds_of_the_knobs_own_sweep():
     df = synthetic()
     eff = knobs.knob_effects(df, KEYS).set_index(["knob", "property"])
     # independent: the batch-size sweep = ok runs at the base LR and unset dropout; strength = -batch
     sweep = df[(df["status"] == "ok") & (df["cfg.optim.lr"] == 0.1) & df["cfg.model.kwargs.dropout"].isna()]
-    res = stats.spearmanr(-sweep["cfg.train.batch_size"], sweep["p2"])
+    within = [
+        stats.spearmanr(-g["cfg.train.batch_size"], g["p2"]).statistic for _, g in sweep.groupby("cfg.seeds.init")
+    ]
     assert len(sweep) == 20 and eff.loc[("batch_size", "p2"), "n"] == 20
-    assert eff.loc[("batch_size", "p2"), "rho"] == pytest.approx(-res.statistic)  # p2: lower is desirable
-    assert eff.loc[("batch_size", "p2"), "p_value"] == pytest.approx(res.pvalue)
-    assert eff.loc[("batch_size", "p4"), "rho"] == pytest.approx(0.0, abs=1e-12)
+    assert eff.loc[("batch_size", "p2"), "rho"] == pytest.approx(-np.mean(within))  # p2: lower is desirable
+    # p: 5 batch sizes in every one of 4 seed blocks in the same order: 2 of 120^4 joint orders reach |rho| = 1
+    assert eff.loc[("batch_size", "p2"), "p_value"] == pytest.approx(2 / 120**4)
+    assert np.isnan(eff.loc[("batch_size", "p4"), "rho"])  # constant within each seed: no informative block
+    # the change is oriented too: p2 rises by 2 ln 4 across the strength range -400..-25 (linear fit, not exact)
+    assert eff.loc[("batch_size", "p2"), "change"] < 0 and eff.loc[("batch_size", "p1"), "change"] > 0
     # the dropout sweep includes the base runs, whose dropout is unset: 3 values x 4 seeds
     assert eff.loc[("dropout", "p1"), "n"] == 12
 
@@ -112,13 +119,12 @@ def test_too_few_runs_give_dashes_not_a_crash(tmp_path):
     assert sections[0].table.set_index("knob").loc["lr", "tested"] == 0
 
 
-def test_groups_smaller_than_min_n_get_rho_but_no_p_and_no_verdict():
-    """Three runs in perfect rank order: scipy's t-approximation says p = 0, the exact p is 1/3."""
+def test_three_runs_in_perfect_order_get_the_exact_p_of_one_third():
+    """Three runs in perfect rank order: scipy's t-approximation says p = 0, the exact p is 2 of 3! orders."""
     df = pd.DataFrame([_row(lr, 100, None, 0) for lr in (0.01, 0.1, 1.0)] + [_row(0.1, 25, None, 0)])
     eff = knobs.knob_effects(df, KEYS).set_index(["knob", "property"])
-    assert knobs.MIN_N == 5
     assert eff.loc[("lr", "p1"), "rho"] == pytest.approx(1.0)
-    assert np.isnan(eff.loc[("lr", "p1"), "p_value"]) and eff.loc[("lr", "p1"), "effect"] == "n.s."
+    assert eff.loc[("lr", "p1"), "p_value"] == pytest.approx(1 / 3) and eff.loc[("lr", "p1"), "effect"] == "n.s."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,70 +133,77 @@ def test_groups_smaller_than_min_n_get_rho_but_no_p_and_no_verdict():
 
 def claim3(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The rule's rows per knob, and the claim's verdict through the report's verdict machinery."""
-    from largelr.report.verdicts import Claim, claim_table, evaluate_claims
+    from largelr.report.verdicts import claim_table, evaluate_claims
 
-    rows = knobs.claim3_tests(df, KEYS).set_index("x")
-    claim = Claim("3", "LR uniquely consistent", (), evaluate=lambda d: knobs.claim3_tests(d, KEYS))
-    table = claim_table(evaluate_claims(df, [claim]))
+    claim = knobs.claim3(KEYS, "LR uniquely consistent")
+    tests = evaluate_claims(df, [claim])
+    table = claim_table(tests, [claim])
     assert len(table) == 1 and table["setting"].iloc[0] == "all runs"
-    return rows, table["verdict"].iloc[0]
+    return knobs.claim3_rows(tests).set_index("knob"), table["outcome"].iloc[0]
 
 
 LR_COL, BATCH_COL, DROP_COL = "cfg.optim.lr", "cfg.train.batch_size", "cfg.model.kwargs.dropout"
 
 
 def test_claim3_holds_when_only_the_lr_improves_every_property():
-    """By construction: LR improves 5/5; batch size worsens p2 and p3; dropout improves none (fewer)."""
+    """By construction: LR improves 5/5; batch size worsens p2 and p3. Dropout moves nothing within a seed: its
+    row cannot be decided (no data says it improves fewer), so the claim is inconclusive until dropout is shown
+    to worsen a property (here p1, by construction)."""
     rows, verdict = claim3(synthetic())
-    assert rows["verdict"].to_dict() == {LR_COL: "holds", BATCH_COL: "holds", DROP_COL: "holds"}
-    assert verdict == "holds"
-    # batch size shows its most significant worsening: p2 and p3 get worse in the same rank order (equal p);
-    # p2 comes first. Independent: scipy on the batch-size sweep (base LR, unset dropout), oriented by hand
-    # (strength = -batch; p2: lower is desirable, so the sign flips).
+    assert rows["verdict"].to_dict() == {"lr": "holds", "batch_size": "holds", "dropout": "inconclusive"}
+    assert rows.loc["batch_size", ["improved", "worsened", "total"]].tolist() == [1, 2, 5]
+    assert rows.loc["lr", ["improved", "worsened"]].tolist() == [5, 0]
+    assert rows.loc["dropout", ["why", "undecided"]].tolist() == ["5 properties undecided", 5]
+    assert verdict == "inconclusive"
     df = synthetic()
-    sweep = df[(df["status"] == "ok") & (df[LR_COL] == 0.1) & df[DROP_COL].isna()]
-    assert rows.loc[BATCH_COL, "y"] == "p2"
-    assert rows.loc[BATCH_COL, "rho"] == pytest.approx(-stats.spearmanr(-sweep[BATCH_COL], sweep["p2"]).statistic)
-    batch_text = "batch_size: improves 1/5, worsens 2/5; ρ(batch_size, p2 (lower)) = -0.98, p = "
-    assert rows.loc[BATCH_COL, "statistic"].startswith(batch_text)
-    assert rows.loc[LR_COL, "statistic"].startswith("lr: improves 5/5, worsens 0/5; ρ(lr, ")
+    df["p1"] -= 10 * df["cfg.model.kwargs.dropout"].fillna(0.0)
+    rows, verdict = claim3(df)
+    assert rows.loc["dropout", ["verdict", "why"]].tolist() == ["holds", "worsens a property"] and verdict == "holds"
 
 
 def test_claim3_does_not_hold_when_another_knob_is_as_consistent_or_the_lr_worsens_one():
     df = synthetic()
-    d = df[DROP_COL].fillna(0.0)  # dropout now moves every property in its desirable direction (steps of 10+)
+    d = df["cfg.model.kwargs.dropout"].fillna(0.0)  # dropout now moves every property the desirable way
     for key, sign in (("p1", 1), ("p2", -1), ("p3", 1), ("p4", 1), ("p5", -1)):
         df[key] = df[key] + sign * 100 * d
     rows, verdict = claim3(df)
-    assert rows.loc[DROP_COL, ["verdict", "why"]].tolist() == ["does not hold", "as consistent as the LR"]
-    assert rows.loc[LR_COL, "verdict"] == "holds" and verdict == "does not hold"
+    assert rows.loc["dropout", ["verdict", "why"]].tolist() == ["does not hold", "as consistent as the LR"]
+    assert rows.loc["lr", "verdict"] == "holds" and verdict == "does not hold"
 
     df = synthetic()
     lr_sweep = (df[BATCH_COL] == 100) & df[DROP_COL].isna()
     df.loc[lr_sweep, "p3"] = -np.log(df.loc[lr_sweep, LR_COL])  # p3 (higher = better) now falls with the LR
     rows, verdict = claim3(df)
-    assert rows.loc[LR_COL, ["verdict", "why"]].tolist() == ["does not hold", "LR worsens a property"]
+    assert rows.loc["lr", ["verdict", "why"]].tolist() == ["does not hold", "the LR worsens a property"]
     assert verdict == "does not hold"
 
 
 def test_claim3_is_inconclusive_when_the_lr_misses_a_property_or_runs_are_too_few():
     df = synthetic()
-    df["p4"] = df["cfg.seeds.init"].astype(float)  # no knob moves p4: the LR improves 4 of 5
+    df["p4"] = df["cfg.seeds.init"].astype(float) * (1 + 0.01 * np.sin(np.arange(len(df))))  # noise: no knob moves p4
     rows, verdict = claim3(df)
-    assert rows.loc[LR_COL, "verdict"] == "inconclusive"
-    assert rows.loc[LR_COL, "statistic"].startswith("lr: improves 4/5")
-    assert rows.loc[BATCH_COL, "verdict"] == "holds"  # it worsens p2 and p3
-    assert rows.loc[DROP_COL, "verdict"] == "holds"  # improves 0 < 4
+    assert rows.loc["lr", ["verdict", "improved", "undecided"]].tolist() == ["inconclusive", 4, 1]
+    assert rows.loc["batch_size", "verdict"] == "holds"  # it worsens p2 and p3
     assert verdict == "inconclusive"
 
     few = pd.DataFrame([_row(lr, 100, None, 0) for lr in (0.01, 0.1, 1.0)] + [_row(0.1, 25, None, 0)])
     rows, verdict = claim3(few)
-    assert set(rows["why"]) == {"too few runs"} and set(rows["verdict"]) == {"inconclusive"}
-    assert verdict == "inconclusive"
-    assert "undefined" not in rows.loc[LR_COL, "statistic"] and "p = n/a, n = 3" in rows.loc[LR_COL, "statistic"]
+    assert set(rows["verdict"]) == {"inconclusive"} and verdict == "inconclusive"
 
     only_batch = synthetic()[lambda d: (d[LR_COL] == 0.1) & d[DROP_COL].isna()]
     rows, verdict = claim3(only_batch)
-    assert rows.loc[LR_COL, ["verdict", "why"]].tolist() == ["inconclusive", "LR not varied"]
-    assert rows.loc[BATCH_COL, "verdict"] == "holds"  # its significant worsening decides its own row
+    assert rows.loc["lr", ["verdict", "why"]].tolist() == ["inconclusive", "LR not varied"]
+    assert rows.loc["batch_size", "verdict"] == "holds"  # its significant worsening decides its own row
     assert verdict == "inconclusive"
+
+
+def test_claim3_evidence_names_the_row_that_decided():
+    from largelr.report.verdicts import evaluate_claims
+
+    df = synthetic()
+    lr_sweep = (df[BATCH_COL] == 100) & df[DROP_COL].isna()
+    df.loc[lr_sweep, "p3"] = -np.log(df.loc[lr_sweep, LR_COL])
+    verdict, evidence = knobs.combine_claim3(evaluate_claims(df, [knobs.claim3(KEYS, "")]))
+    assert verdict == "does not hold"
+    assert evidence.startswith("decided by lr: does not hold (the LR worsens a property), improves 4/5, worsens 1/5")
+    assert st.ALPHA == knobs.ALPHA

@@ -81,8 +81,12 @@ def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_report
     rep = tiny_reports[name]
     verdicts = pd.read_csv(rep / "verdicts.csv")
     assert sorted(zip(verdicts["claim"].astype(str), verdicts["setting"])) == sorted(expected_rows(name))
-    assert set(verdicts["verdict"]) <= {"holds", "does not hold", "inconclusive"}
-    assert all(re.search(r"ρ\(.+\) (= -?\d\.\d\d, p [=<] \S+|undefined), n = \d+", e) for e in verdicts["evidence"])
+    assert set(verdicts["outcome"]) <= {"holds", "does not hold", "inconclusive"}
+    cell = r"^(holds|does not hold|inconclusive) \((at a fixed budget: )?\d+/\d+ converged\)$"
+    assert all(re.match(cell, v) for v in verdicts["verdict"])
+    stat = r"ρ̄\(.+\) (= -?\d\.\d\d, Δ = \S+ (\[.+\]|\(no interval\)), p = \S+, adj\. \S+ \(|undefined, n = \d+)"
+    knob_row = r"lr: (holds|does not hold|inconclusive)"
+    assert all(re.search(knob_row if name == "knobs" else stat, e) for e in verdicts["evidence"])
 
     md = (rep / "report.md").read_text()
     titles = re.findall(r"^## (.+)$", md, flags=re.M)

@@ -27,6 +27,7 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="results directory (default: runs/reproduce/NAME; for all: runs/reproduce)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report-only", action="store_true", help="run nothing; write the report from the finished runs")
+    p.add_argument("--converged-only", action="store_true", help="base the verdicts on the runs that converged")
 
 
 def run_reproduce_command(args: argparse.Namespace) -> int:
@@ -48,6 +49,7 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
                 out = reproduce.run_target(
                     name, preset, root / name, jobs=args.jobs, executor=args.executor,
                     progress=not args.no_progress, report_only=args.report_only,
+                    converged_only=args.converged_only,
                 )  # fmt: skip
             except UserError as e:
                 print(f"{name}: error: {e}")
@@ -57,7 +59,7 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     out = reproduce.run_target(
         args.target, preset, args.out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress,
-        report_only=args.report_only,
+        report_only=args.report_only, converged_only=args.converged_only,
     )  # fmt: skip
     if args.executor == "dry":
         return 0

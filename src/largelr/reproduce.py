@@ -126,8 +126,41 @@ def labels() -> dict[str, str]:
     return {k: label for k, (label, _) in _declared_keys().items()}
 
 
+def design_power(target: Target, preset: str) -> tuple[float, int]:
+    """The smallest adjusted p the design of ``target`` at ``preset`` can attain in its weakest test, and the
+    family size.
+
+    The claims are evaluated on a table of the preset's configs (every run ok and converged) whose tested
+    columns hold distinct random values, so each test's smallest attainable p is that of the design itself;
+    Holm's first step multiplies it by the family size.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from largelr.config import flatten
+    from largelr.metrics import key_info
+    from largelr.report.verdicts import evaluate_claims
+
+    base = {"status": "ok", "converged": True, "steps": 1}
+    rows = [{"run_id": str(i), **base, **{f"cfg.{k}": v for k, v in flatten(c).items()}}
+            for i, c in enumerate(target.configs(preset))]  # fmt: skip
+    df = pd.DataFrame(rows)
+    rng = np.random.default_rng(0)
+    keys = [k for k, v in key_info().items() if v.desirable and "{i}" not in k and not v.small_groups]
+    claims = target.claim_specs(df)
+    tested = {c for cl in claims for t in cl.tests for c in (t.x, t.y, t.control) if c}
+    for col in sorted({*keys, *tested} - set(df.columns)):
+        df[col] = rng.normal(size=len(df))
+    tests = evaluate_claims(df, target.claim_specs(df), power=False)
+    finite = tests["p_min_adj"].dropna()
+    return (float(finite.max()) if len(finite) else float("nan")), int(tests["p"].notna().sum())
+
+
 def list_text() -> str:
-    """The ``largelr reproduce list`` table: target, claims, quick cost, and what is missing or unavailable."""
+    """The ``largelr reproduce list`` table: target, claims, each preset's cost and the smallest adjusted p its
+    design can attain, and what is missing or unavailable."""
+    from largelr.report.stats import ALPHA, fmt_p
+
     lines = []
     for name in target_names():
         t = load_target(name)
@@ -135,6 +168,11 @@ def list_text() -> str:
         for preset in ("quick", "full"):
             if preset in t.cost:
                 lines.append(f"{'':<14} {preset}: {t.cost[preset]}")
+                if not t.unavailable:
+                    p, m = design_power(t, preset)
+                    verdict = "every test can reach" if p < ALPHA else "UNDERPOWERED: not every test can reach"
+                    lines.append(f"{'':<16} design: {m} tests (one Holm family), smallest attainable adjusted p of "
+                                 f"the weakest test {fmt_p(p)}: {verdict} alpha = {ALPHA}")  # fmt: skip
         if t.unavailable:
             lines.append(f"{'':<14} NOT AVAILABLE: {t.unavailable}")
         for m in t.missing():
@@ -153,11 +191,13 @@ def run_target(
     executor: str | None = None,
     progress: bool = True,
     report_only: bool = False,
+    converged_only: bool = False,
 ) -> Path:
     """Run every missing run of target ``name`` at ``preset`` into ``out`` and write its report.
 
     With ``report_only`` nothing runs: the report is written from the runs already finished (e.g. while a
-    long reproduce is still going, or after it was interrupted).
+    long reproduce is still going, or after it was interrupted). ``converged_only`` bases the verdicts on the
+    runs that converged.
 
     Returns the report directory (``out/report``). Wall time, preset and target are recorded in the
     study's reproduce note (``store.write_note``), which the report's provenance shows.
@@ -170,7 +210,7 @@ def run_target(
     configs = target.configs(preset)
     out = Path(out or Path("runs") / "reproduce" / target.name)
     if report_only:
-        return write_target_report(out, target)
+        return write_target_report(out, target, converged_only=converged_only)
     for m in target.missing():
         log.warning("%s: skipped, %s", target.name, m)
     t0 = time.time()
@@ -187,7 +227,7 @@ def run_target(
             f"{len(summary.errors)} of {summary.total} runs crashed (first: {summary.errors[0]}); "
             "rerun the same command to retry them"
         )
-    return write_target_report(out, target)
+    return write_target_report(out, target, converged_only=converged_only)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The knob comparison (paper-spec claim 3): which knobs improve which properties, and how consistently.
 
 For every knob a study varies (``largelr.knobs.KNOBS``), within each group of runs that share every
-other setting (``report.groups.split_groups`` with the knob's column as the axis), the Spearman rank
-correlation between the knob's regularisation strength and each property, with p and n, oriented so
-that a positive value is desirable (the property's declared direction). A knob's consistency count is
-how many properties it improves significantly (p < alpha) and how many it makes significantly worse.
+other setting (``report.groups.split_groups`` with the knob's column as the axis), the trend test of each
+property against the knob's regularisation strength (``largelr.report.stats``: within seed blocks, exact p,
+the change across the knob's range with its interval), oriented so that a positive value is desirable (the
+property's declared direction). The knob comparison's tests are one Holm family. A knob's consistency count
+is how many properties it improves (the test holds) and how many it makes worse (the opposite sign holds).
 Pure: DataFrame in, tables and figures out; no file I/O.
 """
 
@@ -18,16 +19,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from largelr.knobs import KNOBS, Knob  # noqa: E402
 from largelr.metrics.base import Key  # noqa: E402
 from largelr.report.groups import split_groups  # noqa: E402
+from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE  # noqa: E402
+from largelr.report.verdicts import Check, Claim, evaluate_claims  # noqa: E402
 
-ALPHA = 0.05
-# Fewest runs for a p-value: scipy's p for Spearman uses a t approximation that is 0 for a perfect
-# rank order at n = 3 (the exact permutation p is 1/3), so smaller groups get rho but no p and no verdict.
-MIN_N = 5
+SIGNIFICANT = ("improves", "worsens")  # effects whose test holds (one sign or the other), marked * in tables
+STRENGTH = "knob."  # prefix of the derived strength column of each knob, e.g. "knob.momentum"
 
 
 def with_knob_defaults(df: pd.DataFrame) -> pd.DataFrame:
@@ -58,57 +58,78 @@ def strength_axes(effects: pd.DataFrame) -> list[str]:
     return out
 
 
-def _spearman(x: pd.Series, y: pd.Series) -> tuple[float, float]:
-    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
-        return math.nan, math.nan
-    res = stats.spearmanr(x, y)
-    return float(res.statistic), (float(res.pvalue) if len(x) >= MIN_N else math.nan)
-
-
-def knob_effects(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
-    """One row per (knob, group, property): oriented Spearman rho, p, n and the verdict.
-
-    Args:
-        df: results table (``collect.load_results``); only runs with status ok are used.
-        keys: metric key -> ``Key`` (label, desirable direction); keys without a direction or absent
-            from ``df`` are skipped.
-        alpha: significance level of "improves"/"worsens".
-
-    Returns:
-        Columns knob, group, property, label, rho (positive = the property moves in its desirable
-        direction as the knob's regularisation strength grows), p_value, n, effect ("improves",
-        "worsens" or "n.s."). Empty when no knob varies.
-    """
+def knob_checks(df: pd.DataFrame, keys: Mapping[str, Key]) -> list[tuple[str, pd.DataFrame, Check]]:
+    """Claim 3's tests: (group of other settings, its runs with the knob's strength column, test) for every
+    varied knob x group x property with a direction."""
     ok = with_knob_defaults(df[df["status"] == "ok"])
     props = {k: v for k, v in keys.items() if v.desirable is not None and k in ok}
-    rows = []
+    out = []
     for name in varied_knobs(df):
         knob: Knob = KNOBS[name]
         for group in split_groups(ok, axis=knob.column):
             g = group.df
             if g[knob.column].map(repr).nunique() < 2:
                 continue  # another knob's sweep: this knob sits at one value there
-            strength = g[knob.column].map(knob.strength)
-            for key, info in props.items():
-                sub = pd.DataFrame({"x": strength, "y": g[key]}).dropna()
-                rho, p = _spearman(sub["x"], sub["y"])
-                rho *= 1.0 if info.desirable == "higher" else -1.0
-                significant = math.isfinite(p) and p < alpha
-                effect = "n.s." if not significant else ("improves" if rho > 0 else "worsens")
-                rows.append(
-                    {
-                        "knob": name,
-                        "group": _other_settings(group.key, knob),
-                        "property": key,
-                        "label": info.label,
-                        "rho": rho,
-                        "p_value": p,
-                        "n": len(sub),
-                        "effect": effect,
-                    }
-                )
-    cols = ["knob", "group", "property", "label", "rho", "p_value", "n", "effect"]
-    return pd.DataFrame(rows, columns=cols)
+            g = g.assign(**{STRENGTH + name: g[knob.column].map(knob.strength)})
+            label = _other_settings(group.key, knob)
+            out += [(label, g, Check(STRENGTH + name, key, info.desirable)) for key, info in props.items()]  # type: ignore[arg-type]
+    return out
+
+
+def knob_tests(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
+    """The knob comparison's tests as one Holm family (``largelr.report.verdicts.evaluate_claims`` rows)."""
+    claim = Claim("3", "knob comparison", (), checks=lambda d: knob_checks(d, keys))
+    labels = {STRENGTH + n: n for n in KNOBS}
+    return evaluate_claims(df, [claim], labels, alpha=alpha)
+
+
+def knob_effects(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per (knob, group, property): the oriented statistics and the effect.
+
+    Args:
+        df: results table (``collect.load_results``); only runs with status ok are used.
+        keys: metric key -> ``Key`` (label, desirable direction); keys without a direction or absent
+            from ``df`` are skipped.
+        alpha: significance level after the Holm correction over these tests.
+
+    Returns:
+        Columns knob, group, property, label, rho (mean within-seed Spearman, positive = the property moves in
+        its desirable direction as the knob's regularisation strength grows), change and its 95% interval
+        (ci_low, ci_high; oriented the same way, in the property's units, across the knob's range), p_value,
+        p_adj, n, effect ("improves" or "worsens": the test holds either way; "no effect": the equivalence
+        test; "n.s." otherwise), verdict and why (the claim-3 view of the same test). Empty when no knob varies.
+    """
+    tests = knob_tests(df, keys, alpha)
+    cols = ["knob", "group", "property", "label", "rho", "change", "ci_low", "ci_high", "p_value", "p_adj", "n",
+            "effect", "verdict", "why"]  # fmt: skip
+    if tests.empty:
+        return pd.DataFrame(columns=cols)
+    sign = tests["expect"].map({"higher": 1.0, "lower": -1.0})
+    hi = (tests["ci_high"] * sign).where(sign > 0, tests["ci_low"] * sign)
+    lo = (tests["ci_low"] * sign).where(sign > 0, tests["ci_high"] * sign)
+    effect = [
+        "improves" if v == HOLDS else "worsens" if w == "opposite sign" else "no effect" if v == FAILS else "n.s."
+        for v, w in zip(tests["verdict"], tests["why"])
+    ]
+    out = pd.DataFrame(
+        {
+            "knob": tests["x"].str.removeprefix(STRENGTH),
+            "group": tests["group"],
+            "property": tests["y"],
+            "label": [keys[k].label for k in tests["y"]],
+            "rho": tests["rho"] * sign,
+            "change": tests["change"] * sign,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": tests["p"],
+            "p_adj": tests["p_adj"],
+            "n": tests["n"],
+            "effect": effect,
+            "verdict": tests["verdict"],
+            "why": tests["why"],
+        }
+    )
+    return out[cols]
 
 
 def _other_settings(key: dict, knob: Knob) -> str:
@@ -119,19 +140,22 @@ def _other_settings(key: dict, knob: Knob) -> str:
 
 
 def consistency(effects: pd.DataFrame) -> pd.DataFrame:
-    """Per knob and group: properties tested, improved and worsened significantly.
+    """Per knob and group: properties tested, improved and worsened (the test holds, one sign or the other), and
+    shown to have no effect (the equivalence test).
 
     Sorted by improved minus worsened, best first (the knob the paper expects on top is the LR).
     """
+    cols = ["tested", "improved", "worsened", "no effect"]
     if effects.empty:
-        return pd.DataFrame(columns=["knob", "group", "tested", "improved", "worsened"])
+        return pd.DataFrame(columns=["knob", "group", *cols])
     out = (
         effects.assign(
             tested=effects["p_value"].notna(),
             improved=effects["effect"] == "improves",
             worsened=effects["effect"] == "worsens",
+            **{"no effect": effects["effect"] == "no effect"},
         )
-        .groupby(["knob", "group"], sort=False)[["tested", "improved", "worsened"]]
+        .groupby(["knob", "group"], sort=False)[cols]
         .sum()
         .astype(int)
         .reset_index()
@@ -141,11 +165,11 @@ def consistency(effects: pd.DataFrame) -> pd.DataFrame:
 
 
 def knob_property_table(effects: pd.DataFrame) -> pd.DataFrame:
-    """Knob (x group) rows by property columns of oriented rho, a ``*`` marking p < alpha."""
+    """Knob (x group) rows by property columns of oriented ρ̄, a ``*`` marking a test that holds (either sign)."""
     if effects.empty:
         return pd.DataFrame()
     cell = effects.apply(
-        lambda r: "–" if not math.isfinite(r["rho"]) else f"{r['rho']:+.2f}{'*' if r['effect'] != 'n.s.' else ''}",
+        lambda r: "–" if not math.isfinite(r["rho"]) else f"{r['rho']:+.2f}{'*' if r['effect'] in SIGNIFICANT else ''}",
         axis=1,
     )
     wide = _wide(effects.assign(cell=cell), ["knob", "group"], "cell")
@@ -163,14 +187,14 @@ def _wide(long: pd.DataFrame, index: str | list[str], values: str) -> pd.DataFra
 
 
 def heatmap(effects: pd.DataFrame):
-    """Knob x property heat-map of the oriented rho (blue = desirable), ``*`` where p < alpha.
+    """Knob x property heat-map of the oriented ρ̄ (blue = desirable), ``*`` where the test holds (either sign).
 
     Returns:
         (figure, the long table it plots).
     """
     data = effects.assign(row=effects["knob"] + [f" ({g})" if g != "all runs" else "" for g in effects["group"]])
     mat = _wide(data, "row", "rho").astype(float)
-    sig = _wide(data.assign(sig=data["effect"] != "n.s."), "row", "sig")
+    sig = _wide(data.assign(sig=data["effect"].isin(SIGNIFICANT)), "row", "sig")
     fig, ax = plt.subplots(figsize=(3.0 + 0.55 * mat.shape[1], 3.5 + 0.45 * mat.shape[0]), layout="constrained")
     im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
@@ -181,8 +205,8 @@ def heatmap(effects: pd.DataFrame):
             if math.isfinite(v):
                 star = "*" if bool(sig.loc[r, c]) else ""
                 ax.text(j, i, f"{v:+.1f}{star}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=ax, label="ρ", shrink=0.9)
-    ax.set_title("Knob comparison: ρ between regularisation strength and each property (+ = desirable)", fontsize=9)
+    fig.colorbar(im, ax=ax, label="ρ̄ (within seed blocks)", shrink=0.9)
+    ax.set_title("Knob comparison: ρ̄ between regularisation strength and each property (+ = desirable)", fontsize=9)
     return fig, data.drop(columns="row")
 
 
@@ -190,111 +214,71 @@ def heatmap(effects: pd.DataFrame):
 # claim 3's verdict: is the LR the uniquely consistent knob?
 
 CLAIM3_RULE = (
-    "Claim 3 compares consistency counts (properties improved / worsened significantly, p < "
-    f"{ALPHA}, by the knob's Spearman ρ within its own one-at-a-time sweep). One row per varied knob. "
-    "LR: holds when it improves every headline property with none worse, does not hold when it worsens "
-    "any. Any other knob: does not hold when it is at least as consistent as the LR (improves at least "
-    "one property and at least as many as the LR, worsens none), holds when it worsens one or improves "
-    f"fewer than the LR. Otherwise a row with a property untested (fewer than {MIN_N} runs, or no variation) "
-    "is inconclusive, as is every other knob's row in a group where the LR is not varied or not tested on "
-    "every property. The claim holds when every row holds, does not hold when any row does not hold, and "
-    "is inconclusive otherwise."
+    "Claim 3 compares consistency counts per knob within its own one-at-a-time sweep: the headline properties "
+    "it improves (the trend test of the property against the knob's regularisation strength holds, by the "
+    "rule above, in the knob comparison's Holm family) and worsens (the opposite sign holds). LR: holds when it "
+    "improves every headline property, does not hold when it worsens one or has no effect on one (equivalence "
+    "test). Any other knob: does not hold when it is at least as consistent as the LR (improves at least one "
+    "property and at least as many as the LR, worsens none); holds when it worsens one, or improves fewer than "
+    "the LR even if every undecided property improved. Otherwise a row is inconclusive. The claim holds when "
+    "every row holds, does not hold when any row does not hold, and is inconclusive otherwise."
 )
 
 
-def claim3_tests(df: pd.DataFrame, keys: Mapping[str, Key], alpha: float = ALPHA) -> pd.DataFrame:
-    """Claim 3's test rows (``CLAIM3_RULE``), one per (group, varied knob), in the schema of
-    ``largelr.report.verdicts.evaluate_claims`` less the claim columns.
+def claim3(keys: Mapping[str, Key], text: str) -> Claim:
+    """Claim 3 on the headline properties ``keys``: the knob comparison's tests, judged by ``CLAIM3_RULE``."""
+    return Claim("3", text, (), checks=lambda d: knob_checks(d, keys), combine=combine_claim3, rule=CLAIM3_RULE)
 
-    Args:
-        df: results table; only runs with status ok are used.
-        keys: the headline properties to judge (key -> ``Key``; keys without a direction are skipped).
-        alpha: significance level.
 
-    Returns:
-        Columns group, x (the knob's column), y (the property whose statistic is shown: the most
-        significant worsening if any, else the least significant one), expect ("higher": ρ is oriented,
-        + = desirable), rho, p, n, verdict, why, statistic (the counts and the shown property's ρ).
-    """
-    from largelr.report.verdicts import INCONCLUSIVE, Check, statistic_text
-
-    effects = knob_effects(df, keys, alpha)
-    rows = []
-    for group, eff in effects.groupby("group", sort=False):
-        counts = {k: _counts(e) for k, e in eff.groupby("knob", sort=False)}
-        lr = counts.get("lr")
-        for knob, (_, improved, worsened, total) in counts.items():
-            verdict, why = _claim3_verdict(knob, counts[knob], lr, eff[eff["knob"] == knob])
-            shown = _shown(eff[eff["knob"] == knob])
-            rows.append(
-                {
-                    "group": group,
-                    "x": KNOBS[knob].column,
-                    "y": shown["property"],
-                    "expect": "higher",
-                    "rho": shown["rho"],
-                    "p": shown["p_value"],
-                    "n": int(shown["n"]),
-                    "verdict": verdict,
-                    "why": why,
-                    "statistic": f"{knob}: improves {improved}/{total}, worsens {worsened}/{total}; "
-                    + statistic_text(
-                        Check(KNOBS[knob].column, shown["property"], "higher"),
-                        {"rho": shown["rho"], "p": shown["p_value"], "n": int(shown["n"])},
-                        {KNOBS[knob].column: knob, shown["property"]: shown["label"]},
-                    ),
-                }
-            )
-    if not any(r["x"] == KNOBS["lr"].column for r in rows):  # no knob varied, or not the LR
-        rows.append({"group": "all runs" if not rows else rows[0]["group"], "x": KNOBS["lr"].column, "y": "",
-                     "expect": "higher", "rho": math.nan, "p": math.nan, "n": 0, "verdict": INCONCLUSIVE,
-                     "why": "LR not varied", "statistic": "ρ(lr, -) undefined, n = 0"})  # fmt: skip
-    cols = ["group", "x", "y", "expect", "rho", "p", "n", "verdict", "why", "statistic"]
+def claim3_rows(g: pd.DataFrame) -> pd.DataFrame:
+    """Claim 3's row per knob in one group of other settings, from its decided knob x property tests: knob,
+    verdict, why (``CLAIM3_RULE``), improved, worsened, no_effect, undecided, total."""
+    counts = {}
+    for knob, t in g.groupby(g["x"].str.removeprefix(STRENGTH), sort=False):
+        improved = int((t["verdict"] == HOLDS).sum())
+        worsened = int(((t["verdict"] == FAILS) & (t["why"] == "opposite sign")).sum())
+        flat = int(((t["verdict"] == FAILS) & (t["why"] != "opposite sign")).sum())
+        counts[knob] = (improved, worsened, flat, len(t) - improved - worsened - flat, len(t))
+    lr = counts.get("lr")
+    rows = [(knob, *_claim3_verdict(knob, c, lr), *c) for knob, c in counts.items()]
+    if lr is None:
+        rows.append(("lr", INCONCLUSIVE, "LR not varied", 0, 0, 0, 0, 0))
+    cols = ["knob", "verdict", "why", "improved", "worsened", "no_effect", "undecided", "total"]
     return pd.DataFrame(rows, columns=cols)
 
 
-def _claim3_verdict(
-    knob: str, count: tuple[int, int, int, int], lr: tuple[int, int, int, int] | None, eff: pd.DataFrame
-) -> tuple[str, str]:
-    """(verdict, why) of one knob's row by ``CLAIM3_RULE``; counts are (tested, improved, worsened, total)."""
-    from largelr.report.verdicts import FAILS, HOLDS, INCONCLUSIVE
+def combine_claim3(g: pd.DataFrame) -> tuple[str, str]:
+    """Verdict and evidence of claim 3 in one group: every knob's row holds -> holds; one does not -> does not
+    hold; else inconclusive. The evidence names the row that decided, then every knob's counts."""
+    rows = claim3_rows(g)
+    verdict = HOLDS if (rows["verdict"] == HOLDS).all() else FAILS if (rows["verdict"] == FAILS).any() else INCONCLUSIVE
+    texts = [
+        f"{r.knob}: {r.verdict}" + (f" ({r.why})" if r.why else "")
+        + (f", improves {r.improved}/{r.total}, worsens {r.worsened}/{r.total}, no effect {r.no_effect}/{r.total}"
+           if r.total else "")
+        for r in rows.itertuples()
+    ]  # fmt: skip
+    decided = next((t for v, t in zip(rows["verdict"], texts) if v == verdict), "") if verdict != HOLDS else ""
+    head = f"decided by {decided}" if decided else f"every knob's row holds ({len(rows)})"
+    return verdict, f"{head}. " + "; ".join(texts)
 
-    tested, improved, worsened, total = count
+
+def _claim3_verdict(knob: str, c: tuple[int, int, int, int, int], lr: tuple[int, int, int, int, int] | None):
+    """(verdict, why) of one knob's row by ``CLAIM3_RULE``; counts are (improved, worsened, no effect,
+    undecided, total)."""
+    improved, worsened, flat, undecided, total = c
     if knob == "lr":
         if worsened:
-            return FAILS, "LR worsens a property"
-        if tested < total:
-            return INCONCLUSIVE, _untested(eff)
-        return (HOLDS, "") if improved == total else (INCONCLUSIVE, "LR does not improve every property")
+            return FAILS, "the LR worsens a property"
+        if flat:
+            return FAILS, "the LR has no effect on a property"
+        return (HOLDS, "") if improved == total else (INCONCLUSIVE, f"{undecided} properties undecided")
     if worsened:
-        return HOLDS, ""
-    if tested < total:
-        return INCONCLUSIVE, _untested(eff)
-    if lr is None or lr[0] < lr[3]:
-        return INCONCLUSIVE, "LR not varied" if lr is None else "LR untested on a property"
-    if improved >= max(lr[1], 1):
+        return HOLDS, "worsens a property"
+    if lr is None:
+        return INCONCLUSIVE, "LR not varied"
+    if improved >= max(lr[0], 1):
         return FAILS, "as consistent as the LR"
-    if improved < lr[1]:
-        return HOLDS, ""
-    return INCONCLUSIVE, "neither it nor the LR improves a property"
-
-
-def _counts(eff: pd.DataFrame) -> tuple[int, int, int, int]:
-    """(tested, improved, worsened, total) properties of one knob in one group."""
-    return (int(eff["p_value"].notna().sum()), int((eff["effect"] == "improves").sum()),
-            int((eff["effect"] == "worsens").sum()), len(eff))  # fmt: skip
-
-
-def _untested(eff: pd.DataFrame) -> str:
-    """Why some of a knob's properties have no p-value: too few runs, or the property does not vary."""
-    if (eff["n"] < MIN_N).any():
-        return "too few runs"
-    return "no variation in " + ", ".join(eff.loc[eff["p_value"].isna(), "label"])
-
-
-def _shown(eff: pd.DataFrame) -> pd.Series:
-    """The property behind a knob's row: its most significant worsening, else its least significant one."""
-    worse = eff[eff["effect"] == "worsens"]
-    if len(worse):
-        return worse.sort_values("p_value").iloc[0]
-    return eff.assign(_p=eff["p_value"].fillna(2.0)).sort_values("_p", ascending=False, kind="stable").iloc[0]
+    if improved + undecided < lr[0]:
+        return HOLDS, "improves fewer than the LR"
+    return INCONCLUSIVE, f"{undecided} properties undecided"

@@ -38,13 +38,13 @@ def study_claims(desirable: dict[str, str | None]) -> list[Claim]:
 
 
 def study_verdict_section(df: pd.DataFrame) -> list[Section]:
-    """The verdicts of claims 1-2 for a study that varies the LR (nothing when it does not)."""
+    """The verdicts of claims 1-2 for a study that varies the LR (nothing when it does not); the rule below."""
     from largelr.reproduce import desirable, labels
 
     if LR not in df or df[LR].nunique() < 2:
         return []
     table = claim_table(evaluate_claims(df, study_claims(desirable()), labels()))
-    return [Section("Verdicts (claims 1-2)", RULE, table=table)]
+    return [Section("Verdicts (claims 1-2)", table=table.drop(columns="outcome"), caption=RULE)]
 
 
 def _label(col: str, labels: dict[str, str]) -> str:
@@ -158,10 +158,11 @@ def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, st
     fig, data = knobs.heatmap(effects)
     n = int((df["status"] == "ok").sum())
     cap = (
-        f"Knob x property: Spearman ρ between each knob's regularisation strength "
+        f"Knob x property: ρ̄ (mean within-seed Spearman) between each knob's regularisation strength "
         f"({'; '.join(knobs.strength_axes(effects))}) and each property with a direction, within the knob's "
         f"own sweep (the verdict uses the headline ones), signed so + (blue) is the desirable direction; "
-        f"* = p < {knobs.ALPHA}; {n} ok runs, every seed a point (no averaging)."
+        f"* = the trend test holds (Holm-adjusted p < {knobs.ALPHA}, interval excluding 0); {n} ok runs, "
+        "ρ̄ within seed blocks."
     )
     return [Fig(_save(fig, data, out, "knob_heatmap"), cap, "heat-map of knob effects on every property")]
 
@@ -239,23 +240,28 @@ def provenance_sections(study: Path, df: pd.DataFrame, target: Any | None) -> li
     ]
 
 
-def build_target_sections(study: Path, target: Any, out: Path) -> list[Section]:
+def build_target_sections(study: Path, target: Any, out: Path, converged_only: bool = False) -> list[Section]:
+    from largelr.report.sections import analysed
     from largelr.reproduce import labels as key_labels
 
     df = load_results(study)
     hist = load_histories(study) if callable(target.ns.get("derive")) else pd.DataFrame()
-    df = target.derive(df, hist)
+    df = analysed(target.derive(df, hist), converged_only)
     labels = {**key_labels(), **target.ns.get("LABELS", {})}
     claims = target.claim_specs(df)
-    tests = evaluate_claims(df, claims, labels)
-    table = claim_table(tests)
+    tests = evaluate_claims(df, claims, labels, sesoi=target.ns.get("SESOI", {}))
+    table = claim_table(tests, claims)
     df.to_csv(out / "runs.csv", index=False)
     tests.to_csv(out / "tests.csv", index=False)
     table.to_csv(out / "verdicts.csv", index=False)
     notes = [f"Skipped here: {m}" for m in target.missing()]
+    if converged_only:
+        notes.append(
+            f"Converged runs only (--converged-only): {int(df['converged'].astype(bool).sum())} of the ok runs."
+        )
     rules = [c.rule for c in claims if c.rule]
-    text = "\n\n".join([RULE, *rules, *notes])
-    head = Section("Verdicts", text, table=table, caption="Data: verdicts.csv, tests.csv.")
+    caption = " ".join([RULE, *rules, "Data: verdicts.csv (one row per claim and setting), tests.csv (every test)."])
+    head = Section("Verdicts", "\n\n".join(notes), table=table.drop(columns="outcome"), caption=caption)
     extras: dict[str, list[Fig]] = {}
     for claim_id, names in target.ns.get("EXTRA_FIGURES", {}).items():
         for name in names:
@@ -263,18 +269,13 @@ def build_target_sections(study: Path, target: Any, out: Path) -> list[Section]:
     return [head, *claim_sections(df, claims, tests, out, labels, extras), *provenance_sections(study, df, target)]
 
 
-def write_target_report(study: str | Path, target: Any, out: str | Path | None = None) -> Path:
-    """Write the target's report (index.html, report.md, CSVs, figures) into ``out`` (default study/report)."""
+def write_target_report(
+    study: str | Path, target: Any, out: str | Path | None = None, converged_only: bool = False
+) -> Path:
+    """Write the target's report (index.html, report.md, CSVs, figures) into ``out`` (default study/report);
+    ``converged_only`` bases every verdict on the converged runs."""
     study = Path(study)
     load_results(study)  # no finished runs: a UserError before anything is written
     out = Path(out) if out else study / "report"
     title = f"largelr reproduce: {target.name} (claims {', '.join(target.claims_covered)})"
-    return write_pages(out, title, lambda tmp: build_target_sections(study, target, tmp))
-
-
-def verdict_markdown(study: str | Path) -> str:
-    """The verdict table of a written target report, as markdown (for docs/results.md)."""
-    from largelr.report.tables import markdown_table
-
-    table = pd.read_csv(Path(study) / "report" / "verdicts.csv")
-    return markdown_table(table) if len(table) else "(no verdicts)"
+    return write_pages(out, title, lambda tmp: build_target_sections(study, target, tmp, converged_only))

@@ -64,8 +64,16 @@ def target_block(name: str, study: Path, doc_dir: Path) -> list[str]:
         lines.append(f"**Partial:** {expected - done} runs were still pending when this page was written; the "
                      "verdicts below use the finished runs only.")  # fmt: skip
     prov = pd.read_csv(report / "verdicts.csv")
-    wall = _provenance_value(report, "wall time")
-    lines += [f"Wall time: {wall}.", "", markdown_table(prov.drop(columns=["statement"])), ""]
+    made = ", ".join(f"{what} {_provenance_value(report, what)}" for what in ("code commit", "hosts", "report written"))
+    lines += [
+        f"Wall time: {_provenance_value(report, 'wall time')}. Made from: {made}.",
+        "",
+        markdown_table(prov.drop(columns=["statement", "outcome"], errors="ignore")),
+        "",
+        "*Rule: [how to read the verdicts](#how-to-read-the-verdicts) (below); tests.csv in the target's report has "
+        "every test's Δ, interval, p and adjusted p.*",
+        "",
+    ]
     out = doc_dir / name
     if out.exists():
         shutil.rmtree(out)
@@ -104,9 +112,9 @@ def write_results(root: str | Path, out: str | Path) -> Path:
     ]
     from largelr.report.verdicts import RULE
 
-    lines += [f"Verdict rule: {RULE}", ""]
     for name in target_names():
         lines += target_block(name, root / name, doc_dir)
+    lines += ["## How to read the verdicts", "", RULE, ""]
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out
 

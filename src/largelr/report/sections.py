@@ -176,9 +176,10 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
     sections.append(
         Section(
             "Headline properties by group",
-            "Spearman ρ of the learning rate with each headline property within each group (ok runs"
-            f"{', converged only' if converged_only else ''}): sign, p-value, n; ✓ = significant in the "
-            "paper's desirable direction, ✗ = significant the other way. groups.csv has every property.",
+            "ρ̄ (mean within-seed Spearman) of the learning rate with each headline property within each group "
+            f"(ok runs{', converged only' if converged_only else ''}), the Holm-adjusted p over this table and n; "
+            "✓ = the test holds in the paper's desirable direction, ✗ = it does not hold (the other way, or no "
+            "effect). groups.csv has every property, with the change and its interval.",
             table=shown,
         )
     )
@@ -215,10 +216,12 @@ def knob_sections(df: pd.DataFrame, out: Path, keys: dict[str, Key] | None = Non
         return []
     effects.to_csv(out / "knob_effects.csv", index=False)
     text = (
-        "Each knob varied one at a time (one row per group of other settings). Cells: Spearman ρ between "
-        f"the knob's regularisation strength ({'; '.join(knobs.strength_axes(effects))}) and each property, "
-        f"signed so + is the desirable direction; * = p < {knobs.ALPHA}. Consistency: properties improved / "
-        "made worse significantly, of those tested. Runs with status ok."
+        "Each knob varied one at a time (one row per group of other settings). Cells: ρ̄, the mean Spearman "
+        f"correlation within seed blocks between the knob's regularisation strength "
+        f"({'; '.join(knobs.strength_axes(effects))}) and each property, signed so + is the desirable direction; "
+        f"* = the trend test holds (Holm-adjusted p < {knobs.ALPHA} over this comparison's tests, interval of the "
+        "change excluding 0; docs/statistics.md). Consistency: properties improved / made worse / shown to have "
+        "no effect, of those tested. Runs with status ok; knob_effects.csv has every change with its interval."
     )
     fig = _save(*knobs.heatmap(effects), out, "knob_heatmap")
     return [
@@ -263,11 +266,12 @@ def group_sections(
     csvs["spearman"].append(sp.copy())
     sections.append(
         Section(
-            "Spearman rank correlation with the learning rate",
-            "Over runs with status ok. ρ > 0 means the property rises with the LR; 'as paper' marks a "
-            "significant (p < 0.05) correlation in the desirable direction its metric declares (– = no "
-            "declared direction, no verdict).",
-            table=sp[["label", "property", "desirable", "spearman_rho", "p_value", "n", "as_paper"]],
+            "Trend of each property with the learning rate",
+            "Over runs with status ok, within seed blocks: ρ̄ (mean within-seed Spearman; > 0: the property rises "
+            "with the LR), the change across the LR range with its 95% bootstrap interval, the exact p and the "
+            "Holm-adjusted p over this table; 'verdict' by the rule of docs/statistics.md (– = no declared "
+            "direction, no verdict).",
+            table=sp[["label", "desirable", "rho", "change", "ci_low", "ci_high", "p_value", "p_adj", "n", "verdict"]],
         )
     )
 

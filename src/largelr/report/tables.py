@@ -1,4 +1,8 @@
-"""DataFrame -> tables: per-LR summaries and rank correlations. Pure: no file I/O."""
+"""DataFrame -> tables: per-LR summaries and trend tests. Pure: no file I/O.
+
+Every statistic comes from ``largelr.report.stats`` through ``largelr.report.verdicts.evaluate_claims``: one
+table is one Holm family.
+"""
 
 from __future__ import annotations
 
@@ -7,88 +11,86 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from largelr.report.groups import Group
 from largelr.report.keys import desirable
-from largelr.report.verdicts import ALPHA
+from largelr.report.stats import FAILS, HOLDS, fmt_p
+from largelr.report.verdicts import Check, Claim, evaluate_claims
 
 LR = "cfg.optim.lr"
 
 
-def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) -> pd.DataFrame:
-    """Spearman rank correlation of ``x`` with each property over runs with status ok.
+def trend_tests(groups: list[Group], properties: dict[str, str], x: str = LR) -> pd.DataFrame:
+    """The trend test of ``x`` with each property within each group, all one Holm family.
 
-    Call it on ONE group of runs (``largelr.report.groups.split_groups``): pooled over settings a
-    correlation can change sign.
-
-    Returns one row per property: property, label, spearman_rho, p_value, n (runs with a finite
-    value), desirable (the direction the key's metric declares desirable, "higher" or "lower", None
-    when undeclared or none is) and as_paper (True when rho has the desirable sign with p < 0.05,
-    False otherwise, None when there is no desirable direction: no verdict); the level is the verdicts'
-    ``ALPHA``.
+    Returns one row per (group, property): group, property, label, rho (ρ̄, the mean within-seed Spearman),
+    change, ci_low, ci_high (the change across the range of x and its 95% interval, in the property's units),
+    p_value, p_adj, n, desirable (the direction the key's metric declares, None when it declares none),
+    verdict (holds / does not hold / inconclusive for a key with a direction, None otherwise), why, as_paper
+    (True when the test holds, False otherwise, None without a direction). Keys without a direction are
+    described, not tested: they are not in the family.
     """
-    ok = df[df["status"] == "ok"]
+    triples = [(g.label, g.df, Check(x, k, desirable(k))) for g in groups for k in properties]  # type: ignore[arg-type]
+    claim = Claim("table", "", (), checks=lambda _: triples)
+    tests = evaluate_claims(pd.DataFrame({"status": []}), [claim]) if triples else pd.DataFrame()
     rows = []
-    for key, label in properties.items():
-        sub = ok[[x, key]].dropna() if key in ok else ok.iloc[0:0]
-        if len(sub) >= 3 and sub[x].nunique() > 1 and sub[key].nunique() > 1:
-            res = stats.spearmanr(sub[x], sub[key])
-            rho, p = float(res.statistic), float(res.pvalue)
-        else:
-            rho, p = float("nan"), float("nan")
-        want = desirable(key)
-        verdict = None
-        if want is not None:
-            sign = 1 if want == "higher" else -1
-            verdict = bool(math.isfinite(rho) and rho * sign > 0 and p < ALPHA)
+    for (label_g, _, check), t in zip(triples, tests.to_dict("records")):
+        want = desirable(check.y)
         rows.append(
             {
-                "property": key,
-                "label": label,
-                "spearman_rho": rho,
-                "p_value": p,
-                "n": len(sub),
+                "group": label_g,
+                "property": check.y,
+                "label": properties[check.y],
+                "rho": t["rho"],
+                "change": t["change"],
+                "ci_low": t["ci_low"],
+                "ci_high": t["ci_high"],
+                "p_value": t["p"],
+                "p_adj": t["p_adj"],
+                "n": t["n"],
                 "desirable": want,
-                "as_paper": verdict,
+                "verdict": t["verdict"] if want else None,
+                "why": t["why"] if want else "",
+                "as_paper": (t["verdict"] == HOLDS) if want else None,
             }
         )
     return pd.DataFrame(rows)
 
 
-def rho_cell(rho: float, p: float, n: int, verdict: bool | None) -> str:
-    """``+0.88 (p=0.001, n=12) ✓``: rho with its sign, p, n; ✓ when as the paper, ✗ when significant
-    the other way, nothing without a direction; a dash when rho is undefined."""
+def spearman_table(df: pd.DataFrame, properties: dict[str, str], x: str = LR) -> pd.DataFrame:
+    """``trend_tests`` of one group of runs (``largelr.report.groups.split_groups``: pooled over settings a
+    correlation can change sign), without the group column."""
+    out = trend_tests([Group({}, "all runs", df)], properties, x)
+    return out.drop(columns="group") if len(out) else out
+
+
+def rho_cell(rho: float, p_adj: float, n: int, verdict: str | None) -> str:
+    """``+0.88 (p_adj=0.001, n=12) ✓``: ρ̄ with its sign, the adjusted p, n; ✓ when the test holds, ✗ when it
+    does not hold, nothing when inconclusive or without a direction; a dash when ρ̄ is undefined."""
     if not math.isfinite(rho):
         return f"– (n={n})"
-    mark = ""
-    if verdict:
-        mark = " ✓"
-    elif verdict is False and p < ALPHA:
-        mark = " ✗"
-    return f"{rho:+.2f} (p={p:.2g}, n={n}){mark}"
+    mark = " ✓" if verdict == HOLDS else " ✗" if verdict == FAILS else ""
+    return f"{rho:+.2f} (p_adj={fmt_p(p_adj)}, n={n}){mark}"
 
 
 def groups_table(
     groups: list[Group], properties: dict[str, str], shown: Iterable[str] | None = None, x: str = LR
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Groups x properties: the Spearman rho of ``x`` with each property within each group.
+    """Groups x properties: the trend test of ``x`` with each property within each group (one Holm family).
 
-    Returns (display table: one row per group, one ``rho_cell`` column per property label of the
-    keys in ``shown``, default all; long table: group, property, label, spearman_rho, p_value, n,
-    desirable, as_paper for every property).
+    Returns (display table: one row per group, one ``rho_cell`` column per property label of the keys in
+    ``shown``, default all; long table: ``trend_tests``).
     """
     show = set(properties if shown is None else shown)
-    display, long = [], []
+    long = trend_tests(groups, properties, x)
+    display = []
     for g in groups:
-        sp = spearman_table(g.df, properties, x)
         row: dict[str, object] = {"group": g.label, "runs": len(g.df)}
-        for r in sp.itertuples(index=False):
+        for r in long[long["group"] == g.label].itertuples(index=False) if len(long) else []:
             if r.property in show:
-                row[r.label] = rho_cell(r.spearman_rho, r.p_value, r.n, r.as_paper)
-            long.append({"group": g.label, **r._asdict()})
+                row[r.label] = rho_cell(r.rho, r.p_adj, r.n, r.verdict)
         display.append(row)
-    return pd.DataFrame(display), pd.DataFrame(long)
+    return pd.DataFrame(display), long
 
 
 def convergence_table(df: pd.DataFrame, x: str = LR) -> pd.DataFrame:

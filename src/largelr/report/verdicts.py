@@ -1,11 +1,11 @@
-"""Claim -> rule -> verdict, with the statistic behind it. Pure: DataFrame in, DataFrame out.
+"""Claim -> tests -> verdict, with the statistics behind each. Pure: DataFrame in, DataFrame out.
 
-A claim of the paper (paper-spec section 1) is checked by one or more *tests*. A test is a
-Spearman rank correlation between a column ``x`` (the learning rate, a knob, or a metric) and a
-metric ``y`` over the ok runs of one group (``largelr.report.groups.split_groups``: runs sharing every
-setting but the claim's axis and the seeds), optionally a partial Spearman controlling for a third
-column. ``RULE`` states how a verdict follows from the statistics; it is printed once above every
-verdict table.
+A claim of the paper (paper-spec section 1) is checked by one or more *tests*. A test is a trend test
+(``largelr.report.stats.trend_test``) of a metric ``y`` against a column ``x`` (the learning rate, a knob, or
+another metric) over the ok runs of one group (``largelr.report.groups.split_groups``: runs sharing every
+setting but the claim's axis and the seeds), within seed blocks, or within strata of a controlled column.
+Every test of one ``evaluate_claims`` call is one family for the Holm correction. ``RULE`` says how a
+verdict follows; reports print it below the verdict table.
 """
 
 from __future__ import annotations
@@ -17,40 +17,52 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from largelr.report.groups import split_groups
+from largelr.report import stats
+from largelr.report.groups import SEED_PREFIX, split_groups
+from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE, fmt_p
 
-ALPHA = 0.05  # significance level of every test
-MIN_N = 5  # fewer ok runs with a value than this: inconclusive
-HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+__all__ = ["ALPHA", "FAILS", "HOLDS", "INCONCLUSIVE", "RULE", "Check", "Claim", "claim_table", "evaluate_claims"]
+
+LR = "cfg.optim.lr"
+BUDGET_SHARE = 0.5  # fewer converged runs than this share: the verdict is marked "at a fixed budget"
 
 RULE = (
-    f"Each test is a Spearman rank correlation ρ over the ok runs of one group (runs sharing every setting "
-    f"but the swept axis and the seeds; a partial Spearman, controlling for the named column, where marked "
-    f"'|'). A test holds when ρ has the claim's sign with p < {ALPHA}, does not hold when ρ has the opposite "
-    f"sign with p < {ALPHA}, and is inconclusive otherwise, or when the group has fewer than {MIN_N} runs "
-    f"with values or a single value of x. A claim holds in a group when every one of its tests holds, does "
-    f"not hold when any test does not hold, and is inconclusive otherwise."
+    "Rule: each test is a trend test of a property against the claim's axis within one setting (runs sharing "
+    "everything but the axis and the seeds): ρ̄ is the mean Spearman correlation within seed blocks (within "
+    "strata of a controlled column where marked '|'), p is a two-sided exact permutation p within blocks, "
+    "Holm-adjusted (adj.) over every test of the report, and Δ the change across the axis's range with a 95% "
+    f"bootstrap interval over seed blocks. A test holds when Δ has the claim's sign, adj. p < {ALPHA} and the "
+    "interval excludes 0; it does not hold when that is true the other way, or when an equivalence test shows "
+    "|Δ| below the property's smallest effect of interest (no effect); otherwise it is inconclusive, "
+    f"underpowered when the design cannot reach {ALPHA} at all. A claim holds in a setting when all its tests "
+    "hold and does not hold when one does not. 'At a fixed budget': fewer than half of its runs converged. "
+    "Details: docs/statistics.md."
 )
 
-AXIS_LABELS = {"cfg.optim.lr": "LR", "cfg.train.bc_weight": "λ"}
+AXIS_LABELS = {LR: "LR", "cfg.train.bc_weight": "λ"}
+TEST_COLUMNS = [
+    "claim", "claim_text", "group", "x", "y", "expect", "judged", "rho", "change", "ci_low", "ci_high", "p",
+    "p_adj", "p_min_adj", "p_se", "method", "design", "blocks", "n", "runs", "converged", "verdict", "why",
+    "statistic",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Check:
-    """One statistical test of a claim.
+    """One test of a claim.
 
     Attributes:
         x: the column y should move with (e.g. ``"cfg.optim.lr"``).
         y: the metric column.
-        expect: "higher": y rises with x (ρ > 0 wanted); "lower": y falls with x (ρ < 0 wanted).
-        control: a column to partial out (partial Spearman), or None.
+        expect: "higher": y rises with x; "lower": y falls with x; None: a descriptive test (no direction is
+            desirable): its statistics are shown, it gets no verdict and is not in the Holm family.
+        control: a column to control for: the test runs within strata of its values (a factor), or None.
     """
 
     x: str
     y: str
-    expect: Literal["higher", "lower"]
+    expect: Literal["higher", "lower"] | None
     control: str | None = None
 
 
@@ -61,21 +73,22 @@ class Claim:
     Attributes:
         id: short id shown in tables (e.g. "1", "6b").
         text: the claim in one sentence.
-        tests: every test must hold for the claim to hold.
+        tests: every test must hold for the claim to hold (per group).
         axis: the swept column; groups are every other setting (seeds aside).
         query: optional ``DataFrame.query`` expression selecting the runs this claim is about.
-        evaluate: for a claim that is not one Spearman test per group (claim 3 compares knobs): the claim's
-            runs -> its test rows (the columns of ``evaluate_claims`` less claim and claim_text, each row
-            with its own verdict); ``tests`` is then empty and ``combine`` still gives the claim's verdict.
+        checks: for a claim that is not "these tests in every group" (claim 3 compares knobs): the claim's runs
+            -> (group label, the group's runs, a test) triples; ``tests`` is then empty.
+        combine: (the claim's decided test rows of one group) -> (verdict, evidence); None: ``combine``.
         rule: that claim's own rule in words (printed once, beside ``RULE``).
     """
 
     id: str
     text: str
     tests: tuple[Check, ...]
-    axis: str = "cfg.optim.lr"
+    axis: str = LR
     query: str | None = None
-    evaluate: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    checks: Callable[[pd.DataFrame], list[tuple[str, pd.DataFrame, Check]]] | None = None
+    combine: Callable[[pd.DataFrame], tuple[str, str]] | None = None
     rule: str = ""
 
 
@@ -85,98 +98,194 @@ def rises_with(axis: str, keys: Iterable[str], desirable: Mapping[str, str | Non
     return tuple(Check(axis, k, desirable[k]) for k in keys if desirable.get(k) in ("higher", "lower"))  # type: ignore[arg-type]
 
 
-def partial_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[float, float]:
-    """Spearman correlation of x and y controlling for z: the Pearson correlation of the residuals of
-    rank(x) and rank(y) regressed on rank(z), with a t-test on n - 3 degrees of freedom."""
-    rx, ry, rz = (stats.rankdata(v) for v in (x, y, z))
-    design = np.column_stack([np.ones_like(rz), rz])
-    res_x = rx - design @ np.linalg.lstsq(design, rx, rcond=None)[0]
-    res_y = ry - design @ np.linalg.lstsq(design, ry, rcond=None)[0]
-    if np.allclose(res_x, 0) or np.allclose(res_y, 0):
-        return float("nan"), float("nan")
-    r = float(np.corrcoef(res_x, res_y)[0, 1])
-    dof = len(x) - 3
-    if dof < 1:
-        return r, float("nan")
-    if abs(r) >= 1.0:
-        return r, 0.0
-    t = r * math.sqrt(dof / (1.0 - r * r))
-    return r, float(2 * stats.t.sf(abs(t), dof))
+def _key(y: str):
+    from largelr.metrics import key_for  # the metric registry (imports torch): only when a test runs
+
+    return key_for(y)
 
 
-def run_test(df: pd.DataFrame, test: Check) -> dict[str, object]:
-    """ρ, p, n and the verdict of one test on one group's rows (ok runs only)."""
-    cols = [test.x, test.y] + ([test.control] if test.control else [])
+def is_log_axis(x: str) -> bool:
+    """Effect sizes are per log10 of the learning rate; every other axis is linear."""
+    return x in (LR, "knob.lr")
+
+
+def measure(df: pd.DataFrame, test: Check, sesoi: Mapping[str, float] | None = None) -> dict[str, object]:
+    """The unadjusted statistics of one test on one group's runs (ok runs only).
+
+    Worst-group accuracy whose smallest test group is smaller than its declared minimum (``Key.small_groups``)
+    is judged by the declared substitute, the raw key's statistic kept in ``note``.
+    """
     ok = df[df["status"] == "ok"] if "status" in df else df
+    y, note = test.y, ""
+    info = _key(test.y)
+    small = info.small_groups if info is not None else None
+    if small is not None and small.size_key in ok and small.use in ok:
+        size = pd.to_numeric(ok[small.size_key], errors="coerce").min()
+        note = f"smallest test group: {size:.0f} samples"
+        if math.isfinite(size) and size < small.min_size:
+            y = small.use
+            raw = _trend(ok, Check(test.x, test.y, test.expect, test.control))
+            vals = pd.to_numeric(ok[test.y], errors="coerce").dropna()
+            raw_text = (
+                f"ρ̄ = {raw['rho']:.2f}, p = {fmt_p(float(raw['p']))} (unadjusted)"
+                if math.isfinite(float(raw["rho"]))  # type: ignore[arg-type]
+                else f"{vals.iloc[0]:.3g} in every run"
+                if vals.nunique() == 1
+                else "undefined"
+            )
+            note += f" < {small.min_size}, so judged by {_label(small.use)}; raw {_label(test.y)}: {raw_text}"
+    out = _trend(ok, Check(test.x, y, test.expect, test.control))
+    delta = (sesoi or {}).get(y)
+    if delta is None:
+        k = _key(y)
+        delta = k.sesoi if k is not None else None
+    return {**out, "judged": y, "note": note, "delta": delta}
+
+
+def _trend(ok: pd.DataFrame, test: Check) -> dict[str, object]:
+    cols = [test.x, test.y] + ([test.control] if test.control else [])
     missing = [c for c in cols if c not in ok]
-    sub = ok.iloc[0:0] if missing else ok[cols].apply(pd.to_numeric, errors="coerce").dropna()
-    sub = sub[np.isfinite(sub).all(axis=1)] if len(sub) else sub
-    n = len(sub)
-    rho = p = float("nan")
-    if n >= 3 and sub[test.x].nunique() > 1 and sub[test.y].nunique() > 1:
-        if test.control:
-            rho, p = partial_spearman(sub[test.x].to_numpy(), sub[test.y].to_numpy(), sub[test.control].to_numpy())
-        else:
-            res = stats.spearmanr(sub[test.x], sub[test.y])
-            rho, p = float(res.statistic), float(res.pvalue)
-    sign = 1 if test.expect == "higher" else -1
-    if missing:
-        verdict, why = INCONCLUSIVE, f"not measured: {', '.join(missing)}"
-    elif n < MIN_N or sub[test.x].nunique() < 2:
-        verdict, why = INCONCLUSIVE, "too few runs"
-    elif sub[test.y].nunique() < 2:
-        verdict, why = INCONCLUSIVE, "y is constant"
-    elif not math.isfinite(rho) or not math.isfinite(p) or p >= ALPHA:
-        verdict, why = INCONCLUSIVE, "not significant"
+    seeds = [c for c in ok.columns if c.startswith(SEED_PREFIX)]
+    sub = ok.iloc[0:0] if missing else ok[cols].apply(pd.to_numeric, errors="coerce")
+    keep = np.isfinite(sub.to_numpy(dtype=float)).all(axis=1) if len(sub) else np.zeros(0, bool)
+    sub = sub[keep]
+    conv = int(ok.loc[sub.index, "converged"].astype(bool).sum()) if "converged" in ok and len(sub) else 0
+    base: dict[str, object] = {"n": len(sub), "runs": len(ok), "converged": conv, "missing": missing, "trend": None}
+    if missing or len(sub) < stats.MIN_RUNS or sub[test.x].nunique() < 2:
+        return {**base, "rho": math.nan, "p": math.nan, "design": ""}
+    if sub[test.y].nunique() < 2:
+        return {**base, "rho": math.nan, "p": math.nan, "design": "", "constant": True}
+    x, y = sub[test.x].to_numpy(float), sub[test.y].to_numpy(float)
+    if test.control:
+        blocks = pd.factorize(sub[test.control])[0]
+        design = f"stratified by {_label(test.control)}"
     else:
-        verdict, why = (HOLDS, "") if rho * sign > 0 else (FAILS, "opposite sign")
-    return {"rho": rho, "p": p, "n": n, "verdict": verdict, "why": why}
+        keys = list(ok.loc[sub.index, seeds].itertuples(index=False, name=None)) if seeds else [()] * len(sub)
+        blocks = stats.seed_blocks(keys, x)
+        design = "seed blocks" if len(set(blocks.tolist())) > 1 else "unblocked"
+    tr = stats.trend_test(x, y, blocks, log_x=is_log_axis(test.x), design=design)
+    return {
+        **base,
+        "rho": tr.rho,
+        "p": tr.p,
+        "design": design,
+        "trend": tr,
+        "blocks_ids": blocks,
+        "x_values": x,
+        "y_values": y,
+    }
 
 
-def statistic_text(test: Check, r: Mapping[str, object], labels: Mapping[str, str]) -> str:
-    """``ρ(LR, acc_BC) = 0.83, p = 0.001, n = 15`` (``|`` marks a controlled column)."""
+def evaluate_claims(
+    df: pd.DataFrame,
+    claims: Iterable[Claim],
+    labels: Mapping[str, str] | None = None,
+    sesoi: Mapping[str, float] | None = None,
+    alpha: float = ALPHA,
+    power: bool = True,
+) -> pd.DataFrame:
+    """One row per (claim, group, test), every test of every claim one Holm family (``TEST_COLUMNS``).
 
-    def name(c: str) -> str:
-        return labels.get(c) or AXIS_LABELS.get(c) or c.removeprefix("cfg.")
-
-    inner = f"{name(test.x)}, {name(test.y)}" + (f" | {name(test.control)}" if test.control else "")
-    rho, p = float(r["rho"]), float(r["p"])  # type: ignore[arg-type]
-    if not math.isfinite(rho):
-        return f"ρ({inner}) undefined, n = {r['n']}"
-    if not math.isfinite(p):  # rho without a p-value (too few runs for one)
-        return f"ρ({inner}) = {rho:.2f}, p = n/a, n = {r['n']}"
-    p_text = f"= {p:.2g}" if p >= 0.001 else f"= {p:.1e}" if p >= 1e-15 else "< 1e-15"
-    return f"ρ({inner}) = {rho:.2f}, p {p_text}, n = {r['n']}"
-
-
-def evaluate_claims(df: pd.DataFrame, claims: Iterable[Claim], labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One row per (claim, group, test): claim, claim_text, group, x, y, expect, rho, p, n, verdict, why,
-    statistic. Groups come from ``split_groups`` on the claim's runs with the claim's axis."""
+    Args:
+        df: results table (``collect.load_results``, plus any derived columns).
+        claims: the claims to test.
+        labels: column -> label for the statistic text (metric keys default to their declared labels).
+        sesoi: smallest effects of interest for columns no metric declares (e.g. a target's derived columns).
+        alpha: the significance level after correction.
+        power: say, for a test that is not significant, its power to detect a change of its smallest effect of
+            interest (simulated; off for design-only questions such as ``largelr reproduce list``).
+    """
     labels = labels or {}
     rows = []
     for claim in claims:
         sub = df.query(claim.query) if claim.query else df
-        if claim.evaluate is not None:
-            rows += [{"claim": claim.id, "claim_text": claim.text, **r} for r in claim.evaluate(sub).to_dict("records")]
-            continue
-        groups = split_groups(sub, axis=claim.axis) if len(sub) else []
-        for g in groups:
-            for test in claim.tests:
-                r = run_test(g.df, test)
-                rows.append(
-                    {
-                        "claim": claim.id,
-                        "claim_text": claim.text,
-                        "group": g.label,
-                        "x": test.x,
-                        "y": test.y,
-                        "expect": test.expect,
-                        **r,
-                        "statistic": statistic_text(test, r, labels),
-                    }
-                )
-    cols = ["claim", "claim_text", "group", "x", "y", "expect", "rho", "p", "n", "verdict", "why", "statistic"]
-    return pd.DataFrame(rows, columns=cols)
+        if claim.checks is not None:
+            triples = claim.checks(sub)
+        else:
+            groups = split_groups(sub, axis=claim.axis) if len(sub) else []
+            triples = [(g.label, g.df, t) for g in groups for t in claim.tests]
+        for label, gdf, test in triples:
+            m = measure(gdf, test, sesoi)
+            rows.append({"claim": claim.id, "claim_text": claim.text, "group": label, "test": test, **m})
+    in_family = [float(r["p"]) if r["test"].expect else math.nan for r in rows]  # type: ignore[arg-type, union-attr]
+    family = int(np.isfinite(in_family).sum())
+    p_adj = stats.holm(in_family)
+    tost = stats.holm(
+        [r["trend"].tost_p(r["delta"]) if r["trend"] is not None and r["test"].expect else math.nan for r in rows]  # type: ignore[union-attr]
+    )
+    out = []
+    for r, pa, ta in zip(rows, p_adj, tost):
+        test: Check = r["test"]  # type: ignore[assignment]
+        tr: stats.Trend | None = r["trend"]  # type: ignore[assignment]
+        p_min_adj = min(1.0, tr.p_min * family) if tr is not None and test.expect else math.nan
+        verdict, why = _outcome(r, test, tr, float(pa), p_min_adj, float(ta), family if power else 0, alpha)
+        if r["note"]:
+            why = f"{why}; {r['note']}" if why else str(r["note"])
+        row = {
+            "claim": r["claim"], "claim_text": r["claim_text"], "group": r["group"], "x": test.x, "y": test.y,
+            "expect": test.expect, "judged": r["judged"], "rho": r["rho"],
+            "change": tr.change if tr else math.nan, "ci_low": tr.ci[0] if tr else math.nan,
+            "ci_high": tr.ci[1] if tr else math.nan, "p": r["p"], "p_adj": pa, "p_min_adj": p_min_adj,
+            "p_se": tr.p_se if tr else math.nan, "method": tr.method if tr else "", "design": r["design"],
+            "blocks": tr.blocks if tr else 0, "n": r["n"], "runs": r["runs"], "converged": r["converged"],
+            "verdict": verdict, "why": why,
+        }  # fmt: skip
+        row["statistic"] = statistic_text(test, row, {**labels, test.y: _label(str(r["judged"]), labels)})
+        out.append(row)
+    return pd.DataFrame(out, columns=TEST_COLUMNS)
+
+
+def _outcome(r, test: Check, tr, p_adj: float, p_min_adj: float, tost_adj: float, family: int, alpha: float):
+    if test.expect is None:
+        return "", "no desirable direction: no verdict"
+    if r["missing"]:
+        return INCONCLUSIVE, f"not measured: {', '.join(r['missing'])}"
+    if r.get("constant"):
+        return INCONCLUSIVE, "y is constant"
+    if tr is None:
+        return INCONCLUSIVE, "too few runs"
+    o = stats.decide(tr, test.expect, p_adj, p_min_adj, tost_adj, r["delta"], alpha)
+    why = o.reason
+    if o.reason == "not significant" and r["delta"] is not None and tr.blocks and family:
+        sd = stats.residual_sd(r["x_values"], r["y_values"], r["blocks_ids"], is_log_axis(test.x))
+        if math.isfinite(sd):
+            pw = stats.power(r["x_values"], r["blocks_ids"], r["delta"] if test.expect == "higher" else -r["delta"],
+                             sd, test.expect, family=family, log_x=is_log_axis(test.x))  # fmt: skip
+            why = f"not significant (power {pw:.0%} for a change of {r['delta']:g})"
+    return o.verdict, why
+
+
+def _label(col: str, labels: Mapping[str, str] | None = None) -> str:
+    if labels and col in labels:
+        return labels[col]
+    if col in AXIS_LABELS:
+        return AXIS_LABELS[col]
+    info = _key(col) if "/" in col else None
+    return info.label if info is not None else col.removeprefix("cfg.")
+
+
+def statistic_text(test: Check, r: Mapping[str, object], labels: Mapping[str, str]) -> str:
+    """``ρ̄(LR, acc_BC) = 0.92, Δ = +0.121 [+0.080, +0.150], p = 4.6e-06, adj. 2.8e-05 (exact; 3 seed blocks,
+    n = 15)`` (``|`` marks a controlled column)."""
+
+    def name(c: str) -> str:
+        return _label(c, labels)
+
+    inner = f"{name(test.x)}, {name(test.y)}" + (f" | {name(test.control)}" if test.control else "")
+    rho = float(r["rho"])  # type: ignore[arg-type]
+    if not math.isfinite(rho):
+        return f"ρ̄({inner}) undefined, n = {r['n']}"
+    change, lo, hi = (float(r[k]) for k in ("change", "ci_low", "ci_high"))  # type: ignore[arg-type]
+    ci = f" [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else " (no interval)"
+    p, pa = float(r["p"]), float(r["p_adj"])  # type: ignore[arg-type]
+    method = str(r["method"])
+    if method.startswith("Monte"):
+        method = f"Monte Carlo, SE {float(r['p_se']):.1g}"  # type: ignore[arg-type]
+    blocks = f"{r['blocks']} seed blocks" if r["design"] == "seed blocks" else f"{r['design']}"
+    return (
+        f"ρ̄({inner}) = {rho:.2f}, Δ = {change:+.3g}{ci}, p = {fmt_p(p)}, adj. {fmt_p(pa)} "
+        f"({method}; {blocks}, n = {r['n']})"
+    )
 
 
 def combine(verdicts: Iterable[str]) -> str:
@@ -189,20 +298,43 @@ def combine(verdicts: Iterable[str]) -> str:
     return INCONCLUSIVE
 
 
-def claim_table(tests: pd.DataFrame) -> pd.DataFrame:
-    """One row per (claim, group): claim, setting, verdict and the statistics behind it, in claim order."""
+def default_combine(g: pd.DataFrame) -> tuple[str, str]:
+    """Verdict and evidence of one claim in one group: the test that decided it first, then every statistic."""
+    verdict = combine(g["verdict"])
+    if verdict == HOLDS:
+        head = f"all {len(g)} tests hold"
+    else:
+        first = g[g["verdict"] == verdict].iloc[0]
+        head = f"decided by {_label(str(first['judged']))}: {verdict}" + (f" ({first['why']})" if first["why"] else "")
+    rest = "; ".join(
+        s + (f" ({w})" if v == HOLDS and w else "" if v == HOLDS else f" ({v}{': ' + w if w else ''})")
+        for s, v, w in zip(g["statistic"], g["verdict"], g["why"])
+    )
+    return verdict, f"{head}. {rest}"
+
+
+def converged_text(runs: int, converged: int) -> str:
+    """``15/15 converged`` or ``at a fixed budget: 0/15 converged`` (fewer than half converged)."""
+    text = f"{converged}/{runs} converged"
+    return f"at a fixed budget: {text}" if runs and converged < BUDGET_SHARE * runs else text
+
+
+def claim_table(tests: pd.DataFrame, claims: Iterable[Claim] = ()) -> pd.DataFrame:
+    """One row per (claim, group): claim, statement, setting, verdict (with its convergence in the cell),
+    outcome (the bare verdict), evidence; in claim order."""
+    custom = {c.id: c.combine for c in claims if c.combine is not None}
     rows = []
     for (claim, group), g in tests.groupby(["claim", "group"], sort=False):
+        verdict, evidence = custom.get(claim, default_combine)(g)
+        runs, conv = int(g["runs"].max()), int(g["converged"].max())
         rows.append(
             {
                 "claim": claim,
                 "statement": g["claim_text"].iloc[0],
                 "setting": group,
-                "verdict": combine(g["verdict"]),
-                "evidence": "; ".join(
-                    s + ("" if v == HOLDS else f" ({v}{': ' + w if w and v != FAILS else ''})")
-                    for s, v, w in zip(g["statistic"], g["verdict"], g["why"])
-                ),
+                "verdict": f"{verdict} ({converged_text(runs, conv)})",
+                "outcome": verdict,
+                "evidence": evidence,
             }
         )
-    return pd.DataFrame(rows, columns=["claim", "statement", "setting", "verdict", "evidence"])
+    return pd.DataFrame(rows, columns=["claim", "statement", "setting", "verdict", "outcome", "evidence"])

@@ -29,7 +29,7 @@ import runpy
 
 from largelr.config import apply_overrides
 from largelr.knobs import one_at_a_time
-from largelr.report.knobs import CLAIM3_RULE, claim3_tests
+from largelr.report.knobs import claim3
 from largelr.report.verdicts import Claim
 from largelr.studies import study_path
 
@@ -65,6 +65,5 @@ def headline_keys() -> dict:
 
 
 def claims(df) -> list[Claim]:
-    return [Claim("3", "The LR improves every headline property significantly with none worse, while each other "
-                       "knob improves fewer or worsens one.", (), axis="cfg.optim.lr",
-                  evaluate=lambda runs: claim3_tests(runs, headline_keys()), rule=CLAIM3_RULE)]  # fmt: skip
+    return [claim3(headline_keys(), "The LR improves every headline property significantly with none worse, while "
+                                    "each other knob improves fewer or worsens one.")]  # fmt: skip
