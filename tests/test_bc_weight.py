@@ -45,30 +45,66 @@ def test_default_fields_keep_existing_run_ids(make_cfg):
     assert run_id(make_cfg("train.bc_weight=2.0", "train.bc_set=jtt")) != run_id(make_cfg("train.bc_weight=2.0"))
 
 
-def test_weighted_loss_raises_the_bc_share_on_a_fixed_batch():
+def test_a_weighted_run_names_its_normalisation_in_its_id(make_cfg):
+    """The default normalisation changed meaning (issue 19): a weighted run's id always includes it, so a run
+    stored before (unnormalised, no field) never shares an id with a new normalised one."""
+    from largelr.config import identity
+
+    summed, batch = make_cfg("train.bc_weight=2.0"), make_cfg("train.bc_weight=2.0", "train.bc_weight_norm=batch")
+    assert identity(summed)["train"]["bc_weight_norm"] == "sum" and run_id(summed) != run_id(batch)
+    assert "bc_weight_norm" not in identity(make_cfg()).get("train", {})  # plain runs keep their ids
+    assert "bc_weight_norm" not in identity(make_cfg("train.bc_weight_norm=batch")).get("train", {})
+
+
+def test_unnormalised_weighted_loss_raises_the_bc_share_and_the_step_on_a_fixed_batch():
     # 4 samples, 3 classes. Zero logits: every CE = ln 3. Sample 0 is BC (weight lam), 1-3 are BA.
     logits = torch.zeros(4, 3)
     y = torch.tensor([0, 1, 2, 0])
     for lam in (1.0, 3.0, 9.0):
         w = torch.tensor([lam, 1.0, 1.0, 1.0])
-        loss = weighted_cross_entropy(logits, y, w)
+        loss = weighted_cross_entropy(logits, y, w, normalise=False)
         assert float(loss) == pytest.approx((lam + 3) * math.log(3) / 4)
         # BC share of the loss: lam*ln3 / ((lam+3)*ln3) = lam/(lam+3): 1/4, 1/2, 3/4
-        bc_part = weighted_cross_entropy(logits[:1], y[:1], w[:1]) / 4
+        bc_part = weighted_cross_entropy(logits[:1], y[:1], w[:1], normalise=False) / 4
         assert float(bc_part / loss) == pytest.approx(lam / (lam + 3))
     # non-uniform logits: sample 0 has logit 2 on class 1 (wrong), others predict their class with logit 2
     logits = torch.tensor([[0.0, 2.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]])
     l_bc = math.log(math.exp(2) + 2)  # -log softmax of the true class (logit 0)
     l_ba = -2 + math.log(math.exp(2) + 2)
     w = torch.tensor([4.0, 1.0, 1.0, 1.0])
-    assert float(weighted_cross_entropy(logits, y, w)) == pytest.approx((4 * l_bc + 3 * l_ba) / 4)
-    # its gradient on the BC sample's logits is 4x the plain one
+    assert float(weighted_cross_entropy(logits, y, w, normalise=False)) == pytest.approx((4 * l_bc + 3 * l_ba) / 4)
+    # normalised: divided by the sum of weights (7), not the batch size (4)
+    assert float(weighted_cross_entropy(logits, y, w)) == pytest.approx((4 * l_bc + 3 * l_ba) / 7)
+    # unnormalised, its gradient on the BC sample's logits is 4x the plain one; normalised, 4/7 x 4
     g = []
-    for weights in (torch.ones(4), w):
+    for weights, norm in ((torch.ones(4), False), (w, False), (w, True)):
         z = logits.clone().requires_grad_(True)
-        weighted_cross_entropy(z, y, weights).backward()
+        weighted_cross_entropy(z, y, weights, normalise=norm).backward()
         g.append(z.grad[0].clone())
-    assert torch.allclose(g[1], 4 * g[0])
+    assert torch.allclose(g[1], 4 * g[0]) and torch.allclose(g[2], 4 * g[0] * 4 / 7)
+    # every weight 0 (a batch of BC samples at lam = 0): loss 0, no NaN
+    assert float(weighted_cross_entropy(logits, y, torch.zeros(4))) == 0.0
+
+
+def test_normalised_weighting_is_duplicating_the_bc_set_lambda_times():
+    """Exact: the gradient of the normalised weighted loss over a set equals the gradient of the plain mean loss
+    over the set with each BC sample repeated lambda times (integer lambda), in float64."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (12,), generator=gen)
+    bc = torch.tensor([True, False, False, True] + [False] * 8)
+    model = torch.nn.Linear(5, 3, dtype=torch.float64)
+    for lam in (0, 3, 10):
+        model.zero_grad()
+        w = torch.where(bc, torch.tensor(float(lam), dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+        weighted_cross_entropy(model(x), y, w).backward()
+        g_weighted = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        reps = torch.where(bc, lam, 1)
+        xd, yd = x.repeat_interleave(reps, 0), y.repeat_interleave(reps, 0)
+        torch.nn.functional.cross_entropy(model(xd), yd).backward()
+        assert all(torch.allclose(a, p.grad, atol=1e-14, rtol=0) for a, p in zip(g_weighted, model.parameters()))
+        assert len(yd) == 10 + 2 * lam
 
 
 def test_oracle_weights_are_the_bc_labels(make_cfg, data):

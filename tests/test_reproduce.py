@@ -28,7 +28,8 @@ def expected_rows(name: str) -> list[tuple[str, str]]:
         groups = ["data.kwargs.source=mnist5k", "data.kwargs.source=fashion_mnist"] if fashion else ["all runs"]
         return [(c, g) for c in ("5", "5b") for g in groups]
     if name == "mechanism":
-        return [("6a", "all runs"), ("6b", "train.bc_set=oracle"), ("6b", "train.bc_set=jtt"), ("6c", "all runs")]
+        return [("6a", "all runs"), ("6b", "train.bc_set=oracle"), ("6b", "train.bc_set=jtt"),
+                ("6b-control", "oracle set at LR 0.01, LR-matched controls"), ("6c", "all runs")]  # fmt: skip
     if name == "architectures":  # tiny: MLP and CNN with plain SGD; the model columns name each group
         # (a setting the MLP does not have, depth, is left out of its label; 3.0 is written 3)
         return [("4", "model.name=mlp, model.kwargs.width=128"),
@@ -47,7 +48,7 @@ EXPECTED_FIGURES = {
     "architectures": 3,
     "headline": 3 + 3 + 2,
     "standard": 3 + 1,
-    "mechanism": (2 + 1) + 4 + 4,
+    "mechanism": (2 + 5) + 4 + 0 + 4,  # 6a: dynamics vs step and vs tau + 5 tests; 6b-control has no figure
     "datasets": 3,
     "knobs": 1,  # claim 3 has no per-test figure: the knob x property heat-map
 }

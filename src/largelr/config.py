@@ -67,8 +67,11 @@ class TrainConfig:
     label_smoothing: float = 0.0  # eps of the training loss (1-eps)*CE + eps*mean_k(-log p_k); 0: plain CE
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", ...; not part of the run id
     # Explicit BC up-weighting (paper-spec claim 6 intervention, JTT-style): the loss of each training
-    # sample in the BC set is multiplied by bc_weight (batch mean of weighted losses). 1: plain ERM.
+    # sample in the BC set is multiplied by bc_weight. 1: plain ERM.
     bc_weight: float = 1.0  # > 1 up-weights, < 1 down-weights, 0 drops the set from the loss
+    bc_weight_norm: Literal["sum", "batch"] = "sum"  # sum: batch loss sum(w l) / sum(w), the expectation of
+    # up-sampling the set by w (the step size does not grow with w); batch: sum(w l) / B, whose effective LR
+    # grows with the batch's mean weight (the form before issue 19). In the run id whenever bc_weight != 1
     bc_set: Literal["oracle", "jtt"] = "oracle"  # oracle: the true BC labels; jtt: training samples an
     # ERM model (same config and seeds, bc_weight 1) misclassifies after jtt_steps steps
     jtt_steps: int = 500  # budget of that ERM model (bc_set=jtt only)
@@ -191,7 +194,14 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
         d[section]["kwargs"] = {
             k: v for k, v in d[section]["kwargs"].items() if k not in drop and not _same(v, defaults.get(k, _NONE))
         }
-    return _prune(d, to_dict(RunConfig()))
+    out = _prune(d, to_dict(RunConfig()))
+    if cfg.train.bc_weight != 1.0:  # its default changed meaning (issue 19): a weighted run always names it
+        out.setdefault("train", {})["bc_weight_norm"] = cfg.train.bc_weight_norm
+    elif "bc_weight_norm" in out.get("train", {}):  # without weights it changes nothing
+        del out["train"]["bc_weight_norm"]
+        if not out["train"]:
+            del out["train"]
+    return out
 
 
 _NONE = object()

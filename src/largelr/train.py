@@ -132,7 +132,7 @@ def train(
             if w is None:
                 loss = F.cross_entropy(logits, Y[idx], label_smoothing=t.label_smoothing)
             else:
-                loss = weighted_cross_entropy(logits, Y[idx], w[idx], t.label_smoothing)
+                loss = weighted_cross_entropy(logits, Y[idx], w[idx], t.label_smoothing, t.bc_weight_norm == "sum")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -162,9 +162,17 @@ def train(
     return outcome
 
 
-def weighted_cross_entropy(logits: Tensor, y: Tensor, w: Tensor, label_smoothing: float = 0.0) -> Tensor:
-    """Batch mean of ``w_i * CE_i``: JTT's up-sampling of a set by ``w`` in expectation (not normalised by sum w)."""
-    return (w * F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)).mean()
+def weighted_cross_entropy(
+    logits: Tensor, y: Tensor, w: Tensor, label_smoothing: float = 0.0, normalise: bool = True
+) -> Tensor:
+    """``sum_i w_i CE_i / sum_i w_i`` (``normalise``): the loss of the batch with each sample repeated ``w_i``
+    times, i.e. up-sampling the weighted set by ``w`` (JTT), with the step size of plain training; 0 when every
+    weight is 0. Without ``normalise``: ``sum_i w_i CE_i / B``, whose gradient grows with the batch's mean
+    weight, so it also raises the effective learning rate."""
+    weighted = w * F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
+    if not normalise:
+        return weighted.mean()
+    return weighted.sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny)
 
 
 def sample_weights(cfg: RunConfig, data: SpuriousDataset) -> Tensor | None:

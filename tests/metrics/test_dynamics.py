@@ -76,3 +76,45 @@ def test_row_without_bc_samples():
     split = toy_split(y, y.clone())
     row = dynamics_row(wired_mlp("core"), split, torch.arange(12))
     assert row["dyn/ebcr"] == 0.0 and math.isnan(row["dyn/acc_bc"]) and math.isnan(row["dyn/bc_conf"])
+
+
+def _loop_grad_norms(model, x, y) -> torch.Tensor:
+    """Independent: one backward pass per sample, the norm over every parameter's gradient."""
+    out = []
+    for i in range(len(y)):
+        model.zero_grad()
+        F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]).backward()
+        out.append(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in model.parameters())))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_per_sample_grad_norms_match_one_backward_pass_per_sample(kind):
+    from largelr.metrics.dynamics import per_sample_grad_norms
+
+    gen = torch.Generator().manual_seed(0)
+    if kind == "linear":  # the batched outer-product path (with and without biases)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3, bias=False))
+        x = torch.randn(7, 6, generator=gen)
+    else:  # the torch.func fallback
+        model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(2 * 4 * 4, 3))
+        x = torch.randn(7, 1, 6, 6, generator=gen)
+    y = torch.randint(0, 3, (7,), generator=gen)
+    got = per_sample_grad_norms(model.train(), x, y, chunk=3)
+    assert model.training  # mode restored
+    assert all(p.grad is None for p in model.parameters())  # nothing accumulated on the model
+    assert torch.allclose(got, _loop_grad_norms(model.eval(), x, y), rtol=1e-5)
+
+
+def test_row_gives_the_bc_share_of_gradient_norms_and_the_ba_loss():
+    from largelr.metrics.dynamics import per_sample_grad_norms
+
+    data = toy_dataset()
+    split = data.splits["train"]
+    model = wired_mlp("spurious")
+    row = dynamics_row(model, split, torch.arange(len(split)))  # the whole split: no stratum weighting
+    norms = per_sample_grad_norms(model, split.x, split.y)
+    assert row["dyn/bc_grad_share"] == pytest.approx(float(norms[~split.aligned].sum() / norms.sum()))
+    with torch.no_grad():
+        loss = F.cross_entropy(model(split.x).double(), split.y, reduction="none")
+    assert row["dyn/ba_loss"] == pytest.approx(float(loss[split.aligned].mean()))

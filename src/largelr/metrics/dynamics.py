@@ -64,6 +64,11 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
         dyn/bc_conf_wrong: the same over misclassified BC samples only ("confidently mispredicted").
         dyn/bc_pred_spurious: fraction of BC samples predicted as their spurious class s.
         dyn/acc_bc: accuracy on the subset's BC samples.
+        dyn/ba_loss: mean cross-entropy of the subset's bias-aligned samples (the progress measure
+            "matched bias-aligned training loss" of claim 6a).
+        dyn/bc_grad_share: the BC share of the per-sample gradient norms, sum_BC ||g_i|| / sum_all ||g_i||
+            (g_i: the gradient of sample i's loss with respect to every parameter), stratum-weighted like
+            ``dyn/ebcr``: how much of the pull on the weights the BC samples carry, beside their loss share.
 
     The model is put in eval mode for the measurement and its previous mode restored.
 
@@ -89,6 +94,9 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
     sum_ba = n_ba_all / max(int(aligned.sum()), 1) * float(loss[aligned].sum())
     total = sum_bc + sum_ba
     wrong_bc = bc & (pred != y)
+    norms = per_sample_grad_norms(model, x, y.to(x.device)).cpu().double()
+    g_bc = n_bc_all / max(int(bc.sum()), 1) * float(norms[bc].sum())
+    g_ba = n_ba_all / max(int(aligned.sum()), 1) * float(norms[aligned].sum())
     return {
         "dyn/ebcr": sum_bc / total if total > 0 else float("nan"),
         "dyn/loss": total / (n_bc_all + n_ba_all),
@@ -98,7 +106,70 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
         "dyn/bc_conf_wrong": mean_or_nan(conf[wrong_bc]),
         "dyn/bc_pred_spurious": mean_or_nan((pred[bc] == s[bc]).double()),
         "dyn/acc_bc": mean_or_nan((pred[bc] == y[bc]).double()),
+        "dyn/ba_loss": mean_or_nan(loss[aligned]),
+        "dyn/bc_grad_share": g_bc / (g_bc + g_ba) if g_bc + g_ba > 0 else float("nan"),
     }
+
+
+def per_sample_grad_norms(model: nn.Module, x: Tensor, y: Tensor, chunk: int = 32) -> Tensor:
+    """(N,) L2 norm of the gradient of each sample's cross-entropy with respect to all parameters, the model
+    in eval mode.
+
+    Models made of ``nn.Linear`` layers applied once per sample (the MLP family) take one batched backward
+    pass: a sample's gradient of a linear layer is the outer product of its output gradient and its input, so
+    its squared norm is ``|delta|^2 |a|^2`` (plus ``|delta|^2`` for a bias). Any other model falls back to
+    ``torch.func`` (vmap of per-sample gradients, in chunks; slower).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        norms = _linear_grad_norms(model, x, y)
+        return norms if norms is not None else _vmap_grad_norms(model, x, y, chunk)
+    finally:
+        model.train(was_training)
+
+
+def _linear_grad_norms(model: nn.Module, x: Tensor, y: Tensor) -> Tensor | None:
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    owned = {id(p) for m in linears for p in m.parameters(recurse=False)}
+    if not linears or any(id(p) not in owned for p in model.parameters() if p.requires_grad):
+        return None
+    inputs: dict[nn.Module, list[Tensor]] = {m: [] for m in linears}
+    grads: dict[nn.Module, list[Tensor]] = {m: [] for m in linears}
+    hooks = [m.register_forward_hook(lambda mod, inp, out: inputs[mod].append(inp[0].detach())) for m in linears]
+    hooks += [m.register_full_backward_hook(lambda mod, gi, go: grads[mod].append(go[0].detach())) for m in linears]
+    try:
+        with torch.enable_grad():
+            xr = x.detach().requires_grad_(True)  # so backward hooks fire on the first layer too
+            F.cross_entropy(model(xr), y, reduction="sum").backward(inputs=[xr])
+    finally:
+        for h in hooks:
+            h.remove()
+    sq = torch.zeros(len(x), dtype=torch.float64, device=x.device)
+    for m in linears:
+        if len(inputs[m]) != 1 or len(grads[m]) != 1 or inputs[m][0].dim() != 2:
+            return None  # applied more than once, or to token sequences: not one outer product per sample
+        d2 = (grads[m][0].double() ** 2).sum(1)
+        sq += d2 * (inputs[m][0].double() ** 2).sum(1) + (d2 if m.bias is not None else 0.0)
+    return sq.sqrt()
+
+
+def _vmap_grad_norms(model: nn.Module, x: Tensor, y: Tensor, chunk: int) -> Tensor:
+    from torch.func import functional_call, grad, vmap
+
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss(p: dict[str, Tensor], xi: Tensor, yi: Tensor) -> Tensor:
+        return F.cross_entropy(functional_call(model, (p, buffers), (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    per_sample = vmap(grad(loss), in_dims=(None, 0, 0))
+    out = []
+    with torch.enable_grad():
+        for i in range(0, len(x), chunk):
+            g = per_sample(params, x[i : i + chunk], y[i : i + chunk])
+            out.append(torch.sqrt(sum((v.flatten(1).double() ** 2).sum(1) for v in g.values())))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
 def _ratio(a: float, b: float) -> float:

@@ -96,28 +96,41 @@ def pruning_curves(
 
 DYNAMICS = {
     "dyn/ebcr": "effective BC loss ratio (EBCR)",
+    "dyn/bc_grad_share": "BC share of per-sample gradient norms",
     "dyn/bc_conf": "max-softmax confidence on BC samples",
     "dyn/bc_pred_spurious": "BC samples predicted as their spurious class",
     "dyn/acc_bc": "accuracy on BC training samples",
 }
 
 
-def dynamics_curves(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Training-dynamics panels (EBCR, BC confidence, BC predicted-as-spurious, acc_BC) vs step, one line
-    per LR (mean over seeds of ok runs), coloured by log LR: the mechanism of paper-spec claim 6."""
+def dynamics_curves(hist: pd.DataFrame, x: str = "step") -> tuple[Figure, pd.DataFrame]:
+    """Training-dynamics panels (EBCR, BC gradient share, BC confidence, BC predicted-as-spurious, acc_BC), one
+    line per LR (mean over seeds of ok runs), coloured by log LR: the mechanism of paper-spec claim 6.
+
+    Args:
+        hist: ``collect.load_histories`` rows.
+        x: "step", or "tau": training progress LR x step (log scale), so LRs are compared at matched progress
+            rather than after the same number of steps.
+    """
     keys = [k for k in DYNAMICS if k in hist]
     ok = hist[hist["status"] == "ok"]
     agg = ok.groupby(["lr", "step"])[keys].mean().reset_index()
+    if x == "tau":
+        agg.insert(2, "tau", agg["lr"] * agg["step"])
+        agg = agg[agg["tau"] > 0]
     lrs = sorted(agg["lr"].unique())
     cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.4), layout="constrained", squeeze=False)
     for ax, key in zip(axes[0], keys):
         for i, lr in enumerate(lrs):
             g = agg[agg["lr"] == lr]
-            ax.plot(g["step"], g[key], "-", color=cmap(i / max(1, len(lrs) - 1)), label=f"lr={lr:g}")
-        ax.set_xlabel("step")
-        ax.set_title(DYNAMICS[key], fontsize=9)
-    axes[0][0].legend(fontsize=7)
+            ax.plot(g[x], g[key], "-", color=cmap(i / max(1, len(lrs) - 1)), label=f"learning rate {lr:g}")
+        ax.set_xlabel("step" if x == "step" else "progress τ = learning rate × step")
+        if x == "tau":
+            ax.set_xscale("log")
+        ax.set_ylabel(DYNAMICS[key], fontsize=8)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(lrs), 6),
+               fontsize=7, frameon=False)  # fmt: skip
     return fig, agg
 
 

@@ -134,18 +134,26 @@ def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str
     return [Fig(_save(fig, data, out, "attribution_maps"), cap, "attribution heat-maps, lowest vs highest LR")]
 
 
-def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str], x: str = "step") -> list[Fig]:
     hist = load_histories(study)
     if not len(hist) or not any(k in hist for k in plots.DYNAMICS):
         return []
-    plain = set(df.loc[df.get("cfg.train.bc_weight", pd.Series(1.0, index=df.index)).fillna(1.0) == 1.0, "run_id"])
-    hist = hist[hist["run_id"].isin(plain)]
-    fig, data = plots.dynamics_curves(hist)
+    plain = df.get("cfg.train.bc_weight", pd.Series(1.0, index=df.index)).fillna(1.0) == 1.0
+    if "cfg.train.until" in df:  # the factorial's fixed-budget runs are not the plain LR runs
+        plain &= df["cfg.train.until"].fillna("converged") == "converged"
+    hist = hist[hist["run_id"].isin(set(df.loc[plain, "run_id"]))]
+    fig, data = plots.dynamics_curves(hist, x=x)
     n = hist[hist["status"] == "ok"].groupby("lr")["run_id"].nunique()
-    cap = (f"Training dynamics on a fixed training subset holding the BC samples, per LR (mean over "
-           f"{_seeds_text(n)} seeds of ok runs, no spread): EBCR, confidence, share predicted as the spurious "
-           "class, acc_BC, against the step.")  # fmt: skip
-    return [Fig(_save(fig, data, out, "dynamics"), cap, "training-dynamics curves for each learning rate")]
+    against = "the step" if x == "step" else "training progress τ = learning rate × step (matched progress)"
+    cap = (f"Training dynamics on a fixed training subset holding the BC samples, per learning rate (mean over "
+           f"{_seeds_text(n)} seeds of ok runs, no spread): EBCR, the BC share of per-sample gradient norms, "
+           f"confidence, share predicted as the spurious class, acc_BC, against {against}.")  # fmt: skip
+    name = "dynamics" if x == "step" else "dynamics_tau"
+    return [Fig(_save(fig, data, out, name), cap, f"training-dynamics curves for each learning rate against {x}")]
+
+
+def _dynamics_tau(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+    return _dynamics(study, df, out, labels, x="tau")
 
 
 def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
@@ -171,6 +179,7 @@ EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], li
     "overlay": _overlay,
     "attribution_maps": _attribution,
     "dynamics": _dynamics,
+    "dynamics_tau": _dynamics_tau,
     "knob_heatmap": _knob_heatmap,
 }
 
