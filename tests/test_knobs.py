@@ -52,6 +52,18 @@ def test_one_at_a_time_moves_exactly_one_knob_per_setting_and_shares_the_base():
         assert cfg.seeds.data == cfg.seeds.init == cfg.seeds.order
 
 
+def test_matched_knobs_move_the_lr_to_hold_the_effective_step():
+    from largelr.knobs import effective_lr
+
+    cfgs = one_at_a_time(RunConfig(), {"momentum_matched": [0.0, 0.9], "batch_size_matched": [100, 400]}, [(0, 0, 0)])
+    got = sorted((c.optim.momentum, c.train.batch_size, c.optim.lr) for c in cfgs)
+    lr = RunConfig().optim.lr
+    assert got == sorted([(0.0, 100, lr), (0.9, 100, float(f"{lr * 0.1:.6g}")), (0.0, 400, lr * 4)])
+    for m, b, r in got:  # the matched quantity, by hand: LR / (1 - beta) for momentum, LR / B for batch size
+        eff, noise = effective_lr(r, m, b)
+        assert eff == pytest.approx(lr * (4 if b == 400 else 1)) and noise == pytest.approx(r / b)
+
+
 def test_dropout_is_active_only_in_train_mode():
     torch.manual_seed(0)
     # depth 1: features = dropout(relu(linear(x))), so train mode is eval mode masked and rescaled
@@ -144,6 +156,9 @@ def test_knob_study_files_expand_as_documented():
     from largelr.sweep.spec import load_experiment
 
     quick = load_experiment("knobs_double_mnist")
-    assert len(quick.configs) == (1 + 9 * 2) * 2  # 9 knobs x 2 non-base values + base, x 2 seed triples
+    assert len(quick.configs) == (1 + 11 * 2) * 3  # 11 knobs x 2 non-base values + base, x 3 seed triples
     full = load_experiment("knobs_double_mnist_full")
-    assert len(full.configs) == 25 * 5
+    assert len(full.configs) == 31 * 5
+    matched = {(c.optim.momentum, c.train.batch_size, c.optim.lr) for c in quick.configs if c.optim.lr != 0.1}
+    # momentum at LR x (1 - beta) and batch size at LR x B / 100 (beside the LR knob's own 0.03 and 0.3)
+    assert {(0.5, 100, 0.05), (0.9, 100, 0.01), (0.0, 25, 0.025), (0.0, 400, 0.4)} <= matched

@@ -153,7 +153,7 @@ def test_claim3_holds_when_only_the_lr_improves_every_property():
     assert rows["verdict"].to_dict() == {"lr": "holds", "batch_size": "holds", "dropout": "inconclusive"}
     assert rows.loc["batch_size", ["improved", "worsened", "total"]].tolist() == [1, 2, 5]
     assert rows.loc["lr", ["improved", "worsened"]].tolist() == [5, 0]
-    assert rows.loc["dropout", ["why", "undecided"]].tolist() == ["5 properties undecided", 5]
+    assert rows.loc["dropout", ["why", "undecided"]].tolist() == ["neither dominates by intervals", 5]
     assert verdict == "inconclusive"
     df = synthetic()
     df["p1"] -= 10 * df["cfg.model.kwargs.dropout"].fillna(0.0)
@@ -161,13 +161,14 @@ def test_claim3_holds_when_only_the_lr_improves_every_property():
     assert rows.loc["dropout", ["verdict", "why"]].tolist() == ["holds", "worsens a property"] and verdict == "holds"
 
 
-def test_claim3_does_not_hold_when_another_knob_is_as_consistent_or_the_lr_worsens_one():
+def test_claim3_does_not_hold_when_another_knob_dominates_or_the_lr_worsens_one():
     df = synthetic()
     d = df["cfg.model.kwargs.dropout"].fillna(0.0)  # dropout now moves every property the desirable way
     for key, sign in (("p1", 1), ("p2", -1), ("p3", 1), ("p4", 1), ("p5", -1)):
         df[key] = df[key] + sign * 100 * d
     rows, verdict = claim3(df)
-    assert rows.loc["dropout", ["verdict", "why"]].tolist() == ["does not hold", "as consistent as the LR"]
+    # dropout's changes (100 x 0.3 on every property) lie far above the LR's: it dominates the LR by intervals
+    assert rows.loc["dropout", ["verdict", "why"]].tolist() == ["does not hold", "it dominates the LR by intervals"]
     assert rows.loc["lr", "verdict"] == "holds" and verdict == "does not hold"
 
     df = synthetic()
@@ -207,3 +208,38 @@ def test_claim3_evidence_names_the_row_that_decided():
     assert verdict == "does not hold"
     assert evidence.startswith("decided by lr: does not hold (the LR worsens a property), improves 4/5, worsens 1/5")
     assert st.ALPHA == knobs.ALPHA
+
+
+def test_dominance_by_intervals_by_hand():
+    def tests(*intervals):  # one row per property p0, p1, ...; p1 is a "lower is better" property
+        return pd.DataFrame(
+            [{"y": f"p{i}", "expect": "lower" if i == 1 else "higher", "ci_low": lo, "ci_high": hi}
+             for i, (lo, hi) in enumerate(intervals)]
+        )  # fmt: skip
+
+    lr = tests((0.2, 0.3), (-0.3, -0.2))  # oriented: +0.2..0.3 on both
+    assert knobs.dominance(lr, tests((0.0, 0.1), (-0.25, -0.15))) == "lr"  # better on p0, overlapping on p1
+    assert knobs.dominance(lr, tests((0.4, 0.5), (-0.3, -0.2))) == "knob"  # the knob better on p0
+    assert knobs.dominance(lr, tests((0.4, 0.5), (0.0, 0.1))) == ""  # each better on one
+    assert knobs.dominance(lr, tests((0.25, 0.35), (-0.35, -0.25))) == ""  # overlapping everywhere
+    assert knobs.dominance(lr, tests((float("nan"), float("nan")), (-0.3, -0.2))) == ""  # no interval: no verdict
+
+
+def test_matched_knobs_select_the_runs_on_their_matched_path_and_state_the_effective_lr():
+    """momentum_matched: beta moves with LR = base LR x (1 - beta); the plain momentum runs (LR at base) and the
+    LR sweep (beta 0) are not on that path, except the shared base."""
+    from largelr.knobs import KNOBS
+
+    rows = [(0.1, 0.0), (0.03, 0.0), (0.3, 0.0), (0.1, 0.5), (0.1, 0.9), (0.05, 0.5), (0.01, 0.9)]
+    df = pd.DataFrame(
+        [{"status": "ok", "cfg.optim.lr": lr, "cfg.optim.momentum": m, "cfg.train.batch_size": 100,
+          "cfg.seeds.init": s} for lr, m in rows for s in (0, 1)]
+    )  # fmt: skip
+    on_path = knobs.knob_runs(knobs.with_knob_defaults(df), KNOBS["momentum_matched"])
+    assert sorted(set(zip(df.loc[on_path.index, "cfg.optim.lr"], on_path["cfg.optim.momentum"]))) == [
+        (0.01, 0.9), (0.05, 0.5), (0.1, 0.0)
+    ]  # fmt: skip
+    assert "cfg.optim.lr" not in on_path  # so the LR does not split the matched sweep into groups
+    assert set(knobs.varied_knobs(df)) >= {"lr", "momentum", "momentum_matched"}
+    assert knobs.effective_text(df.loc[on_path.index]) == "LR/(1−β) 0.1, LR/B 0.0001–0.001"
+    assert knobs.effective_text(df[df["cfg.optim.lr"] == 0.1]) == "LR/(1−β) 0.1–1, LR/B 0.001"

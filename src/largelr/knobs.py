@@ -7,11 +7,16 @@ batch or a longer training budget is less (less gradient noise, less early stopp
 strength axis runs the other way. Normalisation is categorical and ordered by a stated convention.
 ``one_at_a_time`` expands a base config into the one-knob-at-a-time sweep of the knob comparison
 (paper-spec claim 3); ``largelr.report.knobs`` analyses it. No torch import: the report uses this.
+
+Two knobs change the effective step size as well as their own noise: momentum beta gives SGD an effective LR
+of LR / (1 - beta), and the gradient noise scales with LR / batch size. A knob compared at the *same* effective
+step as its base is declared with ``match``: it also moves the LR so that this stays fixed (``momentum_matched``:
+LR x (1 - beta); ``batch_size_matched``: LR x B / base B). ``effective_lr`` gives both quantities for a run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +36,9 @@ class Knob:
             tuple = categorical values from weakest to strongest.
         models: the model families that take it (None: every model).
         doc: one line: what it does and where its strength direction comes from.
+        match: (path, f): the knob also sets ``path`` to ``f(value, knob base, the path's base value)``, to
+            hold an effective quantity fixed (e.g. the LR so that LR / (1 - momentum) stays the base LR); None:
+            the knob moves alone.
     """
 
     path: str
@@ -39,6 +47,7 @@ class Knob:
     stronger: Literal["higher", "lower"] | tuple[Any, ...]
     models: tuple[str, ...] | None = None
     doc: str = ""
+    match: tuple[str, Callable[[Any, Any, float], float]] | None = None
 
     @property
     def column(self) -> str:
@@ -77,7 +86,20 @@ KNOBS: dict[str, Knob] = {
     "train_steps": Knob(
         "train.steps", (1000, 2000, 5000, 10000), 5000, "lower", doc="step budget: shorter = more early stopping"
     ),
-}
+    "momentum_matched": Knob(
+        "optim.momentum", (0.0, 0.5, 0.9), 0.0, "higher", doc="momentum at the base effective LR: LR x (1 - beta)",
+        match=("optim.lr", lambda beta, beta0, lr: lr * (1 - beta) / (1 - beta0)),
+    ),
+    "batch_size_matched": Knob(
+        "train.batch_size", (25, 50, 100, 200, 400), 100, "lower", doc="batch size at a fixed LR / batch size",
+        match=("optim.lr", lambda b, b0, lr: lr * b / b0),
+    ),
+}  # fmt: skip
+
+
+def effective_lr(lr: float, momentum: float, batch_size: int) -> tuple[float, float]:
+    """(LR / (1 - momentum), LR / batch size): SGD's effective step size and its gradient-noise scale."""
+    return lr / (1.0 - momentum), lr / batch_size
 
 
 def knob_by_column(column: str) -> tuple[str, Knob] | None:
@@ -125,7 +147,12 @@ def one_at_a_time(
         if knob.models is not None and base.model.name not in knob.models:
             raise ConfigError(f"knob {name!r} ({knob.path}) applies to models {knob.models}, not {base.model.name!r}")
         for v in values:
-            cfg = base if v == current_value(base, knob) else set_path(base, knob.path, v)
+            b0 = current_value(base, knob)
+            cfg = base if v == b0 else set_path(base, knob.path, v)
+            if knob.match is not None and v != b0:
+                path, f = knob.match
+                section, key = path.split(".")
+                cfg = set_path(cfg, path, float(f"{f(v, b0, getattr(getattr(base, section), key)):.6g}"))
             points.setdefault(run_id(cfg), cfg)
     out = []
     for cfg in points.values():

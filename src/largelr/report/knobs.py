@@ -18,9 +18,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from largelr.knobs import KNOBS, Knob  # noqa: E402
+from largelr.knobs import KNOBS, Knob, effective_lr  # noqa: E402
 from largelr.metrics.base import Key  # noqa: E402
 from largelr.report.groups import split_groups  # noqa: E402
 from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE  # noqa: E402
@@ -43,9 +44,37 @@ def with_knob_defaults(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def varied_knobs(df: pd.DataFrame) -> list[str]:
-    """Names of the knobs that take more than one value among the runs with status ok."""
+    """Names of the knobs that take more than one value among the runs with status ok (for a matched knob:
+    among the runs on its matched path, ``knob_runs``)."""
     ok = with_knob_defaults(df[df["status"] == "ok"])
-    return [name for name, k in KNOBS.items() if ok[k.column].map(repr).nunique() > 1]
+    return [name for name, k in KNOBS.items() if knob_runs(ok, k)[k.column].map(repr).nunique() > 1]
+
+
+def knob_runs(ok: pd.DataFrame, knob: Knob) -> pd.DataFrame:
+    """The runs that can belong to ``knob``'s sweep: all of them, or for a knob with ``match`` the runs whose
+    matched column sits where the knob puts it (its base value being the study's most common one), that
+    column then dropped so it does not split the sweep into groups."""
+    if knob.match is None:
+        return ok
+    col, f = "cfg." + knob.match[0], knob.match[1]
+    if col not in ok or not len(ok):
+        return ok.iloc[0:0]
+    base = float(ok[col].mode().iloc[0])
+    want = np.array([f(v, knob.base, base) for v in ok[knob.column]], dtype=float)
+    return ok[np.isclose(ok[col].to_numpy(float), want, rtol=1e-5, atol=0)].drop(columns=col)
+
+
+def effective_text(g: pd.DataFrame) -> str:
+    """The range of SGD's effective LR, LR / (1 - momentum), and of LR / batch size over a knob's runs."""
+    cols = ("cfg.optim.lr", "cfg.optim.momentum", "cfg.train.batch_size")
+    if not all(c in g for c in cols) or not len(g):
+        return ""
+    eff, noise = effective_lr(g[cols[0]], g[cols[1]], g[cols[2]])
+
+    def span(v: pd.Series) -> str:
+        return f"{v.min():.3g}" if np.isclose(v.min(), v.max()) else f"{v.min():.3g}–{v.max():.3g}"
+
+    return f"LR/(1−β) {span(eff)}, LR/B {span(noise)}"
 
 
 def strength_axes(effects: pd.DataFrame) -> list[str]:
@@ -66,10 +95,12 @@ def knob_checks(df: pd.DataFrame, keys: Mapping[str, Key]) -> list[tuple[str, pd
     out = []
     for name in varied_knobs(df):
         knob: Knob = KNOBS[name]
-        for group in split_groups(ok, axis=knob.column):
+        for group in split_groups(knob_runs(ok, knob), axis=knob.column):
             g = group.df
             if g[knob.column].map(repr).nunique() < 2:
                 continue  # another knob's sweep: this knob sits at one value there
+            if knob.match is not None:  # the matched column was dropped to group; put it back for effective_text
+                g = ok.loc[g.index]
             g = g.assign(**{STRENGTH + name: g[knob.column].map(knob.strength)})
             label = _other_settings(group.key, knob)
             out += [(label, g, Check(STRENGTH + name, key, info.desirable)) for key, info in props.items()]  # type: ignore[arg-type]
@@ -214,58 +245,98 @@ def heatmap(effects: pd.DataFrame):
 # claim 3's verdict: is the LR the uniquely consistent knob?
 
 CLAIM3_RULE = (
-    "Claim 3 compares consistency counts per knob within its own one-at-a-time sweep: the headline properties "
-    "it improves (the trend test of the property against the knob's regularisation strength holds, by the "
-    "rule above, in the knob comparison's Holm family) and worsens (the opposite sign holds). LR: holds when it "
-    "improves every headline property, does not hold when it worsens one or has no effect on one (equivalence "
-    "test). Any other knob: does not hold when it is at least as consistent as the LR (improves at least one "
-    "property and at least as many as the LR, worsens none); holds when it worsens one, or improves fewer than "
-    "the LR even if every undecided property improved. Otherwise a row is inconclusive. The claim holds when "
-    "every row holds, does not hold when any row does not hold, and is inconclusive otherwise."
+    "Claim 3 compares, within each knob's own one-at-a-time sweep, the trend test of each headline property "
+    "against the knob's regularisation strength (the rule above, the knob comparison's tests one Holm family), "
+    "and the change Δ of each property across the knob's tested range with its interval. The LR's row holds when "
+    "it improves every headline property, and does not hold when it worsens one or has no effect on one. Another "
+    "knob's row holds when it worsens a property, or when the LR dominates it by intervals (the LR's Δ is not "
+    "below the knob's on any property and above it on one: interval entirely above); it does not hold when the "
+    "knob dominates the LR the same way; otherwise it is inconclusive. Momentum and batch size are also compared "
+    "at the base effective step (momentum_matched: LR x (1 - β); batch_size_matched: LR / B fixed); each row "
+    "states its range of LR / (1 - β) and LR / B. The claim holds when every row holds, does not hold when any "
+    "row does not hold, and is inconclusive otherwise."
 )
 
 
 def claim3(keys: Mapping[str, Key], text: str) -> Claim:
     """Claim 3 on the headline properties ``keys``: the knob comparison's tests, judged by ``CLAIM3_RULE``."""
-    return Claim("3", text, (), checks=lambda d: knob_checks(d, keys), combine=combine_claim3, rule=CLAIM3_RULE)
+    effective: dict[tuple[str, str], str] = {}  # (group, knob) -> effective-LR ranges, filled by the checks
+
+    def checks(d: pd.DataFrame) -> list[tuple[str, pd.DataFrame, Check]]:
+        out = knob_checks(d, keys)
+        effective.clear()
+        effective.update({(label, c.x.removeprefix(STRENGTH)): effective_text(g) for label, g, c in out})
+        return out
+
+    return Claim("3", text, (), checks=checks, combine=lambda g: combine_claim3(g, effective), rule=CLAIM3_RULE)
+
+
+def _oriented(t: pd.DataFrame) -> pd.DataFrame:
+    """Per property: the change's interval signed so + is desirable (lo, hi)."""
+    sign = t["expect"].map({"higher": 1.0, "lower": -1.0}).to_numpy()
+    lo, hi = t["ci_low"].to_numpy() * sign, t["ci_high"].to_numpy() * sign
+    return pd.DataFrame({"lo": np.minimum(lo, hi), "hi": np.maximum(lo, hi)}, index=t["y"].to_numpy())
+
+
+def dominance(lr: pd.DataFrame, knob: pd.DataFrame) -> str:
+    """ "lr" when the LR's change is not below the knob's on any property and above it on one (intervals that do
+    not overlap), "knob" for the converse, "" otherwise (or when an interval is missing)."""
+    a, b = _oriented(lr), _oriented(knob)
+    common = a.index.intersection(b.index)
+    if not len(common) or a.loc[common].isna().any().any() or b.loc[common].isna().any().any():
+        return ""
+    a, b = a.loc[common], b.loc[common]
+    lr_better, knob_better = (a["lo"] > b["hi"]), (b["lo"] > a["hi"])
+    if lr_better.any() and not knob_better.any():
+        return "lr"
+    if knob_better.any() and not lr_better.any():
+        return "knob"
+    return ""
 
 
 def claim3_rows(g: pd.DataFrame) -> pd.DataFrame:
     """Claim 3's row per knob in one group of other settings, from its decided knob x property tests: knob,
     verdict, why (``CLAIM3_RULE``), improved, worsened, no_effect, undecided, total."""
-    counts = {}
-    for knob, t in g.groupby(g["x"].str.removeprefix(STRENGTH), sort=False):
+    by_knob = {k: t for k, t in g.groupby(g["x"].str.removeprefix(STRENGTH), sort=False)}
+    lr = by_knob.get("lr")
+    rows = []
+    for knob, t in by_knob.items():
         improved = int((t["verdict"] == HOLDS).sum())
         worsened = int(((t["verdict"] == FAILS) & (t["why"] == "opposite sign")).sum())
         flat = int(((t["verdict"] == FAILS) & (t["why"] != "opposite sign")).sum())
-        counts[knob] = (improved, worsened, flat, len(t) - improved - worsened - flat, len(t))
-    lr = counts.get("lr")
-    rows = [(knob, *_claim3_verdict(knob, c, lr), *c) for knob, c in counts.items()]
+        c = (improved, worsened, flat, len(t) - improved - worsened - flat, len(t))
+        rows.append((knob, *_claim3_verdict(knob, c, t, lr), *c))
     if lr is None:
         rows.append(("lr", INCONCLUSIVE, "LR not varied", 0, 0, 0, 0, 0))
     cols = ["knob", "verdict", "why", "improved", "worsened", "no_effect", "undecided", "total"]
     return pd.DataFrame(rows, columns=cols)
 
 
-def combine_claim3(g: pd.DataFrame) -> tuple[str, str]:
+def combine_claim3(g: pd.DataFrame, effective: Mapping[tuple[str, str], str] | None = None) -> tuple[str, str]:
     """Verdict and evidence of claim 3 in one group: every knob's row holds -> holds; one does not -> does not
-    hold; else inconclusive. The evidence names the row that decided, then every knob's counts."""
+    hold; else inconclusive. The evidence names the row that decided, then every knob's counts and effective
+    step sizes."""
     rows = claim3_rows(g)
+    group = str(g["group"].iloc[0]) if len(g) else ""
     verdict = HOLDS if (rows["verdict"] == HOLDS).all() else FAILS if (rows["verdict"] == FAILS).any() else INCONCLUSIVE
-    texts = [
-        f"{r.knob}: {r.verdict}" + (f" ({r.why})" if r.why else "")
-        + (f", improves {r.improved}/{r.total}, worsens {r.worsened}/{r.total}, no effect {r.no_effect}/{r.total}"
-           if r.total else "")
-        for r in rows.itertuples()
-    ]  # fmt: skip
+    texts = []
+    for r in rows.itertuples():
+        eff = (effective or {}).get((group, r.knob), "")
+        texts.append(
+            f"{r.knob}: {r.verdict}" + (f" ({r.why})" if r.why else "")
+            + (f", improves {r.improved}/{r.total}, worsens {r.worsened}/{r.total}, no effect {r.no_effect}/{r.total}"
+               if r.total else "") + (f" [{eff}]" if eff else "")
+        )  # fmt: skip
     decided = next((t for v, t in zip(rows["verdict"], texts) if v == verdict), "") if verdict != HOLDS else ""
     head = f"decided by {decided}" if decided else f"every knob's row holds ({len(rows)})"
     return verdict, f"{head}. " + "; ".join(texts)
 
 
-def _claim3_verdict(knob: str, c: tuple[int, int, int, int, int], lr: tuple[int, int, int, int, int] | None):
+def _claim3_verdict(
+    knob: str, c: tuple[int, int, int, int, int], t: pd.DataFrame, lr: pd.DataFrame | None
+) -> tuple[str, str]:
     """(verdict, why) of one knob's row by ``CLAIM3_RULE``; counts are (improved, worsened, no effect,
-    undecided, total)."""
+    undecided, total); ``t`` and ``lr`` are the knob's and the LR's tests."""
     improved, worsened, flat, undecided, total = c
     if knob == "lr":
         if worsened:
@@ -277,8 +348,9 @@ def _claim3_verdict(knob: str, c: tuple[int, int, int, int, int], lr: tuple[int,
         return HOLDS, "worsens a property"
     if lr is None:
         return INCONCLUSIVE, "LR not varied"
-    if improved >= max(lr[0], 1):
-        return FAILS, "as consistent as the LR"
-    if improved + undecided < lr[0]:
-        return HOLDS, "improves fewer than the LR"
-    return INCONCLUSIVE, f"{undecided} properties undecided"
+    who = dominance(lr, t)
+    if who == "lr":
+        return HOLDS, "the LR dominates it by intervals"
+    if who == "knob":
+        return FAILS, "it dominates the LR by intervals"
+    return INCONCLUSIVE, "neither dominates by intervals"
