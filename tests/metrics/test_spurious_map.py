@@ -85,7 +85,9 @@ def test_patch_follower_on_rare_patch(patch_data):
     ctx = make_ctx(model, data, n_repr=200)
     te = data.splits["test"]
     assert torch.equal(ctx.logits("test").argmax(1), torch.where(te.s == 1, TARGET, te.y))  # the model is what it says
-    assert METRICS.get("vulnerability")(ctx) == {"test/vulnerability": pytest.approx(1.0)}
+    n = int(((te.y != TARGET) & (te.s == 1)).sum())
+    assert METRICS.get("vulnerability")(ctx) == {"test/vulnerability": pytest.approx(1.0), "test/vulnerability_n": n}
+    assert n > 100  # test_patch_frac 0.5 of 300 test images, 9 of 10 classes non-target
     assert METRICS.get("robustness")(ctx)["test/bias_following"] == 1.0
 
     out = METRICS.get("counterfactual")(ctx)
