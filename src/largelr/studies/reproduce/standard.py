@@ -5,8 +5,8 @@ training images) of an otherwise standard task (MNIST-5k; Fashion-MNIST when its
 (1% of the images) models barely learn the patch and a run's vulnerability moved by -2 to +7 test images
 out of 900: a floor, not a signal. The test split (4,000 images, half of them patched) gives each run's
 vulnerability about 1,800 patched non-target images (``test/vulnerability_n``, shown in the claim).
-The held-out i.i.d. accuracy (val split, same distribution as train) is the standard test accuracy; the *vulnerability* is how much the
-patch misleads the model on the unbiased test split: ``test/vulnerability`` when the metric exists, else
+The held-out i.i.d. accuracy (val split, same distribution as train) is the standard test accuracy; the
+*vulnerability* is how much the patch misleads the model on the unbiased test split: ``test/vulnerability`` when the metric exists, else
 our stand-in acc_BA - acc_BC (accuracy on images where the patch agrees or is absent minus accuracy where
 it points to the wrong class). Claim 5: higher LR, higher accuracy and lower vulnerability, and the two are
 associated across runs (the trend test within seed blocks), and that association is also looked for within
