@@ -1,14 +1,14 @@
 """Standard classification (claim 5): a rare hidden spurious pattern, test accuracy and vulnerability vs LR.
 
 ``rare_patch``: a small checkerboard patch is stamped on 30% of one class's training images (3% of all
-training images) of an otherwise standard task (MNIST-5k; Fashion-MNIST when its files are here). With 10%
-(1% of the images) models barely learn the patch and a run's vulnerability moved by -2 to +7 test images
-out of 900: a floor, not a signal. The test split (4,000 images, half of them patched) gives each run's
-vulnerability about 1,800 patched non-target images (``test/vulnerability_n``, shown in the claim).
-The held-out i.i.d. accuracy (val split, same distribution as train) is the standard test accuracy; the
-*vulnerability* is how much the patch misleads the model on the unbiased test split: ``test/vulnerability``
-when the metric exists, else our stand-in acc_BA - acc_BC (accuracy on images where the patch agrees or is
-absent minus accuracy where it points to the wrong class). Claim 5: higher LR, higher accuracy and lower vulnerability, and the two are
+training images) of an otherwise standard task (MNIST-5k; Fashion-MNIST when its files are here). With 10% (1%
+of the images) models barely learn the patch and a run's vulnerability moved by -2 to +7 test images out of
+900: a floor, not a signal. The test split (4,000 images, half of them patched) gives each run's vulnerability
+about 1,800 patched non-target images (``test/vulnerability_n``, shown in the claim). The held-out i.i.d.
+accuracy (val split, same distribution as train) is the standard test accuracy; the *vulnerability* is how
+much the patch misleads the model on the unbiased test split: ``test/vulnerability`` when the metric exists,
+else our stand-in acc_BA - acc_BC (accuracy on images where the patch agrees or is absent minus accuracy where
+it points to the wrong class). Claim 5: higher LR, higher accuracy and lower vulnerability, and the two are
 associated across runs (the trend test within seed blocks), and that association is also looked for within
 each LR (5b: LR as a factor, the association measured only between runs at the same LR). Claim 5 is an
 association, as the paper's v2 words it ("is related to"), not a causal statement.
