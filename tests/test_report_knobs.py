@@ -240,6 +240,11 @@ def test_matched_knobs_select_the_runs_on_their_matched_path_and_state_the_effec
         (0.01, 0.9), (0.05, 0.5), (0.1, 0.0)
     ]  # fmt: skip
     assert "cfg.optim.lr" not in on_path  # so the LR does not split the matched sweep into groups
+    # the plain LR and momentum sweeps leave out the matched runs (else (LR 0.05, beta 0.5) and (0.1, 0.5) would
+    # look like a two-LR sweep at beta 0.5)
+    for name in ("lr", "momentum"):
+        plain = knobs.knob_runs(knobs.with_knob_defaults(df), KNOBS[name])
+        assert not {(0.05, 0.5), (0.01, 0.9)} & set(zip(plain["cfg.optim.lr"], plain["cfg.optim.momentum"]))
     assert set(knobs.varied_knobs(df)) >= {"lr", "momentum", "momentum_matched"}
     assert knobs.effective_text(df.loc[on_path.index]) == "LR/(1−β) 0.1, LR/B 0.0001–0.001"
     assert knobs.effective_text(df[df["cfg.optim.lr"] == 0.1]) == "LR/(1−β) 0.1–1, LR/B 0.001"

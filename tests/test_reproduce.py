@@ -219,3 +219,28 @@ def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, t
             assert f"| {verdict} | {evidence.replace('|', chr(92) + '|')} |" in block  # markdown escapes |
     figs = re.findall(r"!\[[^\]]+\]\((results/[^)]+\.png)\)", page)
     assert figs and all((tmp_path / "docs" / f).is_file() for f in figs)
+
+
+def test_every_standard_preset_can_reach_alpha_and_converges_by_its_declared_tolerance():
+    """A standard preset's design must be able to reach alpha after the Holm correction over its report, and
+    its runs are trained to convergence at the standard tolerance (``until=converged``)."""
+    from largelr.report.stats import ALPHA
+    from largelr.reproduce import STANDARD_LOSS_TOL, design_power
+
+    offered = [n for n in target_names() if "standard" in load_target(n).cost]
+    assert {"headline", "datasets", "knobs", "standard"} <= set(offered)
+    for name in offered:
+        t = load_target(name)
+        p, m = design_power(t, "standard")
+        assert p < ALPHA and m > 0, (name, p, m)
+        cfgs = t.configs("standard")
+        assert {c.train.until for c in cfgs} == {"converged"} and {c.train.loss_tol for c in cfgs} == {
+            STANDARD_LOSS_TOL
+        }
+
+
+def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path):
+    assert main(["reproduce", "architectures", "--preset", "standard", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: reproduce target 'architectures' has no 'standard' preset yet; it has: quick, full\n"
+    assert not (tmp_path / "a").exists()

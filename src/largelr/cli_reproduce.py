@@ -21,7 +21,10 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
         "reproduce", help="reproduce the paper's claims: `reproduce list`, `reproduce NAME`, `reproduce all`"
     )
     p.add_argument("target", help="list, a target name (see `largelr reproduce list`), or all")
-    p.add_argument("--preset", default="quick", choices=("quick", "full"), help="quick (CPU, minutes) or full")
+    p.add_argument(
+        "--preset", default="quick", choices=("quick", "standard", "full"),
+        help="quick (a smoke test, minutes), standard (to convergence, <= 30 min per target on 2 CPU cores) or full",
+    )  # fmt: skip
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--executor", help="how runs are launched (default: local for --jobs 1, else pool)")
     p.add_argument("--out", help="results directory (default: runs/reproduce/NAME; for all: runs/reproduce)")
@@ -43,6 +46,10 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
         for name in reproduce.target_names():
             if name not in names:
                 print(f"{name}: skipped, {reproduce.load_target(name).unavailable}")
+        if preset not in ("tiny", "quick"):
+            for name in [n for n in names if preset not in reproduce.load_target(n).cost]:
+                print(f"{name}: skipped, no {preset!r} preset yet")
+                names.remove(name)
         failed = []
         for name in names:
             try:

@@ -5,8 +5,9 @@ A target is a study file in ``largelr/studies/reproduce/`` (package data) that d
 
 - ``CLAIMS``: the paper-spec claim numbers it tests, e.g. ``("1", "2")``;
 - ``COST``: preset -> expected cost in words, e.g. ``{"quick": "15 runs, ~6 min on 2 CPU cores", ...}``;
-- ``sweep(preset="quick") -> list[RunConfig]`` for the presets ``quick``, ``full`` (and ``tiny``, used by
-  tests only);
+- ``sweep(preset="quick") -> list[RunConfig]`` for the presets ``quick`` (a smoke test, minutes),
+  ``standard`` (trained to convergence, a design that can reach significance, <= 30 min on 2 CPU cores; a target
+  offers it when its ``COST`` names it), ``full`` (GPU or cluster) and ``tiny`` (tests only);
 - ``claims(df) -> list[Claim]``: the claims and their tests (``largelr.report.verdicts``);
 - optionally ``missing() -> list[str]`` (files the user lacks, each with how to get them),
   ``derive(df, histories) -> df`` (per-run columns computed from the histories), ``figures`` hints, and
@@ -30,7 +31,12 @@ from largelr.config import RunConfig
 from largelr.errors import UserError
 
 log = logging.getLogger(__name__)
-PRESETS = ("quick", "full", "tiny")  # tiny: the tests' size; not offered on the command line
+PRESETS = ("quick", "standard", "full", "tiny")  # tiny: the tests' size; not offered on the command line
+# The standard presets' convergence criterion: train accuracy 100% and mean train loss below 1e-3 instead of the
+# authors' 5e-5. Cross-entropy decays like 1/t late in training: on 2,000 Double MNIST images an MLP at LR 0.1
+# reaches 1e-3 after 3,000 steps and is still above 5e-5 after 30,000 (measured), so 5e-5 does not fit in 30
+# minutes on 2 CPU cores. What is traded: "converged" means memorised to a loss of 1e-3, not 5e-5.
+STANDARD_LOSS_TOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,11 @@ class Target:
         from largelr.validate import check_config
 
         if preset not in PRESETS:
-            raise UserError(f"unknown preset {preset!r}; choose one of: quick, full")
+            raise UserError(f"unknown preset {preset!r}; choose one of: quick, standard, full")
+        if preset != "tiny" and preset not in self.cost:
+            raise UserError(
+                f"reproduce target {self.name!r} has no {preset!r} preset yet; it has: {', '.join(self.cost)}"
+            )
         if self.unavailable:
             raise UserError(f"reproduce target {self.name!r} is not available: {self.unavailable}")
         configs = [check_config(c) for c in self.ns["sweep"](preset)]
@@ -165,7 +175,7 @@ def list_text() -> str:
     for name in target_names():
         t = load_target(name)
         lines.append(f"{name:<14} claims {', '.join(t.claims_covered):<6} {t.summary}")
-        for preset in ("quick", "full"):
+        for preset in ("quick", "standard", "full"):
             if preset in t.cost:
                 lines.append(f"{'':<14} {preset}: {t.cost[preset]}")
                 if not t.unavailable:
@@ -266,6 +276,14 @@ def dataset_files_missing(name: str) -> str | None:
         f"{name}: {root / marker} not found; download it from {url}, then set ${env} to its folder "
         f"(or put it in {default}); layout in docs/datasets.md"
     )
+
+
+def standard_train(steps: int, **kw: Any):
+    """The standard presets' training: to convergence at ``STANDARD_LOSS_TOL``, capped at ``steps``."""
+    from largelr.config import TrainConfig
+
+    return TrainConfig(until="converged", steps=steps, loss_tol=STANDARD_LOSS_TOL, eval_every=250, fail_after=1000,
+                       **kw)  # fmt: skip
 
 
 def tiny_base(metrics: tuple[str, ...] = ("robustness", "compressibility"), **data: Any) -> RunConfig:

@@ -54,14 +54,22 @@ def knob_runs(ok: pd.DataFrame, knob: Knob) -> pd.DataFrame:
     """The runs that can belong to ``knob``'s sweep: all of them, or for a knob with ``match`` the runs whose
     matched column sits where the knob puts it (its base value being the study's most common one), that
     column then dropped so it does not split the sweep into groups."""
-    if knob.match is None:
-        return ok
-    col, f = "cfg." + knob.match[0], knob.match[1]
+    if knob.match is None:  # every run but those a matched knob moved off its base (they are not this sweep's)
+        off = [_on_path(ok, k) & (ok[k.column] != k.base) for k in KNOBS.values() if k.match is not None]
+        return ok[~np.logical_or.reduce(off)] if off and len(ok) else ok
+    col = "cfg." + knob.match[0]
+    return ok[_on_path(ok, knob)].drop(columns=col) if col in ok else ok.iloc[0:0]
+
+
+def _on_path(ok: pd.DataFrame, knob: Knob) -> np.ndarray:
+    """Which runs have the matched column where the matched ``knob`` puts it (its base: the study's most
+    common value of that column)."""
+    col, f = "cfg." + knob.match[0], knob.match[1]  # type: ignore[index]
     if col not in ok or not len(ok):
-        return ok.iloc[0:0]
+        return np.zeros(len(ok), bool)
     base = float(ok[col].mode().iloc[0])
     want = np.array([f(v, knob.base, base) for v in ok[knob.column]], dtype=float)
-    return ok[np.isclose(ok[col].to_numpy(float), want, rtol=1e-5, atol=0)].drop(columns=col)
+    return np.isclose(ok[col].to_numpy(float), want, rtol=1e-5, atol=0)
 
 
 def effective_text(g: pd.DataFrame) -> str:

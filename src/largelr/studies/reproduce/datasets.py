@@ -15,13 +15,14 @@ Cost: quick 2 seeds x 3 LRs per dataset (<= 2,000 steps), 4.3 min for the 8 proc
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Claim, rises_with
-from largelr.reproduce import dataset_files_missing, desirable, source_missing, tiny_base
+from largelr.reproduce import dataset_files_missing, desirable, source_missing, standard_train, tiny_base
 from largelr.sweep import grid, log_space
 
 NAME = "datasets"
 CLAIMS = ("4",)
 COST = {
     "quick": "6 runs per dataset (3 LRs x 2 seeds), 4.3 min for 8 datasets on 2 CPU cores with --jobs 2",
+    "standard": "12 runs per dataset (4 LRs x 3 seeds, 2,000 training images, to train loss 1e-3), est. 20-30 min",
     "full": "15 runs per dataset (5 LRs x 3 seeds, <= 10k steps) incl. the real benchmarks; GPU advised",
 }
 LR = "cfg.optim.lr"
@@ -69,12 +70,14 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
             if name not in REAL and kwargs.get("source") != "cifar10":
                 configs += grid(tiny_base(name=name, rho=0.99, kwargs=kwargs), {"optim.lr": [0.01, 0.2]})
             continue
+        std = preset == "standard"
         base = RunConfig(
-            data=DataConfig(name=name, rho=0.99, n_train=5000, n_val=1000, n_test=2000, kwargs=kwargs),
-            train=TrainConfig(steps=10000 if full else 2000, eval_every=500, batch_size=100, fail_after=1000),
+            data=DataConfig(name=name, rho=0.99, n_train=2000 if std else 5000, n_val=1000, n_test=2000, kwargs=kwargs),
+            train=standard_train(15000) if std else TrainConfig(steps=10000 if full else 2000, eval_every=500,
+                                                                 batch_size=100, fail_after=1000),
             eval=EvalConfig(metrics=("default",), n_repr=1000, n_dynamics=0),
-        )
-        lrs = log_space(0.01, 0.3, 5 if full else 4)
+        )  # fmt: skip
+        lrs = log_space(0.03, 0.3, 4) if std else log_space(0.01, 0.3, 5 if full else 4)
         seeds = [(i, i, i) for i in range(3)]
         configs += grid(base, {"optim.lr": lrs, ("seeds.data", "seeds.init", "seeds.order"): seeds})
     return configs

@@ -34,6 +34,8 @@ NAME = "knobs"
 CLAIMS = ("3",)
 COST = {
     "quick": "69 runs (11 knobs x 2 values + base, 3 seeds), about 10 min on 2 CPU cores with --jobs 2 (estimate)",
+    "standard": "102 runs (11 knobs x 3 values + base, 3 seeds, 2,000 training images, to train loss 1e-3, "
+    "<= 8,000 steps), est. 20-30 min",
     "full": "155 runs (11 knobs over their default grids, 5 seeds), est. 1.5-2 h on 2 CPU cores, GPU advised",
 }
 TINY = [
@@ -43,6 +45,19 @@ TINY = [
 TINY_KNOBS = ("lr", "momentum")  # 2 values + base each, 2 seeds: 6 runs per knob, enough for a p-value
 
 EXTRA_FIGURES = {"3": ("knob_heatmap",)}
+STANDARD_GRIDS = {  # base value first; 4 values x 3 seeds per knob: each test can reach alpha after Holm over 66
+    "lr": [0.1, 0.03, 0.05, 0.3],
+    "batch_size": [100, 25, 50, 400],
+    "momentum": [0.0, 0.5, 0.7, 0.9],
+    "weight_decay": [0.0, 1e-4, 5e-4, 5e-3],
+    "dropout": [0.0, 0.1, 0.2, 0.3],
+    "label_smoothing": [0.0, 0.05, 0.1, 0.2],
+    "crop": [0, 1, 2, 4],
+    "jitter": [0.0, 0.1, 0.2, 0.4],
+    "train_steps": [8000, 1000, 2000, 4000],
+    "momentum_matched": [0.0, 0.5, 0.7, 0.9],
+    "batch_size_matched": [100, 25, 50, 400],
+}
 
 
 def sweep(preset: str = "quick"):
@@ -50,6 +65,11 @@ def sweep(preset: str = "quick"):
     if preset == "tiny":  # the quick study's LR and momentum grids and seeds on its base, at the tests' size
         base = apply_overrides(study["BASE"], TINY)
         return one_at_a_time(base, {k: study["GRIDS"][k] for k in TINY_KNOBS}, study["SEEDS"])
+    if preset == "standard":  # the quick grid on smaller data, trained to STANDARD_LOSS_TOL (<= 8,000 steps)
+        from largelr.reproduce import STANDARD_LOSS_TOL
+
+        over = ["data.n_train=2000", f"train.loss_tol={STANDARD_LOSS_TOL}", "train.steps=8000", "train.eval_every=250"]
+        return one_at_a_time(apply_overrides(study["BASE"], over), STANDARD_GRIDS, study["SEEDS"])
     return study["sweep"]()
 
 

@@ -26,13 +26,14 @@ import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Check, Claim
-from largelr.reproduce import source_missing, tiny_base
+from largelr.reproduce import source_missing, standard_train, tiny_base
 from largelr.sweep import grid, log_space
 
 NAME = "standard"
 CLAIMS = ("5",)
 COST = {
     "quick": "15 runs per available source (5 LRs x 3 seeds), about 1 min per source on 2 CPU cores with --jobs 2",
+    "standard": "20 runs per source (5 LRs x 4 seeds, 2,000 training images, to train loss 1e-3), est. 10 min",
     "full": "48 runs per source (8 LRs x 6 seeds, <= 10k steps), ~2 h per source on 2 CPU cores",
 }
 LR = "cfg.optim.lr"
@@ -55,6 +56,16 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
         )
         return grid(tiny, {"data.kwargs.source": sources, "optim.lr": [0.01, 0.05, 0.2]})
     full = preset == "full"
+    if preset == "standard":
+        std = RunConfig(
+            data=DataConfig(name="rare_patch", n_train=2000, n_val=1000, n_test=4000, kwargs={"patch_frac": 0.3}),
+            train=standard_train(20000),
+            eval=EvalConfig(metrics=("robustness", "vulnerability", "compressibility", "prune_curve",
+                                     "class_separation"), n_dynamics=0),
+        )  # fmt: skip
+        seeds = [(i, i, i) for i in range(4)]
+        s = ("seeds.data", "seeds.init", "seeds.order")
+        return grid(std, {"data.kwargs.source": sources, "optim.lr": log_space(0.03, 0.5, 5), s: seeds})
     base = RunConfig(
         data=DataConfig(name="rare_patch", n_train=5000, n_val=1000, n_test=4000, kwargs={"patch_frac": 0.3}),
         train=TrainConfig(until="converged", steps=10000 if full else 3000, eval_every=500, fail_after=1000),
