@@ -90,6 +90,12 @@ def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_report
     assert all(re.search(knob_row if name == "knobs" else stat, e) for e in verdicts["evidence"])
 
     md = (rep / "report.md").read_text()
+    tests = pd.read_csv(rep / "tests.csv")
+    design = re.search(r"^Design \(preset tiny\): (\d+) tests in one Holm family; the weakest test's smallest "
+                       r"attainable adjusted p is (\S+), so", md, re.M)  # fmt: skip
+    assert design and int(design.group(1)) == tests["p_adj"].notna().sum()
+    assert md.index("Design (preset") < md.index("| claim |")  # above the table; the rule is below it
+    assert md.index("| claim |") < md.index("Rule: each test is a trend test")
     titles = re.findall(r"^## (.+)$", md, flags=re.M)
     claim_ids = sorted({c for c, _ in expected_rows(name)})
     assert titles[0] == "Verdicts" and titles[-2:] == ["Provenance", "Runs per learning rate"]

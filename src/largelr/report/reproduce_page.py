@@ -263,7 +263,10 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     df.to_csv(out / "runs.csv", index=False)
     tests.to_csv(out / "tests.csv", index=False)
     table.to_csv(out / "verdicts.csv", index=False)
-    notes = [f"Skipped here: {m}" for m in target.missing()]
+    notes = [
+        design_text(tests, store.read_note(study).get("preset", "?")),
+        *(f"Skipped here: {m}" for m in target.missing()),
+    ]
     if converged_only:
         notes.append(
             f"Converged runs only (--converged-only): {int(df['converged'].astype(bool).sum())} of the ok runs."
@@ -276,6 +279,20 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
         for name in names:
             extras.setdefault(claim_id, []).extend(EXTRA_FIGURES[name](study, df, out, labels))
     return [head, *claim_sections(df, claims, tests, out, labels, extras), *provenance_sections(study, df, target)]
+
+
+def design_text(tests: pd.DataFrame, preset: str) -> str:
+    """One line on the power of the design behind a verdict table: the family size and the smallest adjusted p
+    its weakest test could reach at all."""
+    from largelr.report.stats import ALPHA, fmt_p
+
+    m = int(tests["p_adj"].notna().sum())
+    worst = tests["p_min_adj"].max() if m else float("nan")
+    verdict = (
+        f"every test could reach {ALPHA}" if worst < ALPHA else f"not every test could reach {ALPHA} (underpowered)"
+    )
+    return (f"Design (preset {preset}): {m} tests in one Holm family; the weakest test's smallest attainable "
+            f"adjusted p is {fmt_p(worst)}, so {verdict}.")  # fmt: skip
 
 
 def write_target_report(
