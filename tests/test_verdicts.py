@@ -249,3 +249,10 @@ def test_measure_reads_the_smallest_effect_from_the_key_or_the_caller():
     assert measure(df, Check(LR, "y", "higher"), {"y": 0.02})["delta"] == 0.02
     df["test/acc_bc"] = df["y"]
     assert measure(df, Check(LR, "test/acc_bc", "higher"))["delta"] == 0.01
+
+
+def test_a_significant_change_below_the_smallest_effect_of_interest_holds_with_a_flag():
+    df = table(lambda lr, s: 0.001 * math.log10(lr) + s)  # perfect order within seeds; 2 decades: a change of 0.002
+    r = one(df, Check(LR, "y", "higher"), sesoi={"y": 0.01})
+    assert r["verdict"] == HOLDS and r["change"] == pytest.approx(0.002)
+    assert r["why"] == "but |Δ| < 0.01, below the smallest effect of interest"

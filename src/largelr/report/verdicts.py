@@ -246,6 +246,8 @@ def _outcome(r, test: Check, tr, p_adj: float, p_min_adj: float, tost_adj: float
         return INCONCLUSIVE, "too few runs"
     o = stats.decide(tr, test.expect, p_adj, p_min_adj, tost_adj, r["delta"], alpha)
     why = o.reason
+    if o.verdict == HOLDS and r["delta"] is not None and abs(tr.change) < r["delta"]:
+        why = f"but |Δ| < {r['delta']:g}, below the smallest effect of interest"
     if o.reason == "not significant" and r["delta"] is not None and tr.blocks and family:
         sd = stats.residual_sd(r["x_values"], r["y_values"], r["blocks_ids"], is_log_axis(test.x))
         if math.isfinite(sd):
