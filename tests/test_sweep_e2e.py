@@ -279,3 +279,28 @@ def test_shipped_study_loads_by_name_from_any_directory(tmp_path, monkeypatch):
     for name in ("quickstart", "lr_at_convergence"):
         seeds = {(c.seeds.data, c.seeds.init, c.seeds.order) for c in load_experiment(name).configs}
         assert seeds == {(0, 0, 0), (1, 1, 1)}
+
+
+def test_a_sweep_into_a_log_file_writes_one_line_per_run_and_no_bar_redraws(capsys, tmp_path):
+    """With the progress bar on (no --no-progress) but stderr not a terminal (pytest's capture, nohup, Slurm
+    logs): no carriage-return redraws, and one summary line per finished run on stdout."""
+    rc = main(["sweep", str(EXPERIMENT), "--out", str(tmp_path / "s")])
+    cap = capsys.readouterr()
+    assert rc == 0 and "\r" not in cap.err and "\r" not in cap.out
+    assert sum(" lr=" in line and " ok " in line for line in cap.out.splitlines()) == 2
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"largelr {largelr.__version__}\n"
+
+
+def test_report_prints_the_study_verdict_table(capsys, study):
+    assert main(["report", str(study)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("claim"))
+    assert lines[head].split() == ["claim", "setting", "verdict", "decided", "by"]
+    assert [line.split()[0] for line in lines[head + 2 : head + 4]] == ["1", "2"]
+    assert lines[head + 4].startswith("rule and evidence:") and lines[-1].startswith("report: ")

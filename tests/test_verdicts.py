@@ -256,3 +256,21 @@ def test_a_significant_change_below_the_smallest_effect_of_interest_holds_with_a
     r = one(df, Check(LR, "y", "higher"), sesoi={"y": 0.01})
     assert r["verdict"] == HOLDS and r["change"] == pytest.approx(0.002)
     assert r["why"] == "but |Δ| < 0.01, below the smallest effect of interest"
+
+
+def test_terminal_table_by_hand():
+    from largelr.report.verdicts import terminal_table
+
+    table = pd.DataFrame(
+        {"claim": ["1", "6b"], "setting": ["all runs", "x" * 50], "verdict": ["holds (3/3 converged)", "inconclusive"],
+         "evidence": ["all 3 tests hold. ρ̄(...)", "decided by acc: inconclusive (not significant). ρ̄(...)"]}
+    )  # fmt: skip
+    assert terminal_table(table, width=200).splitlines() == [
+        "claim  setting                                   verdict                decided by",
+        "-----  ----------------------------------------  ---------------------  " + "-" * 46,
+        "1      all runs                                  holds (3/3 converged)  all 3 tests hold",
+        "6b     " + "x" * 39 + "…  inconclusive           decided by acc: inconclusive (not significant)",
+        "rule and evidence: the report's verdict table; docs/statistics.md",
+    ]
+    assert all(len(line) <= 80 for line in terminal_table(table, width=80).splitlines()[:4])  # lines cut to width
+    assert terminal_table(table.iloc[0:0]) == "no verdicts"

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from largelr import __version__
 from largelr import config as config_mod
 from largelr.checkpoint import Preempted
 from largelr.errors import UserError
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Learning-rate studies of spurious-correlation robustness and compressibility.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="train and evaluate one config into OUT/<run_id>/")
@@ -237,6 +239,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
     out = write_report(args.dir, args.out, converged_only=args.converged_only, strict=args.strict)
+    if (out / "verdicts.csv").is_file():
+        import pandas as pd
+
+        from largelr.report.verdicts import terminal_table
+
+        print(terminal_table(pd.read_csv(out / "verdicts.csv")))
     print(f"report: {out / 'index.html'}")
     return 0
 

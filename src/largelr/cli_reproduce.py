@@ -63,6 +63,7 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
                 failed.append(name)
                 continue
             print(f"{name}: report {out / 'index.html'}")
+            _print_verdicts(out)
         return 1 if failed else 0
     out = reproduce.run_target(
         args.target, preset, args.out, jobs=args.jobs, executor=args.executor, progress=not args.no_progress,
@@ -70,5 +71,16 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.executor == "dry":
         return 0
+    _print_verdicts(out)
     print(f"report: {out / 'index.html'}")
     return 0
+
+
+def _print_verdicts(report: Path) -> None:
+    """The verdict table of a written report, in the terminal."""
+    import pandas as pd
+
+    from largelr.report.verdicts import terminal_table
+
+    if (report / "verdicts.csv").is_file():
+        print(terminal_table(pd.read_csv(report / "verdicts.csv")))

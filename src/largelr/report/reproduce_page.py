@@ -37,13 +37,16 @@ def study_claims(desirable: dict[str, str | None]) -> list[Claim]:
     ]  # fmt: skip
 
 
-def study_verdict_section(df: pd.DataFrame) -> list[Section]:
-    """The verdicts of claims 1-2 for a study that varies the LR (nothing when it does not); the rule below."""
+def study_verdict_section(df: pd.DataFrame, out: Path | None = None) -> list[Section]:
+    """The verdicts of claims 1-2 for a study that varies the LR (nothing when it does not); the rule below.
+    With ``out``, the table is also written to ``out/verdicts.csv`` (``largelr report`` prints it)."""
     from largelr.reproduce import desirable, labels
 
     if LR not in df or df[LR].nunique() < 2:
         return []
     table = claim_table(evaluate_claims(df, study_claims(desirable()), labels()))
+    if out is not None:
+        table.to_csv(out / "verdicts.csv", index=False)
     return [Section("Verdicts (claims 1-2)", table=table.drop(columns="outcome"), caption=RULE)]
 
 

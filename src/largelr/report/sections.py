@@ -169,7 +169,7 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
     from largelr.report.reproduce_page import study_verdict_section
 
-    sections += study_verdict_section(analysed(df, converged_only))
+    sections += study_verdict_section(analysed(df, converged_only), out)
 
     shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
     long.to_csv(out / "groups.csv", index=False)  # every property; the page shows the headline ones

@@ -340,3 +340,22 @@ def claim_table(tests: pd.DataFrame, claims: Iterable[Claim] = ()) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows, columns=["claim", "statement", "setting", "verdict", "outcome", "evidence"])
+
+
+def terminal_table(table: pd.DataFrame, width: int = 110) -> str:
+    """The verdict table for a terminal: claim, setting, verdict, and what decided it, one line per row (cut to
+    ``width``), then where the rule is. ``table`` is ``claim_table``'s (or its CSV)."""
+    if table.empty:
+        return "no verdicts"
+    rows = [("claim", "setting", "verdict", "decided by")]
+    for r in table.itertuples(index=False):
+        head = str(r.evidence).split(". ", 1)[0]
+        rows.append((str(r.claim), str(r.setting), str(r.verdict), head))
+    w = [min(max(len(row[i]) for row in rows), cap) for i, cap in enumerate((10, 40, 48, 200))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [c if len(c) <= w[i] else c[: w[i] - 1] + "…" for i, c in enumerate(row)]
+        return "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()[:width]
+
+    out = [line(rows[0]), "  ".join("-" * n for n in w)[:width], *(line(r) for r in rows[1:])]
+    return "\n".join([*out, "rule and evidence: the report's verdict table; docs/statistics.md"])

@@ -6,6 +6,7 @@ import argparse
 import logging
 import random
 import re
+import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -106,6 +107,7 @@ def run_sweep(
         store.check_writable(study)
         study.mkdir(parents=True, exist_ok=True)
     ids = [store.run_dir(study, c).name for c in configs]
+    progress = progress and sys.stderr.isatty()  # a log file gets one line per finished run, not bar redraws
     bar = tqdm(total=len(configs), initial=summary.skipped, unit="run", disable=not progress, dynamic_ncols=True)
     stop = threading.Event()
 
