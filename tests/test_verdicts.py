@@ -274,3 +274,12 @@ def test_terminal_table_by_hand():
     ]
     assert all(len(line) <= 80 for line in terminal_table(table, width=80).splitlines()[:4])  # lines cut to width
     assert terminal_table(table.iloc[0:0]) == "no verdicts"
+
+
+def test_a_claims_convergence_counts_every_run_its_tests_read_once():
+    df = table(lambda lr, s: lr + s).assign(run_id=[f"r{i}" for i in range(15)])
+    df["converged"] = [True] * 5 + [False] * 10
+    halves = Claim("h", "", (), checks=lambda d: [("g", d.iloc[:9], Check(LR, "y", "higher")),
+                                                 ("g", d.iloc[6:], Check(LR, "y", "higher"))])  # fmt: skip
+    row = claim_table(evaluate_claims(df, [halves])).iloc[0]
+    assert row["verdict"].endswith("(at a fixed budget: 5/15 converged)")  # runs 0-14 once each, not 9 + 9

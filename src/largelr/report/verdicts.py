@@ -44,7 +44,7 @@ AXIS_LABELS = {LR: "LR", "cfg.train.bc_weight": "λ"}
 TEST_COLUMNS = [
     "claim", "claim_text", "group", "x", "y", "expect", "judged", "rho", "change", "ci_low", "ci_high", "p",
     "p_adj", "p_min_adj", "p_se", "method", "design", "blocks", "n", "runs", "converged", "verdict", "why",
-    "statistic",
+    "statistic", "judged_label", "run_ids",
 ]  # fmt: skip
 
 
@@ -149,8 +149,11 @@ def _trend(ok: pd.DataFrame, test: Check) -> dict[str, object]:
     sub = ok.iloc[0:0] if missing else ok[cols].apply(pd.to_numeric, errors="coerce")
     keep = np.isfinite(sub.to_numpy(dtype=float)).all(axis=1) if len(sub) else np.zeros(0, bool)
     sub = sub[keep]
-    conv = int(ok.loc[sub.index, "converged"].astype(bool).sum()) if "converged" in ok and len(sub) else 0
-    base: dict[str, object] = {"n": len(sub), "runs": len(ok), "converged": conv, "missing": missing, "trend": None}
+    conv = ok["converged"].astype(bool) if "converged" in ok else pd.Series(False, index=ok.index)
+    ids = ok["run_id"].astype(str) if "run_id" in ok else pd.Series(ok.index.astype(str), index=ok.index)
+    run_ids = " ".join(i + ("*" if c else "") for i, c in zip(ids, conv))  # * = converged; claim_table unites them
+    base: dict[str, object] = {"n": len(sub), "runs": len(ok), "converged": int(conv.sum()), "missing": missing,
+                               "trend": None, "run_ids": run_ids}  # fmt: skip
     if missing or len(sub) < stats.MIN_RUNS or sub[test.x].nunique() < 2:
         return {**base, "rho": math.nan, "p": math.nan, "design": ""}
     if sub[test.y].nunique() < 2:
@@ -228,9 +231,9 @@ def evaluate_claims(
             "ci_high": tr.ci[1] if tr else math.nan, "p": r["p"], "p_adj": pa, "p_min_adj": p_min_adj,
             "p_se": tr.p_se if tr else math.nan, "method": tr.method if tr else "", "design": r["design"],
             "blocks": tr.blocks if tr else 0, "n": r["n"], "runs": r["runs"], "converged": r["converged"],
-            "verdict": verdict, "why": why,
+            "verdict": verdict, "why": why, "judged_label": _label(str(r["judged"]), labels), "run_ids": r["run_ids"],
         }  # fmt: skip
-        row["statistic"] = statistic_text(test, row, {**labels, test.y: _label(str(r["judged"]), labels)})
+        row["statistic"] = statistic_text(test, row, {**labels, test.y: row["judged_label"]})
         out.append(row)
     return pd.DataFrame(out, columns=TEST_COLUMNS)
 
@@ -307,7 +310,7 @@ def default_combine(g: pd.DataFrame) -> tuple[str, str]:
         head = f"all {len(g)} tests hold"
     else:
         first = g[g["verdict"] == verdict].iloc[0]
-        head = f"decided by {_label(str(first['judged']))}: {verdict}" + (f" ({first['why']})" if first["why"] else "")
+        head = f"decided by {first['judged_label']}: {verdict}" + (f" ({first['why']})" if first["why"] else "")
     rest = "; ".join(
         s + (f" ({w})" if v == HOLDS and w else "" if v == HOLDS else f" ({v}{': ' + w if w else ''})")
         for s, v, w in zip(g["statistic"], g["verdict"], g["why"])
@@ -328,7 +331,8 @@ def claim_table(tests: pd.DataFrame, claims: Iterable[Claim] = ()) -> pd.DataFra
     rows = []
     for (claim, group), g in tests.groupby(["claim", "group"], sort=False):
         verdict, evidence = custom.get(claim, default_combine)(g)
-        runs, conv = int(g["runs"].max()), int(g["converged"].max())
+        ids = set().union(*(str(s).split() for s in g["run_ids"].fillna("")))  # every run the claim's tests read
+        runs, conv = len(ids), sum(i.endswith("*") for i in ids)
         rows.append(
             {
                 "claim": claim,
