@@ -250,3 +250,21 @@ def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err == "error: reproduce target 'architectures' has no 'standard' preset yet; it has: quick, full\n"
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
+    """The tiny runs never converge (20 steps): every ok run is left out, by LR, beside the verdict table."""
+    import pandas as pd
+
+    from largelr.report.collect import load_results
+    from largelr.report.reproduce_page import write_target_report
+
+    study = tiny_reports["headline"].parent
+    runs = load_results(study)
+    ok = runs[runs["status"] == "ok"]
+    out = write_target_report(study, load_target("headline"), tmp_path / "r", converged_only=True)
+    md = (out / "report.md").read_text()
+    per_lr = "; ".join(f"LR {lr:g}: {n}" for lr, n in ok.groupby("cfg.optim.lr").size().items())
+    assert f"Converged runs only: 0 ok runs used; left out, not converged ({len(ok)}): {per_lr}." in md
+    assert set(pd.read_csv(out / "verdicts.csv")["outcome"]) == {"inconclusive"}

@@ -239,8 +239,9 @@ def test_claims_keep_their_order_columns_and_their_own_axis():
     assert list(claim_table(out)["claim"]) == ["b"] * 3 + ["c"] + ["a"] * 5  # input order, not sorted
     assert list(claim_table(out.iloc[0:0]).columns) == ["claim", "statement", "setting", "verdict", "outcome",
                                                         "evidence"]  # fmt: skip
-    empty = evaluate_claims(df.iloc[0:0], [by_lr])
-    assert empty.empty and list(empty.columns) == TEST_COLUMNS
+    empty = evaluate_claims(df.iloc[0:0], [by_lr])  # no runs: the claim is still there, and says why
+    assert list(empty.columns) == TEST_COLUMNS
+    assert empty[["group", "verdict", "why", "n"]].values.tolist() == [["all runs", INCONCLUSIVE, "no ok runs", 0]]
 
 
 def test_measure_reads_the_smallest_effect_from_the_key_or_the_caller():

@@ -207,7 +207,8 @@ def run_target(
 
     With ``report_only`` nothing runs: the report is written from the runs already finished (e.g. while a
     long reproduce is still going, or after it was interrupted). ``converged_only`` bases the verdicts on the
-    runs that converged.
+    runs that converged; the ``standard`` preset always does (its point is the comparison at convergence), and
+    its verdict cells count the runs left out.
 
     Returns the report directory (``out/report``). Wall time, preset and target are recorded in the
     study's reproduce note (``store.write_note``), which the report's provenance shows.
@@ -219,6 +220,7 @@ def run_target(
     target = load_target(name)
     configs = target.configs(preset)
     out = Path(out or Path("runs") / "reproduce" / target.name)
+    converged_only = converged_only or preset == "standard"
     if report_only:
         return write_target_report(out, target, converged_only=converged_only)
     for m in target.missing():

@@ -256,9 +256,10 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     from largelr.report.sections import analysed
     from largelr.reproduce import labels as key_labels
 
-    df = load_results(study)
+    full = load_results(study)
     hist = load_histories(study) if callable(target.ns.get("derive")) else pd.DataFrame()
-    df = analysed(target.derive(df, hist), converged_only)
+    df = analysed(target.derive(full, hist), converged_only)
+    left = full[~full["run_id"].isin(df["run_id"])]
     labels = {**key_labels(), **target.ns.get("LABELS", {})}
     claims = target.claim_specs(df)
     tests = evaluate_claims(df, claims, labels, sesoi=target.ns.get("SESOI", {}))
@@ -271,9 +272,9 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
         *(f"Skipped here: {m}" for m in target.missing()),
     ]
     if converged_only:
-        notes.append(
-            f"Converged runs only (--converged-only): {int(df['converged'].astype(bool).sum())} of the ok runs."
-        )
+        per_lr = "; ".join(f"LR {lr:g}: {n}" for lr, n in left.groupby(LR).size().items()) or "none"
+        notes.append(f"Converged runs only: {int((df['status'] == 'ok').sum())} ok runs used; left out, not "
+                     f"converged ({len(left)}): {per_lr}.")  # fmt: skip
     rules = [c.rule for c in claims if c.rule]
     caption = " ".join([RULE, *rules, "Data: verdicts.csv (one row per claim and setting), tests.csv (every test)."])
     head = Section("Verdicts", "\n\n".join(notes), table=table.drop(columns="outcome"), caption=caption)

@@ -85,10 +85,12 @@ def _rows_of(table: pd.DataFrame, run_ids: pd.Series) -> pd.DataFrame:
 
 def analysed(df: pd.DataFrame, converged_only: bool) -> pd.DataFrame:
     """The runs the claims use: with ``converged_only`` the ok runs that converged (failed and diverged
-    runs stay, so plots still mark them; statistics only ever use ok runs)."""
+    runs stay, so plots still mark them; statistics only ever use ok runs), and runs whose config asks for a
+    fixed budget (``train.until=budget``: compared after the same number of steps by design)."""
     if not converged_only:
         return df
-    return df[(df["status"] != "ok") | df["converged"].astype(bool)]
+    budget = df["cfg.train.until"] == "budget" if "cfg.train.until" in df else False
+    return df[(df["status"] != "ok") | df["converged"].astype(bool) | budget]
 
 
 def convergence_text(df: pd.DataFrame, converged_only: bool) -> str:

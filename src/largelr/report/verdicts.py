@@ -207,6 +207,7 @@ def evaluate_claims(
         else:
             groups = split_groups(sub, axis=claim.axis) if len(sub) else []
             triples = [(g.label, g.df, t) for g in groups for t in claim.tests]
+            triples = triples or [("all runs", sub, t) for t in claim.tests]  # no runs: said, not left out
         for label, gdf, test in triples:
             m = measure(gdf, test, sesoi)
             rows.append({"claim": claim.id, "claim_text": claim.text, "group": label, "test": test, **m})
@@ -246,7 +247,7 @@ def _outcome(r, test: Check, tr, p_adj: float, p_min_adj: float, tost_adj: float
     if r.get("constant"):
         return INCONCLUSIVE, "y is constant"
     if tr is None:
-        return INCONCLUSIVE, "too few runs"
+        return INCONCLUSIVE, "too few runs" if r["runs"] else "no ok runs"
     o = stats.decide(tr, test.expect, p_adj, p_min_adj, tost_adj, r["delta"], alpha)
     why = o.reason
     if o.verdict == HOLDS and r["delta"] is not None and abs(tr.change) < r["delta"]:
