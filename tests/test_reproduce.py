@@ -268,3 +268,17 @@ def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
     per_lr = "; ".join(f"LR {lr:g}: {n}" for lr, n in ok.groupby("cfg.optim.lr").size().items())
     assert f"Converged runs only: 0 ok runs used; left out, not converged ({len(ok)}): {per_lr}." in md
     assert set(pd.read_csv(out / "verdicts.csv")["outcome"]) == {"inconclusive"}
+
+
+def test_results_page_of_the_standard_preset_says_which_targets_have_none(tmp_path):
+    from largelr.report.results_page import write_results
+
+    page = write_results(tmp_path / "runs", tmp_path / "docs" / "results-standard.md", "standard").read_text()
+    assert page.startswith("# Results of the standard presets, as they came out here")
+    for name in target_names():
+        t = load_target(name)
+        if "standard" not in t.cost:
+            assert f"**No standard preset yet** (this target has: {', '.join(t.cost)})." in page
+        else:  # nothing has run under tmp_path: pending, with the command that runs it
+            block = page[page.index(f"## {name} (") :]
+            assert f"Command: `largelr reproduce {name} --preset standard --jobs 2`" in block
