@@ -98,8 +98,17 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     # the run directory exists, so a bad config leaves nothing behind
     data = build_dataset(cfg.data, seed=cfg.seeds.data).to(device)
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
-    with torch.device("meta"):  # a model the data cannot feed (a CNN on vectors) fails here too, allocating nothing
-        check_model_size(cfg, build_model(cfg.model, data.input_shape, data.num_classes), device)
+    try:
+        with torch.device("meta"):  # a model the data cannot feed (a CNN on vectors) fails here, allocating nothing
+            model = build_model(cfg.model, data.input_shape, data.num_classes)
+    except (RuntimeError, OverflowError) as e:
+        if "overflow" not in str(e).lower():
+            raise
+        raise ConfigError(
+            f"model {cfg.model.name!r} with model.kwargs={cfg.model.kwargs} is too large to build at all (a weight's "
+            f"size overflows: {str(e).splitlines()[0][:100]}); choose a smaller width or depth"
+        ) from None
+    check_model_size(cfg, model, device)
     try:
         lease = leases.claim(rd)
         if lease is None:
