@@ -173,15 +173,14 @@ def test_damage_of_any_shape_is_named_by_status_report_and_repair(capsys, study,
     assert not bad.exists() and good.exists() and (tmp_path / "copy").exists()
 
 
-def test_verify_finds_weights_of_another_model(capsys, study, tmp_path):
+def test_verify_finds_weights_of_another_model(capsys, study, tmp_path, make_cfg):
     """A model.pt holding another model's tensors used to pass --verify (it only checked for a dict)."""
     import torch
 
-    from conftest import tiny_config
     from largelr.runner import execute
 
     a, b = store.run_dirs(study)
-    wide = tiny_config("model.kwargs.width=48")
+    wide = make_cfg("model.kwargs.width=48")
     execute(wide, tmp_path / "other")
     shutil.copy(store.run_dir(tmp_path / "other", wide) / store.WEIGHTS, a / store.WEIGHTS)
     assert store.verify_run(a) == []  # the shallow check sees a file

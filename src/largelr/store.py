@@ -177,8 +177,11 @@ def save_weights(rd: Path, state_dict: dict[str, Any]) -> None:
 
 
 def finalize(rd: Path, result: dict[str, Any], env_updates: dict[str, Any]) -> None:
-    """Write result.json, add end time etc. to env.json, drop the checkpoint, then DONE (last)."""
+    """Write result.json, add end time etc. to env.json, drop the checkpoint, then DONE (last). A run with
+    no evaluation row gets an empty history.jsonl: a finished run holds every file in STORE_FILES."""
     write_json(rd / RESULT, result)
+    if not os.path.lexists(rd / HISTORY):
+        atomic_write(rd / HISTORY, "")
     env = read_json(rd / ENV)
     write_json(rd / ENV, {**env, **env_updates})
     (rd / CHECKPOINT).unlink(missing_ok=True)
