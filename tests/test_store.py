@@ -105,7 +105,9 @@ def test_finalize_writes_result_then_env_then_done_last(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store, "atomic_write", recording)
     store.finalize(rd, {"status": "ok", "x": math.nan}, {"end": 2})
-    assert written == [store.RESULT, store.ENV, store.DONE]
+    # no evaluation row was appended: an empty history.jsonl, so the finished run holds every required file
+    assert written == [store.RESULT, store.HISTORY, store.ENV, store.DONE]
+    assert (rd / store.HISTORY).read_text() == "" and store.read_history(rd) == []
     assert store.read_json(rd / store.ENV) == {"start": 1, "end": 2}  # updated, not replaced
     assert store.read_json(rd / store.RESULT) == {"status": "ok", "x": None}
     assert (rd / store.DONE).read_text() == "" and store.status(rd) == "done"
@@ -116,7 +118,7 @@ def test_finalize_that_fails_midway_leaves_the_run_incomplete(tmp_path):
     with pytest.raises(TypeError):
         store.finalize(rd, {"status": "ok"}, {"end": object()})  # env.json cannot be written
     assert store.status(rd) == "incomplete"
-    assert sorted(p.name for p in rd.iterdir()) == sorted([store.CONFIG, store.ENV, store.RESULT])
+    assert sorted(p.name for p in rd.iterdir()) == sorted([store.CONFIG, store.ENV, store.HISTORY, store.RESULT])
 
 
 def test_status_and_begin(tmp_path):

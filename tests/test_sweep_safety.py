@@ -102,10 +102,13 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
     out = tmp_path / "study"
     cmd = sweep_cmd(out, "--jobs", "2", "--set", "train.steps=20000", "--set", "train.eval_every=1000")
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Wait until both runs are provably training: a lease is held before training starts (the dataset is
+    # built, the directory cleared), when a SIGTERM cannot checkpoint yet; the step-0 history row is
+    # written inside train(), after the checkpoint's signal handler is installed.
     deadline = time.time() + 300
     held: list[dict] = []
     while len(held) < 2 and time.time() < deadline:
-        held = [x for x in (leases.read_lease(rd / store.LEASE) for rd in out.glob("*/")) if x] if out.exists() else []
+        held = [x for rd in (out.glob("*/") if out.exists() else []) if (x := training_lease(rd))]
         time.sleep(0.2)
     assert len(held) == 2, "both workers should be training"
     pids = [x["pid"] for x in held]
@@ -117,6 +120,13 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
         time.sleep(0.1)
     assert not any(alive(p) for p in pids), "workers outlived their driver"
     assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+
+
+def training_lease(rd: Path) -> dict | None:
+    """The lease of a run whose training is under way (a history row written), else None."""
+    lease = leases.read_lease(rd / store.LEASE)
+    history = rd / store.HISTORY
+    return lease if lease and history.is_file() and history.stat().st_size > 0 else None
 
 
 def trainer_pid(rd: Path) -> int:

@@ -105,6 +105,8 @@ def resolve_config(path: str | None, overrides: list[str]) -> config_mod.RunConf
             cfg = config_mod.from_dict(json.loads(sys.stdin.read()), where="<stdin>")
         except json.JSONDecodeError as e:
             raise UserError(f"<stdin>: not valid JSON ({e.msg})") from None
+        except RecursionError:
+            raise UserError("<stdin>: not a config (JSON nested too deeply)") from None
     elif path:
         cfg = config_mod.load_json(path)
     else:
@@ -112,10 +114,21 @@ def resolve_config(path: str | None, overrides: list[str]) -> config_mod.RunConf
     return config_mod.apply_overrides(cfg, overrides)
 
 
+def out_dir(value: str | None, flag: str = "--out") -> Path | None:
+    """``--out`` as a Path (None when not given); UserError for an empty or blank value, which would
+    otherwise mean the current directory."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise UserError(f"{flag} must name a directory, got {value!r} (use {flag} . for the current directory)")
+    return Path(value)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from largelr.runner import execute, summary_line
     from largelr.validate import check_config
 
+    out_dir(args.out)
     cfg = check_config(resolve_config(args.config, args.overrides))
     result = execute(cfg, args.out, force=args.force)
     print(summary_line(cfg, result))
@@ -126,18 +139,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from largelr.sweep import load_experiment, run_sweep
 
+    given = out_dir(args.out)
     exp = load_experiment(args.experiment, args.overrides)
-    out = Path(args.out or Path("runs") / exp.name)
+    out = given or Path("runs") / exp.name
     log.info("experiment %s: %d runs -> %s", exp.name, len(exp.configs), out)
-    check_ids(out)
-    s = run_sweep(exp.configs, out, executor=args.executor, options=args, progress=not args.no_progress)
+    outdated = outdated_ids(out)
+    configs = [c for c in exp.configs if config_mod.run_id(c) not in outdated]
+    s = run_sweep(configs, out, executor=args.executor, options=args, progress=not args.no_progress)
     done_now = sum(s.statuses.values())
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s.statuses.items()))
     print(f"{s.total} runs: {s.skipped} already done, {done_now} run now" + (f" ({counts})" if counts else ""))
     rc = 0
+    if len(configs) < len(exp.configs):
+        print(
+            f"{len(exp.configs) - len(configs)} runs are stored under an outdated run id (written by an older "
+            f"largelr) and were not redone; rename them with: largelr status {out} --fix-ids"
+        )
+        rc = 1
     if s.damaged:
         print(
-            f"{len(s.damaged)} finished runs are damaged and were not redone ({', '.join(s.damaged[:5])}"
+            f"{len(s.damaged)} runs are damaged and were not redone ({', '.join(s.damaged[:5])}"
             f"{', ...' if len(s.damaged) > 5 else ''}): see `largelr status {out}`, then `largelr repair {out}`."
         )
         rc = 1
@@ -159,27 +180,24 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return rc
 
 
-def run_health(study: str, deep: bool) -> tuple[list[Path], dict[Path, list[str]]]:
-    """(all run directories, {damaged run directory: problems}) of a results directory."""
+def run_health(study: str, deep: bool, allow_empty: bool = False) -> tuple[list[Path], dict[Path, list[str]]]:
+    """(all run directories, {damaged run directory: problems}) of a results directory; UserError when it
+    is not one (missing, unreadable, or no run directory in it, unless ``allow_empty``)."""
     from largelr import store
 
-    dirs = store.run_dirs(study)
+    dirs = store.run_dirs(study) if allow_empty else store.require_study(study)
     return dirs, {d: p for d in dirs if (p := store.verify_run(d, deep=deep))}
 
 
-def check_ids(out: Path) -> None:
-    """Refuse to sweep into a directory holding runs under an outdated id that a sweep would redo."""
+def outdated_ids(out: Path) -> set[str]:
+    """Current run ids stored in ``out`` only under an outdated id: a sweep skips them (each blocks only
+    itself) and says how to rename them."""
     from largelr import store
 
     if not out.is_dir():
-        return
+        return set()
     outdated, _ = store.id_check(out)
-    redo = [rd for rd, rid in outdated.items() if not (out / rid).exists()]
-    if redo:
-        raise UserError(
-            f"{len(redo)} runs in {out} are stored under an outdated run id (written by an older largelr) "
-            f"and would be redone; rename them first with: largelr status {out} --fix-ids"
-        )
+    return {rid for rid in outdated.values() if not (out / rid).exists()}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -189,12 +207,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from largelr import leases, store
     from largelr.sweep.runner import progress_counts
 
+    empty_ok = bool(args.experiment) and (not Path(args.dir).exists() or not any(Path(args.dir).iterdir()))
     if args.fix_ids:
         for rd, rid in store.id_check(args.dir)[0].items():
             new = store.rename_to_current_id(rd)
             print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
-    dirs, damaged = run_health(args.dir, args.verify)
-    states = {rid: st for rid, st in leases.study_states(args.dir).items() if Path(args.dir) / rid not in damaged}
+    if empty_ok and not Path(args.dir).exists():
+        dirs, damaged = [], {}
+    else:
+        dirs, damaged = run_health(args.dir, args.verify, allow_empty=empty_ok)
+    ids = [d.name for d in dirs]
+    states = {rid: st for rid, st in leases.study_states(args.dir, ids).items() if Path(args.dir) / rid not in damaged}
     if args.experiment:
         from largelr.sweep import load_experiment
 
@@ -219,7 +242,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"damaged {d}: {'; '.join(problems)}")
     if damaged:
         print(f"`largelr repair {args.dir}` deletes the damaged runs so the next sweep redoes them")
-    outdated, dups = store.id_check(args.dir)
+    outdated, dups = store.id_check(args.dir) if dirs else ({}, {})
     for rd, rid in outdated.items():
         print(f"outdated {rd}: its config.json hashes to {rid}, not to the directory name")
     if outdated:
@@ -238,6 +261,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from largelr.report import write_report
 
+    out_dir(args.out)
     out = write_report(args.dir, args.out, converged_only=args.converged_only, strict=args.strict)
     if (out / "verdicts.csv").is_file():
         import pandas as pd
@@ -250,7 +274,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    import shutil
+    from largelr import store
 
     _, damaged = run_health(args.dir, args.verify)
     if not damaged:
@@ -266,10 +290,15 @@ def cmd_repair(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
+    failed = []
     for d in damaged:
-        shutil.rmtree(d)
-    print(f"deleted {len(damaged)} damaged runs; the next sweep redoes them")
-    return 0
+        try:
+            store.remove_run(d)
+        except OSError as e:  # go on with the others; say which could not be deleted
+            failed.append(d)
+            print(f"could not delete {d}: {e.strerror or e}")
+    print(f"deleted {len(damaged) - len(failed)} damaged runs; the next sweep redoes them")
+    return 1 if failed else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -317,6 +346,13 @@ def main(argv: list[str] | None = None) -> int:
     except Preempted as e:
         print(f"interrupted: {e}; the same command resumes the run from it", file=sys.stderr)
         return 143
+    except OSError as e:  # a full disk or a read-only target while writing: no traceback
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("error: the input is nested too deeply to be read", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: runs in flight are incomplete and will be redone by the same command", file=sys.stderr)
         return 130

@@ -49,16 +49,47 @@ def run_data_command(args: argparse.Namespace) -> int:
     elif args.data_command == "show":
         print(describe(build_from_overrides(args.name, args.overrides)))
     elif args.data_command == "preview":
+        check_preview_args(args.out, args.per_group)
         out = preview(
             build_from_overrides(args.name, args.overrides), args.out, split=args.split, per_group=args.per_group
         )
         print(out)
     elif args.data_command == "download":
         from largelr.data.download import download
+        from largelr.store import check_writable
 
+        if not args.dir.strip():
+            raise ConfigError("--dir must name a directory, got ''")
+        check_writable(args.dir, "--dir")
         for path in download(args.name, args.dir):
             print(path)
     return 0
+
+
+MAX_PER_GROUP = 64  # samples per (y, s) cell a preview grid shows at most
+
+
+def check_preview_args(out: str, per_group: int) -> None:
+    """Before any dataset is built: ``--per-group`` in [1, MAX_PER_GROUP], ``--out`` an image file name
+    with a format matplotlib writes (not a directory, not a name without an extension, which matplotlib
+    would silently turn into ``OUT.png``), in a directory that can be written."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from largelr.store import check_writable
+
+    if not 1 <= per_group <= MAX_PER_GROUP:
+        raise ConfigError(f"--per-group must be between 1 and {MAX_PER_GROUP} samples per (y, s) cell, got {per_group}")
+    path = Path(out)
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if not out.strip() or path.is_dir():
+        raise ConfigError(f"--out must be an image file such as grid.png, got {out!r}, a directory")
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in formats:
+        raise ConfigError(
+            f"--out {out!r}: {'no' if not fmt else 'unknown'} image format{f' {fmt!r}' if fmt else ''}; "
+            f"end the name with one of {', '.join('.' + f for f in formats)}"
+        )
+    check_writable(path.parent, "--out's directory")
 
 
 def list_datasets() -> str:

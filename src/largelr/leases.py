@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from largelr.store import DONE, FAILED, LEASE, run_dirs
+from largelr.errors import UserError
+from largelr.store import DONE, FAILED, LEASE, check_run_dir, odd_entry, run_dirs
 
 LEASE_TIMEOUT = 120.0  # seconds without a heartbeat after which a lease is stale and may be taken over
 HEARTBEAT_EVERY = 15.0  # seconds between heartbeats (the lease file's mtime is touched)
@@ -62,13 +63,15 @@ class Lease:
 
 
 def read_lease(path: Path) -> dict[str, Any] | None:
-    """The lease's JSON plus ``heartbeat`` (its mtime); None when there is no (complete) lease file."""
+    """The lease's JSON plus ``heartbeat`` (its mtime); None when there is no (complete, regular) lease file."""
+    if odd_entry(path, "file"):  # a link, directory or fifo is never followed or opened
+        return None
     try:
         info = json.loads(path.read_text())
         if not isinstance(info, dict):  # not a lease any worker wrote: treat it as being written
             return None
         info["heartbeat"] = path.stat().st_mtime
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
     return info
 
@@ -100,6 +103,7 @@ def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
     import time
     import uuid
 
+    check_run_dir(rd)  # a link is never followed: the lease would land outside the store
     rd.mkdir(parents=True, exist_ok=True)
     path = rd / LEASE
     info = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "claimed": time.time()}
@@ -107,6 +111,9 @@ def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
+            odd = odd_entry(path, "file")
+            if odd:
+                raise UserError(f"{path} {odd}: damaged; remove that entry to redo the run") from None
             held = read_lease(path)
             if held is None:  # being written (its holder is between open and write) or just released
                 time.sleep(0.05)
@@ -129,17 +136,24 @@ def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
                 return None
             aside.unlink(missing_ok=True)
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(info))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(info))
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:  # e.g. a full disk: leave no empty lease that would block the run
+            path.unlink(missing_ok=True)
+            raise
         return Lease(path, info)
     return None
 
 
 def run_state(rd: Path, timeout: float = LEASE_TIMEOUT) -> str:
     """ "done", "running" (fresh lease), "stale" (lease without heartbeat), "failed" (raised, not retried
-    yet), "incomplete" or "missing": what a progress bar and ``largelr status`` show."""
+    yet), "incomplete", "missing" or "damaged" (not a real directory: never read through): what a progress
+    bar and ``largelr status`` show."""
+    if odd_entry(rd, "dir"):
+        return "damaged"
     if (rd / DONE).is_file():
         return "done"
     lease = read_lease(rd / LEASE)

@@ -16,7 +16,7 @@ import torch
 
 from largelr import leases, provenance, store
 from largelr.config import RunConfig, run_id
-from largelr.errors import UserError
+from largelr.errors import ConfigError, UserError
 from largelr.validate import check_config
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,29 @@ def setup_torch() -> None:
     torch.backends.cudnn.benchmark = False
     if "LARGELR_THREADS" in os.environ:
         torch.set_num_threads(int(os.environ["LARGELR_THREADS"]))
+
+
+TRAIN_BYTES_PER_PARAM = 16  # float32 weights, gradients, optimizer state and one copy (metrics, pruning)
+
+
+def memory_bytes(device: torch.device) -> int:
+    """Memory a run can use on ``device``: the GPU's total memory, or this machine's physical memory."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_model_size(cfg: RunConfig, model: torch.nn.Module, device: torch.device) -> None:
+    """ConfigError when training ``model`` (built on the meta device) cannot fit in ``device``'s memory:
+    refused before anything is allocated, with the estimate."""
+    n = sum(p.numel() for p in model.parameters())
+    need, have = n * TRAIN_BYTES_PER_PARAM, memory_bytes(device)
+    if need > have:
+        raise ConfigError(
+            f"model {cfg.model.name!r} with model.kwargs={cfg.model.kwargs} has {n:,} parameters: training it needs "
+            f"about {need / 2**30:,.1f} GiB ({TRAIN_BYTES_PER_PARAM} bytes per parameter), more than the "
+            f"{have / 2**30:,.1f} GiB of {device}; choose a smaller width or depth"
+        )
 
 
 class RunBusy(UserError):
@@ -64,6 +87,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
 
     check_config(cfg)
     rd = store.run_dir(study, cfg)
+    store.check_run_dir(rd)  # a link, file or fifo in place of the run's directory: damage, never followed
     if store.status(rd) == "done" and not force:
         log.info("run %s already done, skipping", rd.name)
         return store.load_run(rd)["result"]
@@ -74,18 +98,37 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     # the run directory exists, so a bad config leaves nothing behind
     data = build_dataset(cfg.data, seed=cfg.seeds.data).to(device)
     plan_metrics(cfg.eval.metrics, data)  # a metric the dataset cannot support fails before training
-    with torch.random.fork_rng(devices=[]):  # a model the data cannot feed (a CNN on vectors) fails here too
-        build_model(cfg.model, data.input_shape, data.num_classes)
-    lease = leases.claim(rd)
-    if lease is None:
-        held = leases.read_lease(rd / store.LEASE) or {}
-        raise RunBusy(f"run {rd.name} is being trained by {held.get('host')} pid {held.get('pid')}; skipped")
-    with lease:
-        if store.status(rd) == "done":
-            if not force:
-                return store.load_run(rd)["result"]
-            (rd / store.DONE).unlink()
-        return _train_and_store(cfg, data, rd, lease, device, resume=not force)
+    try:
+        with torch.device("meta"):  # a model the data cannot feed (a CNN on vectors) fails here, allocating nothing
+            model = build_model(cfg.model, data.input_shape, data.num_classes)
+    except (RuntimeError, OverflowError) as e:
+        if "overflow" not in str(e).lower():
+            raise
+        raise ConfigError(
+            f"model {cfg.model.name!r} with model.kwargs={cfg.model.kwargs} is too large to build at all (a weight's "
+            f"size overflows: {str(e).splitlines()[0][:100]}); choose a smaller width or depth"
+        ) from None
+    check_model_size(cfg, model, device)
+    try:
+        lease = leases.claim(rd)
+        if lease is None:
+            held = leases.read_lease(rd / store.LEASE) or {}
+            raise RunBusy(f"run {rd.name} is being trained by {held.get('host')} pid {held.get('pid')}; skipped")
+        with lease:
+            if store.status(rd) == "done":
+                if not force:
+                    return store.load_run(rd)["result"]
+                (rd / store.DONE).unlink()
+            return _train_and_store(cfg, data, rd, lease, device, resume=not force)
+    except OSError as e:  # a full disk, a lost mount, a permission changed mid-run
+        raise StoreWriteError(
+            f"run {rd} stopped: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}; it is left incomplete "
+            "(no DONE, no lease) and the same command redoes it once the cause is fixed"
+        ) from None
+
+
+class StoreWriteError(UserError):
+    """An OSError (e.g. ENOSPC, disk full) while a run wrote its directory; the run is left incomplete."""
 
 
 def _train_and_store(cfg: RunConfig, data, rd: Path, lease: leases.Lease, device, resume: bool) -> dict[str, Any]:

@@ -20,10 +20,12 @@ write it (``claim``). Status comes only from the filesystem. Nobody else builds 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,10 +53,53 @@ def run_dir(study: str | Path, cfg: RunConfig) -> Path:
 
 
 def status(rd: Path) -> str:
-    """ "missing" (never started), "incomplete" (started, not finished or interrupted) or "done"."""
+    """ "missing" (never started), "incomplete" (started, not finished or interrupted), "done", or
+    "damaged" (the run's entry is a symbolic link, a file or a fifo, not a directory: never followed)."""
+    if odd_entry(rd, "dir"):
+        return "damaged"
     if (rd / DONE).is_file():
         return "done"
     return "incomplete" if rd.exists() else "missing"
+
+
+_KINDS = {stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+          stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}  # fmt: skip
+
+
+def odd_entry(path: Path, want: str = "file") -> str | None:
+    """What is wrong with ``path`` as a store entry that should be a ``want`` ("file": a regular file,
+    "dir": a directory), or None when it is one or is absent. Looks with ``lstat``: never follows a
+    link and never opens the entry (a fifo would block a reader).
+
+    >>> odd_entry(Path("/dev/null"))
+    'is a character device, not a regular file'
+    """
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):  # absent (under a file, nothing can be)
+        return None
+    except OSError as e:
+        return f"cannot be examined ({e.strerror})"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"is a symbolic link (to {target}); the store never follows links"
+    kind = _KINDS.get(stat.S_IFMT(st.st_mode), "special file")
+    expected = "regular file" if want == "file" else "directory"
+    return None if kind == expected else f"is a {kind}, not a {expected}"
+
+
+def check_run_dir(rd: Path) -> None:
+    """Raise UserError unless ``rd`` is a real directory or absent: a run directory that is a link (which
+    could point out of the store), a file or a fifo is damage, reported and never written through."""
+    odd = odd_entry(rd, "dir")
+    if odd:
+        raise UserError(
+            f"run directory {rd} {odd}: damaged; nothing was written through it "
+            f"(`largelr repair {rd.parent}` removes the entry, never what a link points to)"
+        )
 
 
 def sanitize(obj: Any) -> Any:
@@ -98,6 +143,7 @@ def begin(
 ) -> None:
     """Start a run under ``lease`` (None: a store nobody else writes): clear what an earlier attempt left
     (but the lease and, when resuming, the checkpoint), then write config.json and env.json."""
+    check_run_dir(rd)
     if status(rd) == "done":
         raise RuntimeError(f"{rd} is already done")
     rd.mkdir(parents=True, exist_ok=True)
@@ -131,8 +177,11 @@ def save_weights(rd: Path, state_dict: dict[str, Any]) -> None:
 
 
 def finalize(rd: Path, result: dict[str, Any], env_updates: dict[str, Any]) -> None:
-    """Write result.json, add end time etc. to env.json, drop the checkpoint, then DONE (last)."""
+    """Write result.json, add end time etc. to env.json, drop the checkpoint, then DONE (last). A run with
+    no evaluation row gets an empty history.jsonl: a finished run holds every file in STORE_FILES."""
     write_json(rd / RESULT, result)
+    if not os.path.lexists(rd / HISTORY):
+        atomic_write(rd / HISTORY, "")
     env = read_json(rd / ENV)
     write_json(rd / ENV, {**env, **env_updates})
     (rd / CHECKPOINT).unlink(missing_ok=True)
@@ -140,22 +189,37 @@ def finalize(rd: Path, result: dict[str, Any], env_updates: dict[str, Any]) -> N
     atomic_write(rd / DONE, "")
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file; a missing or corrupt file is a UserError naming the file."""
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a store file; UserError when it is missing, not a regular file (a link, directory or
+    fifo: never followed or opened) or unreadable."""
+    odd = odd_entry(path, "file")
+    if odd:
+        raise UserError(f"{path}: {odd} (the run directory is damaged; `largelr repair` removes it)")
     try:
-        return json.loads(path.read_text())
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: file is missing (the run directory is damaged; delete it to redo the run)") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror})") from None
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file; a missing, unreadable or corrupt file is a UserError naming the file."""
+    data = read_bytes(path)
+    try:
+        return json.loads(data.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: corrupt JSON ({e}); delete the run directory to redo the run") from None
+    except RecursionError:
+        raise UserError(f"{path}: corrupt JSON (nested too deeply); delete the run directory to redo the run") from None
 
 
 def read_history(rd: Path) -> list[dict[str, Any]]:
     path = rd / HISTORY
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
     try:
-        text = path.read_text()
+        text = read_bytes(path).decode()
     except UnicodeDecodeError:
         raise UserError(f"{path}: corrupt (not UTF-8 text)") from None
     rows = []
@@ -164,6 +228,8 @@ def read_history(rd: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"{path}:{i}: corrupt JSON line ({e.msg})") from None
+        except RecursionError:
+            raise UserError(f"{path}:{i}: corrupt JSON line (nested too deeply)") from None
         if not isinstance(row, dict):  # found by the fuzzer: a line "0" is valid JSON but not a row
             raise UserError(f"{path}:{i}: corrupt line (a JSON object expected, got {type(row).__name__})")
         rows.append(row)
@@ -173,6 +239,9 @@ def read_history(rd: Path) -> list[dict[str, Any]]:
 def load_weights(rd: Path) -> dict[str, Any]:
     import torch
 
+    odd = odd_entry(rd / WEIGHTS, "file")
+    if odd:
+        raise UserError(f"{rd / WEIGHTS}: {odd}")
     return torch.load(rd / WEIGHTS, map_location="cpu", weights_only=True)
 
 
@@ -195,15 +264,63 @@ STORE_FILES = (CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE)  # what a finished r
 RUN_MARKS = (*STORE_FILES, LEASE, CHECKPOINT, FAILED)  # any of them makes a directory a run's
 
 
+def looks_like_run_id(name: str) -> bool:
+    """Whether ``name`` has the shape of a run id (16 lowercase hex digits), as every run directory does."""
+    return len(name) == 16 and all(c in "0123456789abcdef" for c in name)
+
+
 def run_dirs(study: str | Path) -> list[Path]:
     """All run directories (finished, unfinished, claimed, failed or damaged) of a study, sorted by name.
 
-    A run directory is one holding any file a run writes (``report/``, ``_logs/`` and ``_queue/`` hold none).
+    A run directory is a real directory holding any entry a run writes (``report/``, ``_logs/`` and
+    ``_queue/`` hold none). An entry named like a run id that is not a real directory (a symbolic link,
+    a file, a fifo), and a link to a directory holding run files, are listed too: they are damage
+    (``store.status`` says "damaged"), listed so that status, report and repair name them.
     """
     study = Path(study)
     if not study.is_dir():
         raise UserError(f"results directory not found: {study}")
-    return sorted(p for p in study.iterdir() if p.is_dir() and any((p / f).is_file() for f in RUN_MARKS))
+    try:
+        entries = list(study.iterdir())
+    except OSError as e:
+        raise UserError(f"results directory {study} cannot be read ({e.strerror})") from None
+    out = []
+    for p in entries:
+        if odd_entry(p, "dir") is None:
+            if any(os.path.lexists(p / f) for f in RUN_MARKS):
+                out.append(p)
+        elif looks_like_run_id(p.name) or (p.is_symlink() and _has_marks(p)):
+            out.append(p)
+    return sorted(out)
+
+
+def _has_marks(p: Path) -> bool:
+    try:
+        return p.is_dir() and any(os.path.lexists(p / f) for f in RUN_MARKS)
+    except OSError:
+        return False
+
+
+def remove_run(rd: Path) -> None:
+    """Delete a run's entry from its study (``largelr repair``): a link, file or fifo is unlinked (never
+    what a link points to); a real directory is removed with what it holds (``shutil.rmtree`` unlinks
+    links inside it without following them)."""
+    if odd_entry(rd, "dir"):
+        os.unlink(rd)
+    elif os.path.lexists(rd):
+        shutil.rmtree(rd)
+
+
+def require_study(study: str | Path) -> list[Path]:
+    """The run directories of ``study``; UserError when it is missing, unreadable or holds no run (a
+    directory that is not a results directory: status and repair refuse it rather than report "0 runs")."""
+    dirs = run_dirs(study)
+    if not dirs:
+        raise UserError(
+            f"{study} is not a results directory: it holds no run directories (a sweep or `largelr run --out` "
+            "writes them: DIR/<run id>/config.json, ...)"
+        )
+    return dirs
 
 
 def load_run(rd: Path) -> dict[str, Any]:
@@ -222,8 +339,6 @@ def load_run(rd: Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # checks before writing, and of what was written
-
-RESULT_STATUSES = ("ok", "diverged", "failed")  # what training can end as (largelr.train)
 
 
 def check_writable(path: str | Path, what: str = "output directory") -> None:
@@ -245,75 +360,6 @@ def check_writable(path: str | Path, what: str = "output directory") -> None:
         raise UserError(f"{what} {path}: {probe} is not writable (permission denied or read-only filesystem)")
 
 
-def verify_run(rd: Path, deep: bool = False) -> list[str]:
-    """What is wrong with a finished run directory (empty list: nothing found).
-
-    A run without DONE is unfinished, not damaged (the next sweep redoes it). A finished run needs
-    a valid ``config.json``, ``env.json`` (a JSON object), ``result.json`` (a largelr result with a
-    known status), a readable ``history.jsonl`` if present, and ``model.pt``. ``deep`` also loads
-    ``model.pt``. A config whose hash (``config.run_id``) is not the directory's name is not damage
-    but a run stored under an older id rule: ``id_check`` finds those, ``largelr status --fix-ids``
-    renames them.
-    """
-    if not (rd / DONE).is_file():
-        return []
-    problems: list[str] = []
-    if not (rd / CONFIG).is_file():
-        problems.append(f"{CONFIG} is missing")
-    else:
-        try:
-            config_mod.load_json(rd / CONFIG)
-        except UserError as e:
-            problems.append(f"{CONFIG} is corrupt ({_after_path(e, rd / CONFIG)})")
-    for name in (ENV, RESULT):
-        try:
-            obj = read_json(rd / name)
-        except UserError as e:
-            problems.append(f"{name} is missing" if not (rd / name).is_file() else f"{name} is corrupt ({_reason(e)})")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{name} is not a JSON object")
-        elif name == RESULT:
-            if not isinstance(obj.get("metrics"), dict):
-                problems.append(f"{RESULT} has no 'metrics' object")
-            if obj.get("status") not in RESULT_STATUSES:
-                known = ", ".join(RESULT_STATUSES)
-                problems.append(f"{RESULT} has unknown status {obj.get('status')!r} (known: {known})")
-    try:
-        read_history(rd)
-    except UserError as e:
-        problems.append(f"{HISTORY} is corrupt ({_reason(e)})")
-    if not (rd / WEIGHTS).is_file():
-        problems.append(f"{WEIGHTS} is missing")
-    elif deep:
-        try:
-            weights = load_weights(rd)
-            if not isinstance(weights, dict):
-                raise ValueError(f"holds a {type(weights).__name__}, not a state dict")
-        except Exception as e:  # torch raises many types on a damaged archive
-            first = (str(e).splitlines() or [""])[0][:100]
-            problems.append(f"{WEIGHTS} does not load ({type(e).__name__}: {first})")
-    return problems
-
-
-def _reason(e: Exception) -> str:
-    return str(e).split(": ", 1)[-1][:120]
-
-
-def _after_path(e: Exception, path: Path) -> str:
-    return str(e).replace(f"{path}: ", "")[:160]
-
-
-def damaged_runs(study: str | Path, deep: bool = False) -> dict[Path, list[str]]:
-    """{run directory: problems} for every damaged run of ``study``."""
-    out = {}
-    for rd in run_dirs(study):
-        problems = verify_run(rd, deep=deep)
-        if problems:
-            out[rd] = problems
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # checkpoints, failures, queued configs
 
@@ -332,7 +378,7 @@ def load_checkpoint(rd: Path) -> dict[str, Any] | None:
     """The saved training state, or None (no checkpoint, or an unreadable one: the run starts over)."""
     import torch
 
-    if not (rd / CHECKPOINT).is_file():
+    if not (rd / CHECKPOINT).is_file() or odd_entry(rd / CHECKPOINT, "file"):  # a link is never followed
         return None
     try:
         return torch.load(rd / CHECKPOINT, map_location="cpu", weights_only=True)
@@ -342,8 +388,9 @@ def load_checkpoint(rd: Path) -> dict[str, Any] | None:
 
 def record_failure(rd: Path, text: str) -> None:
     """Keep the traceback of a run that raised (the directory stays without DONE)."""
-    if rd.is_dir():
-        atomic_write(rd / FAILED, text)
+    if odd_entry(rd, "dir") is None and rd.is_dir():
+        with contextlib.suppress(OSError):  # a full disk: the run stays incomplete without its traceback
+            atomic_write(rd / FAILED, text)
 
 
 def queue_config(study: Path, cfg: RunConfig) -> Path:
@@ -358,45 +405,14 @@ def tensorboard_dir(rd: Path) -> Path:
     return rd / TENSORBOARD
 
 
-# ---------------------------------------------------------------------------------------------
-# run ids written by older versions (a directory name is the run id of the version that wrote it)
+# Verification and run ids live in largelr.verify (which reads the store through this module's helpers);
+# these names are kept here because every reader of the store looks for them here.
+_VERIFY_NAMES = {"verify_run", "damaged_runs", "current_id", "id_check", "rename_to_current_id", "RESULT_STATUSES"}
 
 
-def current_id(rd: Path) -> str:
-    """The run id this version computes from the run's config.json (may differ from ``rd.name``)."""
-    return config_mod.run_id(config_mod.load_json(rd / CONFIG))
+def __getattr__(name: str) -> Any:
+    if name in _VERIFY_NAMES:
+        from largelr import verify
 
-
-def id_check(study: str | Path) -> tuple[dict[Path, str], dict[str, list[Path]]]:
-    """(outdated, duplicates) of a study directory's runs.
-
-    Returns:
-        outdated: run directory -> its current id, for directories named by an older id rule.
-        duplicates: current id -> the finished directories holding that same config (only ids with
-            more than one), the one named by the current id first, then by name.
-    """
-    outdated: dict[Path, str] = {}
-    by_id: dict[str, list[Path]] = {}
-    for rd in run_dirs(study):
-        try:
-            rid = current_id(rd)
-        except UserError:  # a damaged config.json: reported by whatever reads the run (load_run)
-            continue
-        if rid != rd.name:
-            outdated[rd] = rid
-        if status(rd) == "done":
-            by_id.setdefault(rid, []).append(rd)
-    dups = {rid: sorted(ds, key=lambda d: (d.name != rid, d.name)) for rid, ds in by_id.items() if len(ds) > 1}
-    return outdated, dups
-
-
-def rename_to_current_id(rd: Path) -> Path | None:
-    """Rename a run directory to its current id (one atomic ``os.rename``); the new path, or None when
-    a directory of that name already exists (a duplicate: nothing is moved or deleted)."""
-    new = rd.parent / current_id(rd)
-    if new == rd:
-        return rd
-    if new.exists():
-        return None
-    os.rename(rd, new)
-    return new
+        return getattr(verify, name)
+    raise AttributeError(f"module 'largelr.store' has no attribute {name!r}")

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from largelr import leases, store
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS, executor_options
+from largelr.sweep.executors import EXECUTORS, check_foreign_options, executor_options
 from largelr.sweep.worker import Outcome
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,8 @@ def run_sweep(
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS.names())}")
+    if options is not None:
+        check_foreign_options(executor, options)
     opts = options or executor_options(executor, **given)
     if "check" in EXECUTORS.meta(executor):
         EXECUTORS.meta(executor)["check"](opts)  # bad options fail before anything is written

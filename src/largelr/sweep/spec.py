@@ -131,6 +131,8 @@ def _study_name(path: Path, name: Any) -> str:
     p = Path(name)
     if p.is_absolute() or ".." in p.parts or "\x00" in name:
         raise UserError(f"{path}: NAME {name!r} must be a relative name inside runs/ (no absolute path, no '..')")
+    if not p.parts:  # "." or "./": runs/ itself would become the study
+        raise UserError(f"{path}: NAME {name!r} must name a directory inside runs/, not runs/ itself")
     return name
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from largelr import leases, store
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS, resources_options
+from largelr.sweep.executors import EXECUTORS, check_resources, resources_options
 from largelr.sweep.worker import OnDone, Outcome, run_queued
 
 OPTIONS = argparse.ArgumentParser(add_help=False)
@@ -48,18 +48,38 @@ class SlurmRun(Checkpointable):
         return outcome
 
 
-@EXECUTORS.register("slurm", options=[resources_options(), OPTIONS], help="a Slurm job array via submitit")
-def run_slurm(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespace, on_done: OnDone) -> None:
-    try:
-        import submitit
-    except ImportError:
-        raise UserError("--executor slurm needs submitit: pip install 'largelr[slurm]'") from None
+def check(opts: argparse.Namespace) -> dict[str, str]:
+    """Everything about the options that can be known before anything is written: submitit installed,
+    Slurm's commands on PATH, the resources and limits; returns the extra sbatch options."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("submitit") is None:
+        raise UserError("--executor slurm needs submitit: pip install 'largelr[slurm]'")
+    absent = [c for c in ("sbatch", "srun", "squeue") if shutil.which(c) is None]
+    if absent:
+        raise UserError(
+            f"--executor slurm needs Slurm's {', '.join(absent)} on PATH (not found: is this a Slurm login node?)"
+        )
+    check_resources(opts)
+    if opts.gpus_per_run != int(opts.gpus_per_run):
+        raise UserError(f"--gpus-per-run must be a whole number with Slurm, got {opts.gpus_per_run}")
+    if opts.time <= 0 or opts.array_parallelism <= 0:
+        raise UserError(f"--time and --array-parallelism must be > 0, got {opts.time} and {opts.array_parallelism}")
     extra = {}
     for item in opts.sbatch:
         if "=" not in item:
             raise UserError(f"--sbatch {item!r} must look like key=value, e.g. account=abc")
         key, value = item.split("=", 1)
         extra[key.strip().lstrip("-").replace("-", "_")] = value
+    return extra
+
+
+@EXECUTORS.register("slurm", options=[resources_options(), OPTIONS], check=check, help="a Slurm job array via submitit")
+def run_slurm(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespace, on_done: OnDone) -> None:
+    extra = check(opts)
+    import submitit
+
     params = {
         "time": opts.time,
         "cpus_per_task": max(1, math.ceil(opts.cpus_per_run)),
@@ -71,8 +91,6 @@ def run_slurm(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespac
     if opts.mem:
         params["mem"] = opts.mem
     if opts.gpus_per_run:
-        if opts.gpus_per_run != int(opts.gpus_per_run):
-            raise UserError(f"--gpus-per-run must be a whole number with Slurm, got {opts.gpus_per_run}")
         params["gpus_per_node"] = int(opts.gpus_per_run)
     executor = submitit.SlurmExecutor(folder=study / "_slurm" / "%j")
     executor.update_parameters(**params)
