@@ -469,3 +469,24 @@ def test_per_lr_summary_of_a_property_no_run_has():
     s = tables.per_lr_summary(d, {"a": "a", "absent": "z"}).iloc[0]
     assert s["a mean"] == pytest.approx(0.4) and s["a std"] == pytest.approx(math.sqrt(0.02)) and s["a n"] == 2
     assert math.isnan(s["absent mean"]) and math.isnan(s["absent std"]) and s["absent n"] == 0
+
+
+def test_converged_only_with_no_converged_run_and_a_property_without_values(study, capsys):
+    """`report --converged-only` on a study where no run converged, and a property no run has a value of:
+    a report that says so, no traceback (issue 20's cases in the report code)."""
+    fake_run(study, 0.3, 0, "ok", {"test/acc": 0.6, "test/acc_bc": float("nan")})  # acc_bc measured nowhere
+    assert main(["report", str(study), "--converged-only", "--out", str(study / "conv")]) == 0
+    md = (study / "conv" / "report.md").read_text()
+    assert "No run converged" in md
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err and "report: " in cap.out
+
+
+def test_damaged_runs_are_not_counted_as_incomplete(study):
+    from largelr.report.collect import load_results
+
+    before = load_results(study).attrs
+    victim = next(d for d in store.run_dirs(study) if store.status(d) == "done")
+    (victim / "history.jsonl").unlink()  # a required file missing: damaged
+    after = load_results(study).attrs
+    assert after["incomplete"] == before["incomplete"] and victim.name in after["damaged"]

@@ -35,6 +35,10 @@ def id_v1(stored: dict[str, Any]) -> str:
 
 
 # name -> rule, oldest first; a rule retired by a new ``config.run_id`` is added here with its date.
+# Deliberately absent: the rule before 2026-12-02 (issue 19), under which a BC-weighted run's id did not name
+# ``train.bc_weight_norm``. Such a run was trained with the unnormalised loss, and its stored config.json (which
+# has no such field) now reads as normalised: renaming it would give it another experiment's identity, so it
+# stays an outdated id (damage, redone by the next sweep after `largelr repair`). Unweighted runs are unchanged.
 OLDER_RULES: dict[str, Callable[[dict[str, Any]], str]] = {"v1": id_v1}
 
 

@@ -39,7 +39,7 @@ def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int, dict[str, l
             study,
         )
     done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra and d.name not in damaged]
-    return done, sum(store.status(d) != "done" for d in dirs), damaged
+    return done, sum(store.status(d) not in ("done", "damaged") for d in dirs), damaged
 
 
 def describe_damaged(damaged: dict[str, list[str]]) -> str:

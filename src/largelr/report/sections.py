@@ -288,7 +288,9 @@ def group_sections(
     csvs["per_lr"].append(nice.copy())
     sections.append(Section("Per learning rate (mean ± std over seeds)", table=nice))
 
-    figs = tuple(_save(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{_slug(k)}") for k, lab in props.items())
+    ok = df[df["status"] == "ok"]
+    measured = {k: lab for k, lab in props.items() if pd.to_numeric(ok[k], errors="coerce").notna().any()}
+    figs = tuple(_save(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{_slug(k)}") for k, lab in measured.items())
     sections.append(Section("Each property vs learning rate", figures=figs))
     sections += extra_figures(df, data, out, prefix)
     return sections

@@ -128,7 +128,8 @@ def per_lr_summary(df: pd.DataFrame, properties: dict[str, str], x: str = LR) ->
             row[f"{key} std"] = float(vals.std(ddof=1)) if len(vals) > 1 else float("nan")
             row[f"{key} n"] = len(vals)
         rows.append(row)
-    return pd.DataFrame(rows)
+    stats_cols = [f"{key} {what}" for key in properties for what in ("mean", "std", "n")]
+    return pd.DataFrame(rows, columns=[x, "runs", "ok", "failed", "diverged", *stats_cols])  # columns even if empty
 
 
 def format_mean(mean: float, std: float, n: int) -> str:
