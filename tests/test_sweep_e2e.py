@@ -198,7 +198,9 @@ def test_status_counts(capsys, pool_study, tmp_path):
 def test_report(capsys, study, configs):
     assert main(["report", str(study)]) == 0
     out = study / "report"
-    assert capsys.readouterr().out.strip() == f"report: {out / 'index.html'}"
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == f"report: {out / 'index.html'}"  # after the claim 1-2 verdict table
+    assert printed[0].split() == ["claim", "setting", "verdict", "decided", "by"]
     for name in ("index.html", "report.md", "runs.csv"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     pngs = sorted((out / "figures").glob("*.png"))

@@ -77,12 +77,12 @@ class Target:
 
         if preset not in PRESETS:
             raise UserError(f"unknown preset {preset!r}; choose one of: quick, standard, full")
+        if self.unavailable:
+            raise UserError(f"reproduce target {self.name!r} is not available: {self.unavailable}")
         if preset != "tiny" and preset not in self.cost:
             raise UserError(
                 f"reproduce target {self.name!r} has no {preset!r} preset yet; it has: {', '.join(self.cost)}"
             )
-        if self.unavailable:
-            raise UserError(f"reproduce target {self.name!r} is not available: {self.unavailable}")
         configs = [check_config(c) for c in self.ns["sweep"](preset)]
         return list({run_id(c): c for c in configs}.values())
 
