@@ -7,16 +7,26 @@ import math
 
 import pytest
 
-from conftest import tiny_config
 from largelr.cli import main
+from largelr.config import RunConfig, apply_overrides
 from largelr.data import build_dataset
 from largelr.errors import UserError
 from largelr.metrics.sharpness import sharpness_of
 from largelr.suggest import RATIO, Rung, initial_sharpness, probe, probe_data, suggest_lr, sweep_grid
 from largelr.train import init_model
 
-# the tiny config at 40 steps per probe: the whole ladder takes a few seconds on one core
-FAST = ("train.steps=40",)
+# the tiny config of tests/conftest.py (which another conftest.py shadows when the whole suite is collected) at
+# a 40-step budget, so every probe is 40 steps: the whole ladder takes a few seconds on one core
+TINY = [
+    "data.n_train=500",
+    "data.n_val=200",
+    "data.n_test=200",
+    "model.kwargs.width=32",
+    "train.steps=40",
+    "train.eval_every=20",
+    "train.batch_size=50",
+    'eval.metrics=["robustness", "compressibility"]',
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,7 +36,7 @@ def _one_thread(one_thread):
 
 @pytest.fixture(scope="module")
 def tiny():
-    cfg = tiny_config(*FAST)
+    cfg = apply_overrides(RunConfig(), TINY)
     return cfg, build_dataset(cfg.data, seed=cfg.seeds.data)
 
 
@@ -88,7 +98,7 @@ def test_suggest_lr_end_to_end_and_cli(tiny, tmp_path, capsys):
     s = suggest_lr(cfg, data=data, steps=40)
     assert s.lr is not None and s.lr < s.largest_trains
     assert s.rungs[0].lr < s.rungs[-1].lr and any(not r.trains for r in s.rungs)
-    args = ["suggest-lr", *(f"--set={o}" for o in (*_tiny_overrides(), *FAST)), "--steps", "40", "--out", str(tmp_path)]
+    args = ["suggest-lr", *(f"--set={o}" for o in TINY), "--steps", "40", "--out", str(tmp_path)]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert f"suggested lr = {s.lr:.4g}" in printed and "stability edge" in printed and "probe steps" in printed
@@ -96,12 +106,6 @@ def test_suggest_lr_end_to_end_and_cli(tiny, tmp_path, capsys):
     assert (run / "suggest_lr.png").stat().st_size > 0
     saved = json.loads((run / "suggest_lr.json").read_text())
     assert saved["lr"] == pytest.approx(s.lr) and len(saved["rungs"]) == len(s.rungs)
-
-
-def _tiny_overrides() -> list[str]:
-    from conftest import TINY
-
-    return list(TINY)
 
 
 @pytest.mark.parametrize(
