@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     from largelr.cli_reproduce import add_reproduce_parser
 
     add_reproduce_parser(sub)
+    from largelr.cli_suggest import add_suggest_parser
+
+    add_suggest_parser(sub)
     return parser
 
 
@@ -339,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             from largelr.cli_reproduce import run_reproduce_command
 
             return run_reproduce_command(args)
+        if args.command == "suggest-lr":
+            from largelr.cli_suggest import run_suggest_command
+
+            return run_suggest_command(args)
         return COMMANDS[args.command](args)
     except UserError as e:
         print(f"error: {' '.join(str(e).splitlines())}", file=sys.stderr)  # one line, whatever the message holds

@@ -20,10 +20,13 @@ from largelr.seeding import make_generator
 
 
 class EvalContext:
-    """What metrics see: the model in eval mode, the dataset, the eval config and cached tensors."""
+    """What metrics see: the model in eval mode, the dataset, the eval config, the LR of the run's last
+    update (None when unknown) and cached tensors."""
 
-    def __init__(self, model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0) -> None:
-        self.model, self.data, self.cfg, self.seed = model.eval(), data, cfg, seed
+    def __init__(
+        self, model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0, lr: float | None = None
+    ) -> None:
+        self.model, self.data, self.cfg, self.seed, self.lr = model.eval(), data, cfg, seed, lr
         self._logits: dict[str, Tensor] = {}
         self._features: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
         train = data.splits["train"]
@@ -67,9 +70,11 @@ class EvalContext:
 
 
 def evaluate(
-    model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0
+    model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0, lr: float | None = None
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Run the metrics ``cfg.metrics`` names (sets expanded, see ``largelr.metrics.plan_metrics``).
+
+    ``lr`` is the LR of the run's last update, for metrics that relate the model to it (``sharpness``).
 
     Returns:
         (metrics, seconds per metric). Metric labels and attributes are compared on the CPU.
@@ -77,7 +82,7 @@ def evaluate(
     Raises:
         UserError: a metric named explicitly needs something the dataset lacks (region masks).
     """
-    ctx = EvalContext(model, _labels_on_cpu(data), cfg, seed)
+    ctx = EvalContext(model, _labels_on_cpu(data), cfg, seed, lr)
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
     for name in plan_metrics(cfg.metrics, data):

@@ -159,7 +159,7 @@ def _train_and_store(cfg: RunConfig, data, rd: Path, lease: leases.Lease, device
         metrics: dict[str, Any] = {k: row.get(k) for k in outcome.history[0] if k not in ("step", "epoch")}
         timings: dict[str, float] = {}
     else:
-        metrics, timings = evaluate(outcome.model, data, cfg.eval, seed=cfg.seeds.data)
+        metrics, timings = evaluate(outcome.model, data, cfg.eval, seed=cfg.seeds.data, lr=outcome.history[-1]["lr"])
     store.save_weights(rd, outcome.model.state_dict())
     last = outcome.history[-1]
     result = {

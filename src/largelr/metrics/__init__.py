@@ -11,6 +11,7 @@ from largelr.metrics import (  # noqa: F401  (register metrics)
     representation,
     robustness,
     selectivity,
+    sharpness,
     structured,
     vulnerability,
 )

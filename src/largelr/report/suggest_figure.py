@@ -1,0 +1,54 @@
+"""The figure of ``largelr suggest-lr``: each rung's probe loss curve, and its final loss against LR by regime.
+
+Pure: a DataFrame in, a Figure out (``largelr.cli_suggest`` saves it beside the data it plots).
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+REGIME_COLORS = {"stable": "tab:blue", "catapult": "tab:purple", "failed": "tab:orange", "divergent": "tab:red"}
+
+
+def ladder_frame(suggestion) -> pd.DataFrame:
+    """One row per (rung, evaluation): lr, regime, step, loss (non-finite losses kept as inf)."""
+    rows = [
+        {"lr": r.lr, "regime": r.regime, "step": step, "loss": loss if math.isfinite(loss) else math.inf}
+        for r in suggestion.rungs
+        for step, loss in r.curve
+    ]
+    return pd.DataFrame(rows, columns=["lr", "regime", "step", "loss"])
+
+
+def ladder_figure(curves: pd.DataFrame, *, edge: float, suggested: float | None) -> Figure:
+    """Left: full-train loss over each probe (log y), coloured by regime. Right: each rung's last finite loss
+    against LR (log x), with the stability edge 2/lambda_0 and the suggested LR as vertical lines."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    for lr, g in curves.groupby("lr"):
+        regime = g["regime"].iloc[0]
+        finite = g[g["loss"] < math.inf]
+        left.plot(finite["step"], finite["loss"], color=REGIME_COLORS[regime], alpha=0.8, label=f"{lr:.3g} {regime}")
+        right.scatter([lr], [finite["loss"].iloc[-1]], color=REGIME_COLORS[regime], s=40, zorder=3)
+    left.set_yscale("log")
+    left.set_xlabel("probe step")
+    left.set_ylabel("train loss")
+    left.legend(fontsize=6, title="lr regime", title_fontsize=7)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.axvline(edge, color="k", ls="--", lw=1, label=f"2/λ₀ = {edge:.3g}")
+    if suggested is not None:
+        right.axvline(suggested, color="tab:green", lw=1.5, label=f"suggested {suggested:.3g}")
+    for regime, color in REGIME_COLORS.items():
+        right.scatter([], [], color=color, label=regime)
+    right.set_xlabel("learning rate")
+    right.set_ylabel("train loss at the probe's end")
+    right.legend(fontsize=7)
+    fig.suptitle("suggest-lr: LR ladder probes")
+    return fig
