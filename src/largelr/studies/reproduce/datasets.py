@@ -7,8 +7,8 @@ missing and how to get them). Claim 4 (with claim 1's keys): in every dataset, a
 accuracy and compressibility rise with the LR. One verdict per dataset.
 
 Needs: Fashion-MNIST for dominoes; the benchmark folders for the real datasets (skipped otherwise).
-Cost: quick 2 seeds x 3 LRs per dataset (<= 2,000 steps), 4.3 min for the 8 procedural datasets on
-2 idle CPU cores with --jobs 2 (measured); full 5 LRs x 3 seeds (<= 10k steps) plus the real datasets (GPU advised).
+Cost: quick 3 seeds x 4 LRs per dataset (<= 2,000 steps), 7.5 min for the 8 procedural datasets on
+2 shared CPU cores with --jobs 2 (measured, 96 runs); full 5 LRs x 3 seeds (<= 10k steps) plus the real datasets (GPU advised).
 
     largelr reproduce datasets --preset quick --jobs 2
 """
@@ -21,7 +21,7 @@ from largelr.sweep import grid, log_space
 NAME = "datasets"
 CLAIMS = ("4",)
 COST = {
-    "quick": "6 runs per dataset (3 LRs x 2 seeds), 4.3 min for 8 datasets on 2 CPU cores with --jobs 2",
+    "quick": "12 runs per dataset (4 LRs x 3 seeds), 7.5 min for 8 datasets on 2 shared CPU cores with --jobs 2",
     "standard": "12 runs per dataset (4 LRs x 3 seeds, 2,000 training images, to train loss 1e-3), est. 20-30 min",
     "full": "15 runs per dataset (5 LRs x 3 seeds, <= 10k steps) incl. the real benchmarks; GPU advised",
 }

@@ -20,7 +20,8 @@ at the large LR minus at the small LR, same seed and lambda) grows with lambda, 
 are removed from the loss.
 
 Needs: nothing beyond the package.
-Cost: quick 69 runs (<= 3,000 steps; the factorial 2,000), ~8 min on 2 idle CPU cores with --jobs 2 (estimate);
+Cost: quick 69 runs (<= 3,000 steps; the factorial 2,000), 10.8 min on 2 CPU cores with --jobs 2 (measured,
+commit 0946893);
 full 5 seeds, <= 10,000 steps, lambda up to 100.
 
     largelr reproduce mechanism --preset quick --jobs 2
@@ -37,7 +38,8 @@ from largelr.sweep import grid
 NAME = "mechanism"
 CLAIMS = ("6",)
 COST = {
-    "quick": "69 runs (5 LRs; 2 BC sets x 4 lambdas; 3 LR-matched controls; 2 LRs x 4 lambdas factorial; 3 seeds)",
+    "quick": "69 runs (5 LRs; 2 BC sets x 4 lambdas; 3 LR-matched controls; 2 LRs x 4 lambdas factorial; 3 seeds), "
+    "10.8 min on 2 CPU cores with --jobs 2",
     "full": "about 110 runs (5 seeds, <= 10k steps), ~3-4 h on 2 CPU cores",
 }
 LR, LAM, SET, UNTIL = "cfg.optim.lr", "cfg.train.bc_weight", "cfg.train.bc_set", "cfg.train.until"

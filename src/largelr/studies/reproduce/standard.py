@@ -32,8 +32,9 @@ from largelr.sweep import grid, log_space
 NAME = "standard"
 CLAIMS = ("5",)
 COST = {
-    "quick": "15 runs per available source (5 LRs x 3 seeds), about 1 min per source on 2 CPU cores with --jobs 2",
-    "standard": "20 runs per source (5 LRs x 4 seeds, 2,000 training images, to train loss 1e-3), est. 10 min",
+    "quick": "15 runs per available source (5 LRs x 3 seeds), 5.7 min for both sources on 2 shared CPU cores",
+    "standard": "20 runs per source (5 LRs x 4 seeds, 2,000 training images, to train loss 1e-3), 8.7 min for both "
+    "sources on 2 shared CPU cores",
     "full": "48 runs per source (8 LRs x 6 seeds, <= 10k steps), ~2 h per source on 2 CPU cores",
 }
 LR = "cfg.optim.lr"
