@@ -7,8 +7,9 @@ missing and how to get them). Claim 4 (with claim 1's keys): in every dataset, a
 accuracy and compressibility rise with the LR. One verdict per dataset.
 
 Needs: Fashion-MNIST for dominoes; the benchmark folders for the real datasets (skipped otherwise).
-Cost: quick 3 seeds x 4 LRs per dataset (<= 2,000 steps), 7.5 min for the 8 procedural datasets on
-2 shared CPU cores with --jobs 2 (measured, 96 runs); full 5 LRs x 3 seeds (<= 10k steps) plus the real datasets (GPU advised).
+Cost: quick 3 seeds x 4 LRs per dataset (<= 2,000 steps), 7.5 min for the 8 procedural datasets on 2 shared
+CPU cores with --jobs 2 (measured, 96 runs); full 5 LRs x 3 seeds (<= 10k steps) plus the real datasets (GPU
+advised).
 
     largelr reproduce datasets --preset quick --jobs 2
 """
