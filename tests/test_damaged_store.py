@@ -17,7 +17,7 @@ from largelr import leases, store
 from largelr.cli import main
 from largelr.errors import UserError
 from test_cli_errors import assert_user_error
-from test_hardening import TINY, TINY_SET
+from test_hardening import TINY, TINY_SET, _status
 
 EXPERIMENT = (
     "from largelr.config import RunConfig, apply_overrides\n\n"
@@ -41,11 +41,7 @@ def experiment(tmp_path) -> Path:
     return path
 
 
-def status_lines(capsys, study: Path, *extra: str) -> list[str]:
-    rc = main(["status", str(study), *extra])
-    cap = capsys.readouterr()
-    assert rc == 0 and "Traceback" not in cap.err, cap
-    return cap.out.splitlines()
+status_lines = _status  # `largelr status` output lines, exit 0 and no traceback (tests/test_hardening.py)
 
 
 def outside_folder(tmp_path: Path, rd: Path) -> Path:
