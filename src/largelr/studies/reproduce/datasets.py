@@ -23,7 +23,8 @@ NAME = "datasets"
 CLAIMS = ("4",)
 COST = {
     "quick": "12 runs per dataset (4 LRs x 3 seeds), 7.5 min for 8 datasets on 2 shared CPU cores with --jobs 2",
-    "standard": "12 runs per dataset (4 LRs x 3 seeds, 2,000 training images, to train loss 1e-3), est. 20-30 min",
+    "standard": "12 runs per dataset (4 LRs x 3 seeds, 2,000 training images, to train loss 1e-3), 14.5 min for 8 "
+    "datasets on 2 CPU cores with --jobs 2",
     "full": "15 runs per dataset (5 LRs x 3 seeds, <= 10k steps) incl. the real benchmarks; GPU advised",
 }
 LR = "cfg.optim.lr"
