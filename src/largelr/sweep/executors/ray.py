@@ -8,8 +8,10 @@ directory), not retried.
 
 Joining a cluster is bounded: its head must answer a gRPC (HTTP/2) handshake within CONNECT_TIMEOUT
 seconds, checked before anything is written, and ``ray.init`` must return within INIT_TIMEOUT seconds;
-either failure is one ``error:`` line. ``ray.init`` runs on a helper thread, so SIGTERM stops the driver
-at once while it connects (Ray's own handler waits for its retry loop: up to a minute per retry).
+either failure is one ``error:`` line. ``ray.init(address=...)`` runs on a helper thread, so SIGTERM stops
+the driver at once while it connects (Ray's own handler waits for its retry loop: up to a minute per
+retry). A local instance is started on the main thread: Ray ties its processes to the starting thread's
+life (PR_SET_PDEATHSIG), so started from a helper thread they die when it ends.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _g.add_argument("--ray-dashboard", action="store_true", help="start the dashboar
 
 
 CONNECT_TIMEOUT = 10.0  # seconds for --address HOST:PORT to answer a handshake (Ray itself retries for minutes)
-INIT_TIMEOUT = 120.0  # seconds for ray.init to join a cluster whose head answered, or to start a local instance
+INIT_TIMEOUT = 120.0  # seconds for ray.init to join a cluster whose head answered
 # An HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's head) answers SETTINGS.
 HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
@@ -49,7 +51,7 @@ def check(opts: argparse.Namespace) -> None:
     """Everything about the options that can be known before anything is written: Ray installed, the
     resources, a HOST:PORT address whose head answers within CONNECT_TIMEOUT seconds, and then the
     connection to the cluster (joined here, within INIT_TIMEOUT seconds, so that a SIGTERM or a failure
-    while connecting leaves nothing behind; a local instance is started by ``run_ray`` only)."""
+    while connecting leaves nothing behind; a local instance is started by ``run_ray``)."""
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:
@@ -116,10 +118,11 @@ def probe(host: str, port: int, address: str, timeout: float = CONNECT_TIMEOUT) 
         )
 
 
-def connect(address: str | None, **kwargs: object) -> None:
+def connect(address: str, **kwargs: object) -> None:
     """``ray.init(address, **kwargs)`` on a helper thread, waited for at most INIT_TIMEOUT seconds: this
     thread keeps the default SIGTERM action (the driver stops at once; no run is begun before the
-    connection) and gives up with a UserError instead of Ray's minutes of retries."""
+    connection) and gives up with a UserError instead of Ray's minutes of retries. Only to join a running
+    cluster: the processes of a local instance started from a helper thread die when the thread ends."""
     import ray
 
     if ray.is_initialized():
@@ -135,7 +138,7 @@ def connect(address: str | None, **kwargs: object) -> None:
     def not_about_sigterm(record: logging.LogRecord) -> bool:  # Ray warns that it set no handler: wanted here
         return not record.getMessage().startswith("SIGTERM handler is not set")
 
-    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+    where = f"the Ray cluster at {address}"
     log.info("connecting to %s (giving up after %g s)", where, INIT_TIMEOUT)
     ray_log = logging.getLogger("ray._private.worker")
     ray_log.addFilter(not_about_sigterm)
@@ -159,7 +162,7 @@ def run_ray(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespace,
     import ray
 
     if not opts.address:
-        connect(None, include_dashboard=opts.ray_dashboard, **QUIET)
+        ray.init(include_dashboard=opts.ray_dashboard, **QUIET)
     try:
         task = ray.remote(
             num_cpus=opts.cpus_per_run,
