@@ -177,7 +177,7 @@ def test_requeued_slurm_job_resumes_from_its_checkpoint(slurm_cluster, local_lon
     requeue = subprocess.run(["scontrol", "requeue", job], env=slurm_cluster.env, capture_output=True, text=True)
     assert requeue.returncode == 0, requeue.stderr
     # Slurm holds a requeued job for 2 minutes (BeginTime); let it start again at once.
-    wait_for(lambda: release(slurm_cluster, job), 60, f"requeued job {job} to be pending")
+    wait_for(lambda: release(slurm_cluster, job), 300, f"requeued job {job} to be pending")  # a hang guard
     text, _ = proc.communicate(timeout=600)
     print(f"requeued to finished: {time.time() - t0:.1f} s")
     assert proc.returncode == 0, text
