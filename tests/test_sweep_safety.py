@@ -4,6 +4,7 @@ with their driver; status from the filesystem; TensorBoard event files."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -74,7 +75,8 @@ def test_sigkill_at_random_moments_then_rerun_equals_an_uninterrupted_sweep(unin
         while proc.poll() is None and not list(out.glob("*/" + store.LEASE)) and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 8.0))
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers at once
+        with contextlib.suppress(ProcessLookupError):  # the sweep ended (and poll reaped it) before this moment
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers at once
         proc.wait()
         assert_finished_runs_intact(out)
     final = subprocess.run(sweep_cmd(out, "--jobs", "2"), capture_output=True, text=True, timeout=600)
