@@ -229,7 +229,8 @@ def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, t
 
 def test_every_standard_preset_can_reach_alpha_and_converges_by_its_declared_tolerance():
     """A standard preset's design must be able to reach alpha after the Holm correction over its report, and
-    its runs are trained to convergence at the standard tolerance (``until=converged``)."""
+    its runs are trained to convergence at the standard tolerance (``until=converged``), but for runs compared
+    after the same number of steps by design (``until=budget``: the mechanism's factorial), a minority."""
     from largelr.report.stats import ALPHA
     from largelr.reproduce import STANDARD_LOSS_TOL, design_power
 
@@ -240,9 +241,8 @@ def test_every_standard_preset_can_reach_alpha_and_converges_by_its_declared_tol
         p, m = design_power(t, "standard")
         assert p < ALPHA and m > 0, (name, p, m)
         cfgs = t.configs("standard")
-        assert {c.train.until for c in cfgs} == {"converged"} and {c.train.loss_tol for c in cfgs} == {
-            STANDARD_LOSS_TOL
-        }
+        conv = [c for c in cfgs if c.train.until == "converged"]
+        assert len(conv) > 0.6 * len(cfgs) and {c.train.loss_tol for c in conv} == {STANDARD_LOSS_TOL}, name
 
 
 def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path):
