@@ -235,7 +235,7 @@ def test_every_standard_preset_can_reach_alpha_and_converges_by_its_declared_tol
     from largelr.reproduce import STANDARD_LOSS_TOL, design_power
 
     offered = [n for n in target_names() if "standard" in load_target(n).cost]
-    assert {"headline", "datasets", "knobs", "standard"} <= set(offered)
+    assert {"headline", "datasets", "architectures", "knobs", "standard", "mechanism"} <= set(offered)
     for name in offered:
         t = load_target(name)
         p, m = design_power(t, "standard")
@@ -245,7 +245,18 @@ def test_every_standard_preset_can_reach_alpha_and_converges_by_its_declared_tol
         assert len(conv) > 0.6 * len(cfgs) and {c.train.loss_tol for c in conv} == {STANDARD_LOSS_TOL}, name
 
 
-def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path):
+def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    import largelr.reproduce as rep
+
+    real = rep.load_target
+
+    def quick_and_full_only(name):  # a target as it is before it gets a standard preset
+        t = real(name)
+        return dataclasses.replace(t, ns={**t.ns, "COST": {k: v for k, v in t.cost.items() if k != "standard"}})
+
+    monkeypatch.setattr(rep, "load_target", quick_and_full_only)
     assert main(["reproduce", "architectures", "--preset", "standard", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert err == "error: reproduce target 'architectures' has no 'standard' preset yet; it has: quick, full\n"
