@@ -221,6 +221,7 @@ def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, t
         block = page[page.index(f"## {name} (") :]
         assert f"Command: `largelr reproduce {name} --preset tiny --jobs 2`" in block
         assert f"Runs finished here: {len(load_target(name).configs('tiny'))} of " in block
+        assert "Converged: 0 of " in block  # 20 steps: no tiny run converges
         for verdict, evidence in zip(rows["verdict"], rows["evidence"]):
             assert f"| {verdict} | {evidence.replace('|', chr(92) + '|')} |" in block  # markdown escapes |
     figs = re.findall(r"!\[[^\]]+\]\((results/[^)]+\.png)\)", page)
@@ -279,6 +280,29 @@ def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
     per_lr = "; ".join(f"LR {lr:g}: {n}" for lr, n in ok.groupby("cfg.optim.lr").size().items())
     assert f"Converged runs only: 0 ok runs used; left out, not converged ({len(ok)}): {per_lr}." in md
     assert set(pd.read_csv(out / "verdicts.csv")["outcome"]) == {"inconclusive"}
+
+
+def test_results_page_counts_converged_runs_apart_from_fixed_budget_ones(monkeypatch, tmp_path):
+    import pandas as pd
+
+    import largelr.report.collect as collect
+    from largelr.report.results_page import converged_line
+
+    df = pd.DataFrame({"status": ["ok"] * 12 + ["failed"], "converged": [True] * 7 + [False] * 6,
+                       "cfg.train.until": ["converged"] * 10 + ["budget"] * 2 + ["converged"]})  # fmt: skip
+    monkeypatch.setattr(collect, "load_results", lambda study: df)
+    assert converged_line(tmp_path, "quick") == (
+        "Converged: 7 of 10 ok runs (70%); 2 more are compared after a fixed number of steps by design. "
+        "Failed or diverged: 1."
+    )
+    assert converged_line(tmp_path, "standard").endswith(
+        "**Below the 80% of runs the standard preset aims to converge.**"
+    )
+    monkeypatch.setattr(collect, "load_results", lambda study: df.assign(converged=[True] * 13))
+    assert converged_line(tmp_path, "standard") == (
+        "Converged: 10 of 10 ok runs (100%); 2 more are compared after a fixed number of steps by design. "
+        "Failed or diverged: 1."
+    )
 
 
 def test_results_page_of_the_standard_preset_says_which_targets_have_none(tmp_path):
