@@ -109,24 +109,30 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
     out = tmp_path / "study"
     cmd = sweep_cmd(out, "--jobs", "2", "--set", "train.steps=20000", "--set", "train.eval_every=1000")
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Wait until both runs are provably training: a lease is held before training starts (the dataset is
-    # built, the directory cleared), when a SIGTERM cannot checkpoint yet; the step-0 history row is
-    # written inside train(), after the checkpoint's signal handler is installed.
-    deadline = time.time() + 300
-    held: list[dict] = []
-    while len(held) < 2 and time.time() < deadline:
-        held = [x for rd in (out.glob("*/") if out.exists() else []) if (x := training_lease(rd))]
-        time.sleep(0.2)
-    assert len(held) == 2, "both workers should be training"
-    pids = [x["pid"] for x in held]
-    assert all(alive(p) for p in pids)
-    os.kill(driver.pid, signal.SIGKILL)  # the driver only
-    driver.wait()
-    deadline = time.time() + 300  # a hang guard: a worker in an evaluation checkpoints only after it, under load late
-    while any(alive(p) for p in pids) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(p) for p in pids), "workers outlived their driver"
-    assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+    try:
+        # Wait until both runs are provably training: a lease is held before training starts (the dataset is
+        # built, the directory cleared), when a SIGTERM cannot checkpoint yet; the step-0 history row is
+        # written inside train(), after the checkpoint's signal handler is installed. Under load (2 cores,
+        # load 26) the workers' imports and dataset builds took more than 5 minutes: the limits are hang guards.
+        deadline = time.time() + 1800
+        held: list[dict] = []
+        while len(held) < 2 and time.time() < deadline:
+            held = [x for rd in (out.glob("*/") if out.exists() else []) if (x := training_lease(rd))]
+            time.sleep(0.2)
+        assert len(held) == 2, "both workers should be training"
+        pids = [x["pid"] for x in held]
+        assert all(alive(p) for p in pids)
+        os.kill(driver.pid, signal.SIGKILL)  # the driver only
+        driver.wait()
+        deadline = time.time() + 600  # a worker in an evaluation checkpoints only after it
+        while any(alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in pids), "workers outlived their driver"
+        assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+    finally:  # whatever failed, no 20,000-step sweep outlives the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
 
 
 def training_lease(rd: Path) -> dict | None:
@@ -159,7 +165,7 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
     killed: list[int] = []
 
     def kill_when_training() -> None:
-        deadline = time.time() + 300
+        deadline = time.time() + 1800  # a hang guard: under load a worker's start takes minutes
         while not killed and time.time() < deadline:
             lease = leases.read_lease(store.run_dir(out, long) / store.LEASE)
             if lease:
