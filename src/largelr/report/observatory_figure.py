@@ -20,6 +20,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from largelr.metrics.catapult import catapults  # noqa: E402
 
 KEYS = ("obs/sharpness", "dyn/ebcr", "obs/probe_y", "obs/probe_s")
+ETA = "regime/eta_over_crit"  # a run's LR over its eta_crit = 2/lambda_0 (the regimes target derives it)
+CATAPULT = "regime/catapult"  # 1 when the run's loss history has a catapult (``catapults``), else 0
+LR = "cfg.optim.lr"
 
 
 def observatory_figure(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
@@ -80,3 +83,34 @@ def spike_table(hist: pd.DataFrame) -> pd.DataFrame:
                      "catapults": len(found), "first_step": float(steps[found[0].start]) if found else math.nan,
                      "height": max((s.height for s in found), default=math.nan)})  # fmt: skip
     return pd.DataFrame(rows, columns=["run_id", "lr", "seed", "catapults", "first_step", "height"])
+
+
+def regimes_figure(df: pd.DataFrame, labels: dict[str, str]) -> tuple[Figure, pd.DataFrame, float]:
+    """One panel per property of ``PROPERTIES`` present (mean +- std over the ok runs of each LR) and the share of
+    runs with a catapult, each against the LR's mean eta/eta_crit (log x). Returns the figure, its data and the
+    catapult onset: the smallest mean eta/eta_crit at which more than half of the LR's runs catapult (NaN if none),
+    drawn as a dotted line."""
+    keys = [k for k in PROPERTIES if k in df]
+    ok = df[df["status"] == "ok"]
+    agg = ok.groupby(LR).agg(**{"eta": (ETA, "mean")}, **{f"{k}|{f}": (k, f) for k in keys for f in ("mean", "std")})
+    share = df.groupby(LR).agg(eta_all=(ETA, "mean"), catapult=(CATAPULT, "mean"))
+    data = share.join(agg, how="left").reset_index()
+    over = data[data["catapult"] > 0.5]
+    onset = float(over["eta_all"].min()) if len(over) else math.nan
+    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.6 * (len(keys) + 1), 3.3), layout="constrained")
+    for ax, key in zip(axes, keys):
+        g = data.dropna(subset=["eta"])
+        ax.errorbar(g["eta"], g[f"{key}|mean"], yerr=g[f"{key}|std"].fillna(0), fmt="-o", ms=3, capsize=2)
+        ax.set_ylabel(labels.get(key, key), fontsize=8)
+    axes[-1].plot(data["eta_all"], data["catapult"], "-o", ms=3, color="tab:red")
+    axes[-1].set_ylabel("share of runs with a catapult", fontsize=8)
+    axes[-1].set_ylim(-0.05, 1.05)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("η/η_crit (η_crit = 2/λ₀)")
+        if math.isfinite(onset):
+            ax.axvline(onset, color="tab:red", ls=":", lw=1)
+    return fig, data, onset
+
+
+PROPERTIES = ("test/acc_bc", "weights/comp", "test/class_sep")
