@@ -16,7 +16,8 @@ Beside them the report shows the loss history with its catapults (``largelr.metr
 share of the loss (``dyn/ebcr``, ``largelr.metrics.dynamics``). Measurements read the model in eval mode and use
 their own seeded generators, so a run's trajectory is the same with the observatory on or off (a test checks
 it); their time counts as evaluation time. The cost per measurement (ours): up to ``ITERS`` Hessian-vector
-products over ``SUBSET`` training samples (about three forward passes each) and four logistic-regression fits on
+products over ``SUBSET`` training samples, all in one pass (the gradient graph is built once and each product is
+one more backward through it; memory: that graph for ``SUBSET`` samples) and four logistic-regression fits on
 ``N_PROBE`` test features; ``benchmarks/observatory_cost.py`` measures the share of training time.
 """
 
@@ -85,8 +86,8 @@ class Observatory:
         was_training = model.training
         model.eval()
         try:
-            top = hessian_max_eigenvalue(
-                model, F.cross_entropy, self.sharp, iters=ITERS, tol=TOL, seed=self.seed, chunk=CHUNK
+            top = hessian_max_eigenvalue(  # one chunk: the gradient graph is built once for every product
+                model, F.cross_entropy, self.sharp, iters=ITERS, tol=TOL, seed=self.seed, chunk=None
             )
             with torch.no_grad():
                 Z = torch.cat([model.features(self.x[i : i + CHUNK]) for i in range(0, len(self.x), CHUNK)]).cpu()
