@@ -40,6 +40,8 @@ def expected_rows(name: str) -> list[tuple[str, str]]:
         names = ["double_mnist", "dominoes", "colored_mnist", "colored_frame", "colored_ring", "corrupted", "parity",
                  "rare_patch"]  # fmt: skip
         return [("4", f"data.name={n}") for n in names if fashion or n != "dominoes"]
+    if name == "regimes":
+        return [("R1", "all runs"), ("R2", "all runs")]
     raise AssertionError(f"no expectation written for target {name}")
 
 
@@ -51,6 +53,7 @@ EXPECTED_FIGURES = {
     "mechanism": (2 + 5) + 4 + 0 + 4,  # 6a: dynamics vs step and vs tau + 5 tests; 6b-control has no figure
     "datasets": 3,
     "knobs": 1,  # claim 3 has no per-test figure: the knob x property heat-map
+    "regimes": (3 + 2) + 1,  # R1: 3 tests + properties vs eta/eta_crit + the observatory; R2: 1 test
 }
 
 

@@ -49,8 +49,9 @@ def test_initial_sharpness_is_that_of_the_initialised_model(tiny):
 
 def test_probe_regimes_far_below_and_far_above_the_edge(tiny):
     """On the tiny MLP, 2/lambda_0 ~ 3 (measured): at 1/20 of it the probe trains without a spike; at 1/10 the
-    loss already spikes (0.98 -> 2.37 at step 25, then falls: a catapult; SGD on 50-sample batches sharpens far
-    above lambda_0, so 2/lambda_0 is an upper bound here, and the ladder descends from it); at 30x it does not
+    loss already spikes (0.98 -> 2.37 at step 25, then falls), but from below half its initial value: SGD on
+    50-sample batches sharpened far above lambda_0 by then, an edge-of-stability spike ("spiking"), not a catapult
+    (``catapults``); so 2/lambda_0 is an upper bound here, and the ladder descends from it. At 30x it does not
     train (the loss explodes and the ReLUs die, or it becomes non-finite)."""
     cfg, data = tiny
     edge = 2 / initial_sharpness(cfg, data).value
@@ -60,7 +61,7 @@ def test_probe_regimes_far_below_and_far_above_the_edge(tiny):
     assert low.regime == "stable" and low.trains and low.steps == 40
     assert low.final_loss < low.initial_loss and len(low.curve) == 41  # 40 steps, one evaluation per step + init
     spike = probe(cfg, small, lr=edge / 10, steps=40)
-    assert spike.regime == "catapult" and spike.trains
+    assert spike.regime == "spiking" and spike.trains
     high = probe(cfg, small, lr=edge * 30, steps=40)
     assert high.regime in ("divergent", "failed") and not high.trains
 

@@ -86,6 +86,8 @@ class EvalConfig:
     metrics: tuple[str, ...] = ("default",)  # metric names or sets ("default", "full"), see README
     n_repr: int = 1000  # test samples (fixed subset) for representation metrics
     n_dynamics: int = 1000  # fixed training subset (all BC samples up to half) tracked at every eval; 0: off
+    observatory: bool = False  # add sharpness and y/s linear-probe accuracies to history rows (metrics/observatory.py)
+    observatory_every: int = 1000  # steps between those measurements (also at step 0 and the last row)
     kappa: float = 0.1  # fraction of weights kept by comp_kappa
     sparsities: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 
@@ -485,6 +487,11 @@ def validate(cfg: RunConfig) -> RunConfig:
         )
     _check(e.n_repr > 1, f"eval.n_repr must be at least 2, got {e.n_repr}")
     _check(e.n_dynamics >= 0, f"eval.n_dynamics must be >= 0, got {e.n_dynamics}")
+    _check(e.observatory_every > 0, f"eval.observatory_every must be a positive integer, got {e.observatory_every}")
+    _check(
+        e.observatory or e.observatory_every == EvalConfig.observatory_every,
+        "eval.observatory_every needs eval.observatory=True (it would change nothing)",
+    )
     _check(0.0 < e.kappa < 1.0, f"eval.kappa must be in (0, 1), got {e.kappa}")
     _check(len(e.sparsities) > 0, "eval.sparsities must not be empty")
     for s in e.sparsities:

@@ -106,7 +106,7 @@ def target_names() -> list[str]:
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
-ORDER = ["headline", "datasets", "architectures", "knobs", "standard", "mechanism"]
+ORDER = ["headline", "datasets", "architectures", "knobs", "standard", "mechanism", "regimes"]
 
 
 def load_target(name: str) -> Target:

@@ -3,7 +3,7 @@
 ``suggest_lr(cfg)`` measures the sharpness lambda_0 of the training loss at initialisation (its stability
 edge 2(1 + momentum)/lambda_0 anchors the ladder for SGD), trains short probes at a geometric ladder of LRs
 (ratio sqrt 3, a few hundred steps each, each stopped at divergence or failure), classifies each rung's regime
-(stable / catapult / divergent / failed) and recommends the largest LR that trained, one rung lower as a
+(stable / spiking / catapult / divergent / failed) and recommends the largest LR that trained, one rung lower as a
 safety margin. Each probe is ``largelr.train.train`` on the config with only the LR and the budget changed, so
 a rung trains exactly as the first steps of a real run would. Pure in the config and its seeds; writes nothing
 (``largelr.cli_suggest`` prints and saves).
@@ -21,7 +21,7 @@ import torch
 from largelr.config import RunConfig, total_steps
 from largelr.data import SpuriousDataset
 from largelr.errors import UserError
-from largelr.metrics.catapult import detect_spikes
+from largelr.metrics.catapult import catapults, detect_spikes
 from largelr.metrics.sharpness import SUBSET, TopEigen, sharpness_of, stability_edge
 from largelr.optim import OPTIMIZERS
 
@@ -34,7 +34,7 @@ MAX_RUNGS = 12
 MARGIN_RUNGS = 1  # the suggestion is this many rungs below the largest rung that trained
 PROBE_EVAL_POINTS = 60  # full-train-loss evaluations per probe: the resolution of the spike detector
 PROBE_EVAL_SAMPLES = 64  # val/test samples kept for a probe's history rows (they are not read)
-TRAINS = ("stable", "catapult")
+TRAINS = ("stable", "spiking", "catapult")
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,10 @@ class Rung:
 
     Attributes:
         lr: the learning rate.
-        regime: "stable" (trained, no spike), "catapult" (trained after a loss spike, ``detect_spikes``),
-            "divergent" (the loss became non-finite) or "failed" (train accuracy <= 1.25 x chance at the end,
-            or a final loss above the initial one).
+        regime: "stable" (trained, no spike), "catapult" (trained after a loss spike near the initial loss,
+            ``largelr.metrics.catapult.catapults``), "spiking" (trained, with later spikes only: the edge of
+            stability reached by sharpening), "divergent" (the loss became non-finite) or "failed" (did not
+            train: ``did_train``).
         steps: optimizer steps the probe ran (fewer than asked when it diverged or converged).
         initial_loss: full-train loss at initialisation.
         final_loss: full-train loss at the probe's last evaluation (non-finite when divergent).
@@ -162,13 +163,26 @@ def probe(cfg: RunConfig, data: SpuriousDataset, *, lr: float, steps: int = PROB
     first, last = outcome.history[0], outcome.history[-1]
     if outcome.status == "diverged":
         regime = "divergent"
-    elif outcome.status == "failed" or last["train/loss"] > first["train/loss"]:
+    elif not did_train(outcome.status, first["train/loss"], last["train/loss"]):
         regime = "failed"
-    elif detect_spikes([loss for _, loss in curve]):
+    elif catapults(losses := [loss for _, loss in curve]):
         regime = "catapult"
+    elif detect_spikes(losses):
+        regime = "spiking"
     else:
         regime = "stable"
     return Rung(lr, regime, outcome.steps, first["train/loss"], last["train/loss"], last["train/acc"], curve)
+
+
+def did_train(status: str, initial_loss: float, final_loss: float) -> bool:
+    """What "trains" means, for a probe and for a full run alike: the training loop's status is "ok" (neither
+    diverged nor failed: train accuracy above 1.25 x chance, ``largelr.train.is_failed``) and the last full-train
+    loss is at most the initial one.
+
+    >>> did_train("ok", 2.3, 0.1), did_train("ok", 2.3, 2.31), did_train("failed", 2.3, 2.0)
+    (True, False, False)
+    """
+    return status == "ok" and final_loss <= initial_loss
 
 
 def sweep_grid(optimizer: str) -> list[float]:

@@ -25,6 +25,7 @@ from largelr.checkpoint import Checkpointer, resume, snapshot
 from largelr.config import RunConfig, total_steps
 from largelr.data import SpuriousDataset
 from largelr.metrics.dynamics import dynamics_row, dynamics_subset
+from largelr.metrics.observatory import Observatory, due
 from largelr.metrics.robustness import group_accuracy
 from largelr.models import batched_forward, build_model
 from largelr.optim import build_optimizer, lr_at, set_lr
@@ -97,6 +98,7 @@ def train(
     n_dyn = cfg.eval.n_dynamics
     dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
     w = sample_weights(cfg, data)  # None: plain ERM (train.bc_weight == 1)
+    obs = Observatory(data, cfg.seeds.data, cfg.eval.observatory_every) if cfg.eval.observatory else None
 
     def evaluate_now(step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -104,6 +106,9 @@ def train(
         row = {"step": step, "epoch": step * B / N, "lr": lr, **history_row(model, data)}
         if dyn_idx is not None:
             row.update(dynamics_row(model, data.splits["train"], dyn_idx))
+        previous = outcome.history[-1]["step"] if outcome.history else None  # opt-in history metrics (observatory)
+        if obs is not None and due(step, previous, obs.every, step == T):
+            row.update(obs.measure(model, lr))
         outcome.eval_seconds += time.perf_counter() - t0
         outcome.history.append(row)
         if on_eval:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from largelr.metrics.catapult import Spike, detect_spikes
+from largelr.metrics.catapult import EARLY, Spike, catapults, detect_spikes
 from largelr.seeding import numpy_rng
 
 T = 200  # entries per synthetic curve
@@ -72,3 +72,71 @@ def test_precision_and_recall_on_synthetic_curves():
     precision = true_pos / max(true_pos + false_pos, 1)
     recall = found / 100
     assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+
+
+# Full-batch GD on a small real model: Double MNIST, 500 training images, a 2 x 32 ReLU MLP, one evaluation per step
+REAL = [
+    "data.n_train=500",
+    "data.n_val=50",
+    "data.n_test=100",
+    "model.kwargs.width=32",
+    "train.batch_size=500",
+    "train.steps=60",
+    "train.eval_every=1",
+    "train.fail_after=60",
+    "train.until='budget'",
+    "eval.n_dynamics=0",
+]
+
+
+@pytest.fixture(scope="module")
+def real():
+    from largelr.config import RunConfig, apply_overrides
+    from largelr.data import build_dataset
+    from largelr.suggest import initial_sharpness
+
+    cfg = apply_overrides(RunConfig(), REAL)
+    data = build_dataset(cfg.data, seed=cfg.seeds.data)
+    return cfg, data, 2 / initial_sharpness(cfg, data).value
+
+
+def _losses(cfg, data, lr: float) -> list[float]:
+    from dataclasses import replace
+
+    from largelr.train import train
+
+    return [row["train/loss"] for row in train(replace(cfg, optim=replace(cfg.optim, lr=lr)), data).history]
+
+
+@pytest.mark.parametrize("fraction", [1.0, 1.4, 2.0])
+def test_real_model_catapults_above_two_over_lambda0(real, fraction):
+    """Above 2/lambda_0 (measured 2/lambda_0 = 2.96 here) the loss grows from its initial value within a few steps
+    and falls back: a catapult (then the ReLUs die and the run fails, this MLP's ceiling)."""
+    cfg, data, edge = real
+    losses = _losses(cfg, data, fraction * edge)
+    found = catapults(losses)
+    assert found and found[0].start <= 10 and losses[found[0].peak] > losses[0]
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.2, 0.35])
+def test_real_model_no_catapult_well_below_two_over_lambda0(real, fraction):
+    """Well below 2/lambda_0 there is no catapult. At 0.1 and 0.2 of it the loss does spike (measured: from 0.23 at
+    step 39 and from 0.89 at step 22): the sharpness rose about tenfold by then (progressive sharpening to the edge
+    of stability of the *current* curvature, 2/eta), and the loss had fallen below half its initial value first."""
+    cfg, data, edge = real
+    losses = _losses(cfg, data, fraction * edge)
+    assert catapults(losses) == []
+    if fraction <= 0.2:
+        (first, *_) = detect_spikes(losses)
+        assert losses[first.peak] / first.height < EARLY * losses[0]  # the spike's baseline, below half of L_0
+
+
+def test_catapults_by_hand():
+    # 2.3 -> 2.0: baseline 2.0 >= 0.5 x 2.3, so the spike to 8.0 is a catapult; the later one from 0.2 is not
+    losses = [2.3, 2.0, 5.0, 8.0, 1.0, 0.5, 0.2, 0.9, 0.1]
+    assert detect_spikes(losses) == [Spike(2, 3, 4, 4.0), Spike(7, 7, 8, 4.5)]
+    assert catapults(losses) == [Spike(2, 3, 4, 4.0)]
+    assert catapults(losses, early=0.9) == []  # baseline 2.0 < 0.9 x 2.3 = 2.07
+    assert catapults([1.0, 0.6, 1.3, 0.5]) == [Spike(2, 2, 3, 1.3 / 0.6)]  # baseline 0.6 >= 0.5: the bound is inclusive
+    assert catapults([1.0, 0.49, 1.3, 0.4]) == []
+    assert catapults([]) == []

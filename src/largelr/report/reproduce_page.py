@@ -158,6 +158,38 @@ def _dynamics_tau(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, st
     return _dynamics(study, df, out, labels, x="tau")
 
 
+def _observatory(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+    from largelr.report.observatory_figure import observatory_figure
+
+    hist = load_histories(study)
+    hist = hist[hist["run_id"].isin(set(df["run_id"]))] if len(hist) else hist
+    if not len(hist) or "obs/sharpness" not in hist:
+        return []
+    fig, data = observatory_figure(hist)
+    n = hist[hist["status"] == "ok"].groupby("lr")["run_id"].nunique()
+    cap = ("Dynamics observatory, per learning rate: sharpness λ_max of the training loss with each LR's 2/η "
+           "dashed (edge of stability); the full-train loss of one seed per LR, × at each catapult's peak (a spike "
+           "that starts before the loss fell below half its initial value); the BC share of the training loss "
+           f"(EBCR); held-out linear-probe accuracy for y (solid) and s (dashed). Mean over {_seeds_text(n)} seeds "
+           "of ok runs, no spread.")  # fmt: skip
+    return [Fig(_save(fig, data, out, "observatory"), cap, "sharpness, loss with catapults, EBCR and probes per LR")]
+
+
+def _eta_crit(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+    from largelr.report.observatory_figure import ETA, regimes_figure
+
+    if ETA not in df or not df[ETA].notna().any():
+        return []
+    fig, data, onset = regimes_figure(df, labels)
+    n = df[df["status"] == "ok"].groupby(LR).size()
+    where = (f"the first LR at which most runs catapult is at η/η_crit = {onset:.3g} (dotted line)"
+             if np.isfinite(onset) else "no LR has a catapult in most of its runs")  # fmt: skip
+    cap = (f"Properties against η/η_crit, η_crit = 2/λ₀ (λ₀: the sharpness at initialisation, measured per run at "
+           f"step 0), mean ± std over {_seeds_text(n)} seeds of ok runs; last panel: the share of runs (all "
+           f"statuses) whose loss history has a catapult; {where}.")  # fmt: skip
+    return [Fig(_save(fig, data, out, "eta_crit"), cap, "properties and catapult share against eta over eta_crit")]
+
+
 def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
     from largelr.metrics import key_info
     from largelr.report import knobs
@@ -183,6 +215,8 @@ EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], li
     "dynamics": _dynamics,
     "dynamics_tau": _dynamics_tau,
     "knob_heatmap": _knob_heatmap,
+    "observatory": _observatory,
+    "eta_crit": _eta_crit,
 }
 
 

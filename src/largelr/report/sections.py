@@ -320,6 +320,19 @@ def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> 
             )
         )
 
+    if len(hist) and "obs/sharpness" in hist:
+        from largelr.report.observatory_figure import observatory_figure
+
+        fig = _save(*observatory_figure(hist), out, f"{prefix}observatory")
+        sections.append(
+            Section(
+                "Dynamics observatory",
+                "Sharpness against 2/η, the loss with its catapults (×), the BC share of the loss (EBCR) and "
+                "held-out linear-probe accuracy for y (solid) and s (dashed), per LR (eval.observatory=True).",
+                figures=(fig,),
+            )
+        )
+
     curves = _rows_of(data.curves, df["run_id"])
     if len(curves):
         figs = []

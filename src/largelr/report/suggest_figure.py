@@ -14,7 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-REGIME_COLORS = {"stable": "tab:blue", "catapult": "tab:purple", "failed": "tab:orange", "divergent": "tab:red"}
+REGIME_COLORS = {
+    "stable": "tab:blue",
+    "spiking": "tab:cyan",
+    "catapult": "tab:purple",
+    "failed": "tab:orange",
+    "divergent": "tab:red",
+}
 
 
 def ladder_frame(suggestion) -> pd.DataFrame:

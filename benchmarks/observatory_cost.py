@@ -1,0 +1,76 @@
+"""What the dynamics observatory (``eval.observatory=True``) costs, relative to training, on the quickstart config.
+
+Trains the quickstart configuration (Double MNIST rho 0.99, 10,000 training images, default MLP, SGD at LR 0.1,
+4,000 steps of batch 100, a history row every 500 steps and the default 1,000-sample dynamics subset) with the
+observatory off and on at its default frequency (``eval.observatory_every`` = 1,000 steps: 5 measurements),
+alternating off / on ``--repeats`` times in this one process, so both see the same machine load. Target (issue
+23): the observatory's time <= 20% of the training time.
+
+Printed per variant (best of the repeats): the training steps' time (``TrainOutcome.train_seconds``), the
+evaluation time (history rows, ``eval_seconds``) and the whole ``train()`` call; then two ratios:
+(eval_on - eval_off) / train_off, the observatory's own time over the training steps' time, and
+wall_on / wall_off - 1, what the whole call grows by. One torch thread, as a quickstart sweep job uses
+(``LARGELR_THREADS`` overrides).
+
+    nice -n 10 .venv/bin/python benchmarks/observatory_cost.py            # about 2 minutes on 2 idle cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+TARGET = 0.20
+OVERRIDES = [
+    "data.name='double_mnist'",
+    "data.rho=0.99",
+    "data.n_train=10000",
+    "data.n_val=2000",
+    "data.n_test=2000",
+    "optim.lr=0.1",
+    "train.steps=4000",
+    "train.until='budget'",
+    "train.eval_every=500",
+    "train.fail_after=1000",
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    os.environ.setdefault("LARGELR_THREADS", "1")
+    from largelr.config import RunConfig, apply_overrides
+    from largelr.data import build_dataset
+    from largelr.runner import setup_torch
+    from largelr.train import train
+
+    setup_torch()
+    base = apply_overrides(RunConfig(), OVERRIDES)
+    data = build_dataset(base.data, seed=base.seeds.data)
+    variants = {"off": base, "on": apply_overrides(base, ["eval.observatory=True"])}
+    best: dict[str, dict[str, float]] = {}
+    for rep in range(args.repeats):
+        for name, cfg in variants.items():
+            t0 = time.perf_counter()
+            out = train(cfg, data)
+            wall = time.perf_counter() - t0
+            m = {"train": out.train_seconds, "eval": out.eval_seconds, "wall": wall}
+            rows = sum("obs/sharpness" in r for r in out.history)
+            print(f"repeat {rep} {name:>3}: train {m['train']:.2f} s, eval {m['eval']:.2f} s, wall {wall:.2f} s "
+                  f"({rows} observatory rows)", flush=True)  # fmt: skip
+            best[name] = {k: min(v, best.get(name, m)[k]) for k, v in m.items()}
+    off, on = best["off"], best["on"]
+    own = (on["eval"] - off["eval"]) / off["train"]
+    grow = on["wall"] / off["wall"] - 1
+    print(f"best of {args.repeats}: off train {off['train']:.2f} s eval {off['eval']:.2f} s wall {off['wall']:.2f} s; "
+          f"on train {on['train']:.2f} s eval {on['eval']:.2f} s wall {on['wall']:.2f} s")  # fmt: skip
+    print(
+        f"observatory time / training time = {own:.1%}; train() wall time grows by {grow:.1%} "
+        f"(target <= {TARGET:.0%}: {'met' if max(own, grow) <= TARGET else 'NOT met'})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The dynamics observatory's figure: sharpness against 2/eta, the loss with its catapults, EBCR, and probes.
+
+Pure: history rows in (``collect.load_histories``, runs trained with ``eval.observatory=True``), a Figure and the
+plotted data out. One line per LR (mean over the ok runs' seeds, except the loss, which is one run per LR so that
+its spikes are not averaged away), coloured by log LR.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from largelr.metrics.catapult import catapults  # noqa: E402
+
+KEYS = ("obs/sharpness", "dyn/ebcr", "obs/probe_y", "obs/probe_s")
+ETA = "regime/eta_over_crit"  # a run's LR over its eta_crit = 2/lambda_0 (the regimes target derives it)
+CATAPULT = "regime/catapult"  # 1 when the run's loss history has a catapult (``catapults``), else 0
+LR = "cfg.optim.lr"
+
+
+def observatory_figure(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """Four panels against the step: (a) sharpness lambda_max (log scale) with each LR's 2/eta dashed; (b) the
+    full-train loss of each LR's first seed (log scale), its catapults (``catapults``) marked with a cross at
+    their peak; (c) the BC share of the training loss (EBCR, when the runs tracked it); (d) held-out linear-probe
+    accuracy for y (solid) and s (dashed). Runs that diverged or failed are left out of (a), (c) and (d)."""
+    ok = hist[hist["status"] == "ok"]
+    have = [k for k in KEYS if k in hist]
+    agg = ok.groupby(["lr", "step"])[have].mean().reset_index() if have else pd.DataFrame(columns=["lr", "step"])
+    lrs = sorted(hist["lr"].unique())
+    cmap = plt.get_cmap("viridis")
+    color = {lr: cmap(i / max(1, len(lrs) - 1)) for i, lr in enumerate(lrs)}
+    fig, axes = plt.subplots(1, 4, figsize=(15.5, 3.5), layout="constrained")
+    a, b, c, d = axes
+    for lr in lrs:
+        g = agg[agg["lr"] == lr].dropna(subset=["obs/sharpness"]) if "obs/sharpness" in agg else agg.iloc[0:0]
+        if len(g):
+            a.plot(g["step"], g["obs/sharpness"], "-o", ms=3, color=color[lr], label=f"learning rate {lr:g}")
+            a.axhline(2 / lr, color=color[lr], ls="--", lw=0.8)
+        first = hist[hist["lr"] == lr]
+        first = first[first["seed"] == first["seed"].min()].sort_values("step")
+        loss = first["train/loss"].to_numpy(float)
+        steps = first["step"].to_numpy(float)
+        finite = np.isfinite(loss)
+        b.plot(steps[finite], loss[finite], "-", color=color[lr])
+        for spike in catapults(loss):
+            b.plot(steps[spike.peak], loss[spike.peak], "x", color="tab:red", ms=8, mew=2)
+        if "dyn/ebcr" in agg:
+            e = agg[agg["lr"] == lr].dropna(subset=["dyn/ebcr"])
+            c.plot(e["step"], e["dyn/ebcr"], "-", color=color[lr])
+        for key, ls in (("obs/probe_y", "-"), ("obs/probe_s", "--")):
+            if key in agg:
+                p = agg[agg["lr"] == lr].dropna(subset=[key])
+                d.plot(p["step"], p[key], ls, marker="o", ms=3, color=color[lr])
+    a.set_yscale("log")
+    a.set_ylabel("sharpness λ_max (dashed: 2/η)")
+    b.set_yscale("log")
+    b.set_ylabel("train loss (×: catapult peak)")
+    c.set_ylabel("BC share of the loss (EBCR)")
+    d.set_ylabel("probe accuracy: y solid, s dashed")
+    for ax in axes:
+        ax.set_xlabel("step")
+    if len(lrs):
+        handles = [plt.Line2D([], [], color=color[lr], label=f"learning rate {lr:g}") for lr in lrs]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(lrs), 6), fontsize=7, frameon=False)
+    return fig, agg
+
+
+def spike_table(hist: pd.DataFrame) -> pd.DataFrame:
+    """Per run: its catapults (``catapults`` on its full-train loss history): count, first step, largest height."""
+    rows = []
+    for run_id, g in hist.sort_values("step").groupby("run_id"):
+        loss = g["train/loss"].to_numpy(float)
+        found = catapults(loss)
+        steps = g["step"].to_numpy()
+        rows.append({"run_id": run_id, "lr": float(g["lr"].iloc[0]), "seed": g["seed"].iloc[0],
+                     "catapults": len(found), "first_step": float(steps[found[0].start]) if found else math.nan,
+                     "height": max((s.height for s in found), default=math.nan)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["run_id", "lr", "seed", "catapults", "first_step", "height"])
+
+
+def regimes_figure(df: pd.DataFrame, labels: dict[str, str]) -> tuple[Figure, pd.DataFrame, float]:
+    """One panel per property of ``PROPERTIES`` present (mean +- std over the ok runs of each LR) and the share of
+    runs with a catapult, each against the LR's mean eta/eta_crit (log x). Returns the figure, its data and the
+    catapult onset: the smallest mean eta/eta_crit at which more than half of the LR's runs catapult (NaN if none),
+    drawn as a dotted line."""
+    keys = [k for k in PROPERTIES if k in df]
+    ok = df[df["status"] == "ok"]
+    agg = ok.groupby(LR).agg(**{"eta": (ETA, "mean")}, **{f"{k}|{f}": (k, f) for k in keys for f in ("mean", "std")})
+    share = df.groupby(LR).agg(eta_all=(ETA, "mean"), catapult=(CATAPULT, "mean"))
+    data = share.join(agg, how="left").reset_index()
+    over = data[data["catapult"] > 0.5]
+    onset = float(over["eta_all"].min()) if len(over) else math.nan
+    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.6 * (len(keys) + 1), 3.3), layout="constrained")
+    for ax, key in zip(axes, keys):
+        g = data.dropna(subset=["eta"])
+        ax.errorbar(g["eta"], g[f"{key}|mean"], yerr=g[f"{key}|std"].fillna(0), fmt="-o", ms=3, capsize=2)
+        ax.set_ylabel(labels.get(key, key), fontsize=8)
+    axes[-1].plot(data["eta_all"], data["catapult"], "-o", ms=3, color="tab:red")
+    axes[-1].set_ylabel("share of runs with a catapult", fontsize=8)
+    axes[-1].set_ylim(-0.05, 1.05)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("η/η_crit (η_crit = 2/λ₀)")
+        if math.isfinite(onset):
+            ax.axvline(onset, color="tab:red", ls=":", lw=1)
+    return fig, data, onset
+
+
+PROPERTIES = ("test/acc_bc", "weights/comp", "test/class_sep")
