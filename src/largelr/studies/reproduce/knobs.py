@@ -35,7 +35,8 @@ CLAIMS = ("3",)
 COST = {
     "quick": "69 runs (11 knobs x 2 values + base, 3 seeds), about 10 min on 2 CPU cores with --jobs 2 (estimate)",
     "standard": "102 runs (11 knobs x 3 values + base, 3 seeds, 2,000 training images, to train loss 1e-3, "
-    "<= 8,000 steps), est. 20-30 min",
+    "<= 8,000 steps), 93 min with --jobs 2 on 2 CPU cores shared with other jobs (load average 20-35; idle cost not "
+    "measured)",
     "full": "155 runs (11 knobs over their default grids, 5 seeds), est. 1.5-2 h on 2 CPU cores, GPU advised",
 }
 TINY = [

@@ -41,7 +41,8 @@ COST = {
     "quick": "69 runs (5 LRs; 2 BC sets x 4 lambdas; 3 LR-matched controls; 2 LRs x 4 lambdas factorial; 3 seeds), "
     "10.8 min on 2 CPU cores with --jobs 2",
     "standard": "69 runs (the quick design at LRs 0.03-0.3 on 2,000 training images, to train loss 1e-3; the "
-    "factorial 10,000 steps), est. 20-30 min on 2 CPU cores with --jobs 2",
+    "factorial 10,000 steps), 74 min with --jobs 2 on 2 CPU cores shared with other jobs (load average 20-35; idle "
+    "cost not measured)",
     "full": "about 110 runs (5 seeds, <= 10k steps), ~3-4 h on 2 CPU cores",
 }
 LR, LAM, SET, UNTIL = "cfg.optim.lr", "cfg.train.bc_weight", "cfg.train.bc_set", "cfg.train.until"
