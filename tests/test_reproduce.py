@@ -208,7 +208,7 @@ def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
 def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, tmp_path):
     import pandas as pd
 
-    from largelr.report.results_page import write_results
+    from largelr.reproduce.results_page import write_results
 
     root = next(iter(tiny_reports.values())).parent.parent
     page = write_results(root, tmp_path / "docs" / "results.md").read_text()
@@ -258,7 +258,7 @@ def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
     import pandas as pd
 
     from largelr.report.collect import load_results
-    from largelr.report.reproduce_page import write_target_report
+    from largelr.reproduce.page import write_target_report
 
     study = tiny_reports["headline"].parent
     runs = load_results(study)
@@ -271,7 +271,7 @@ def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
 
 
 def test_results_page_of_the_standard_preset_says_which_targets_have_none(tmp_path):
-    from largelr.report.results_page import write_results
+    from largelr.reproduce.results_page import write_results
 
     page = write_results(tmp_path / "runs", tmp_path / "docs" / "results-standard.md", "standard").read_text()
     assert page.startswith("# Results of the standard presets, as they came out here")

@@ -34,3 +34,13 @@ def desirable(key: str) -> str | None:
     """ "higher" or "lower" as the key's metric declares; None when undeclared or no direction is desirable."""
     info = key_for(key)
     return info.desirable if info else None
+
+
+def declared_directions() -> dict[str, str | None]:
+    """Metric key -> desirable direction ("higher", "lower", or None: no verdict is given for such a key)."""
+    return {k: v.desirable for k, v in key_info().items()}
+
+
+def declared_labels() -> dict[str, str]:
+    """Metric key -> human label, as the metrics declare them."""
+    return {k: v.label for k, v in key_info().items()}

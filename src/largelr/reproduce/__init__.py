@@ -14,7 +14,7 @@ A target is a study file in ``largelr/studies/reproduce/`` (package data) that d
   ``UNAVAILABLE`` (a reason the target cannot run with this version).
 
 ``run_target`` runs the missing runs through the ordinary sweep machinery (so an interrupted reproduce
-resumes), then writes the target's report (``largelr.report.reproduce_page``).
+resumes), then writes the target's report (``largelr.reproduce.page``).
 """
 
 from __future__ import annotations
@@ -118,22 +118,18 @@ def load_target(name: str) -> Target:
     return Target(str(ns.get("NAME", name)), path, (ns.get("__doc__") or "").strip(), ns)
 
 
-def _declared_keys() -> dict[str, tuple[str, str | None]]:
-    """Metric key -> (label, desirable direction), as the metrics declare them (``largelr.metrics.key_info``)."""
-    import largelr.metrics  # noqa: F401  (fills the registry)
-    from largelr.metrics import key_info
-
-    return {k: (v.label, v.desirable) for k, v in key_info().items()}
-
-
 def desirable() -> dict[str, str | None]:
     """Metric key -> desirable direction: "higher", "lower", or None (no verdict is given for such a key)."""
-    return {k: d for k, (_, d) in _declared_keys().items()}
+    from largelr.report.keys import declared_directions
+
+    return declared_directions()
 
 
 def labels() -> dict[str, str]:
     """Metric key -> human label."""
-    return {k: label for k, (label, _) in _declared_keys().items()}
+    from largelr.report.keys import declared_labels
+
+    return declared_labels()
 
 
 def design_power(target: Target, preset: str) -> tuple[float, int]:
@@ -214,7 +210,7 @@ def run_target(
     study's reproduce note (``store.write_note``), which the report's provenance shows.
     """
     from largelr import store
-    from largelr.report.reproduce_page import write_target_report
+    from largelr.reproduce.page import write_target_report
     from largelr.sweep import run_sweep
 
     target = load_target(name)
@@ -245,12 +241,6 @@ def run_target(
 # ---------------------------------------------------------------------------------------------
 # what a target needs: image sources and dataset files the user may not have
 
-FILE_DATASET_MARKERS = {  # dataset -> (environment variable, default folder, the file or folder that must exist)
-    "waterbirds": ("LARGELR_WATERBIRDS_DIR", "~/.cache/largelr/waterbirds", "metadata.csv"),
-    "celeba": ("LARGELR_CELEBA_DIR", "~/.cache/largelr/celeba", "list_attr_celeba.txt"),
-    "imagenet9": ("LARGELR_IMAGENET9_DIR", "~/.cache/largelr/imagenet9", "original"),
-}
-
 
 def source_missing(name: str) -> str | None:
     """None when image source ``name`` loads here, else one line saying what is missing and how to get it."""
@@ -265,18 +255,15 @@ def source_missing(name: str) -> str | None:
 
 def dataset_files_missing(name: str) -> str | None:
     """None when the files of the file-backed dataset ``name`` are where its loader looks, else how to get them."""
-    import importlib
+    from largelr import catalog
 
-    from largelr.data.benchmark_io import resolve_root
-
-    env, default, marker = FILE_DATASET_MARKERS[name]
-    root = resolve_root("", env, default)
-    if (root / marker).exists():
+    files = catalog.lookup("DATASETS", name).field("files")  # declared by the dataset (DatasetSpec.files)
+    root = files.root()
+    if (root / files.marker).exists():
         return None
-    url = getattr(importlib.import_module(f"largelr.data.{name}"), "URL", "")
     return (
-        f"{name}: {root / marker} not found; download it from {url}, then set ${env} to its folder "
-        f"(or put it in {default}); layout in docs/datasets.md"
+        f"{name}: {root / files.marker} not found; download it from {files.url}, then set ${files.env} to its "
+        f"folder (or put it in {files.default}); layout in docs/datasets.md"
     )
 
 

@@ -1,6 +1,6 @@
 """``largelr reproduce``: list the paper's reproduce targets, run one (or all) and write its report.
 
-``add_reproduce_parser(subparsers)`` adds the command to the main parser; ``run_reproduce_command(args)``
+``add_parser(subparsers)`` adds the command to the main parser; ``run(args)``
 runs it. The work is done by ``largelr.reproduce`` (callable from Python and tests).
 """
 
@@ -15,7 +15,7 @@ from largelr.errors import UserError
 TINY_ENV = "LARGELR_REPRODUCE_TINY"  # tests only: "1" runs the tiny preset (seconds per target)
 
 
-def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``reproduce {list,NAME,all}`` to the main CLI's subparsers."""
     p = subparsers.add_parser(
         "reproduce", help="reproduce the paper's claims: `reproduce list`, `reproduce NAME`, `reproduce all`"
@@ -33,7 +33,7 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--converged-only", action="store_true", help="base the verdicts on the runs that converged")
 
 
-def run_reproduce_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from largelr import reproduce
 
     if args.target == "list":
