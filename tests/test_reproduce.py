@@ -4,7 +4,6 @@ the target list, errors, and the report in a real headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -58,19 +57,11 @@ EXPECTED_FIGURES = {
 def tiny_reports(tmp_path_factory) -> dict[str, Path]:
     """Every available target run at the tiny preset through the CLI, on one thread, into its own dir."""
     root = tmp_path_factory.mktemp("reproduce")
-    env_before = os.environ.get("LARGELR_REPRODUCE_TINY")
-    os.environ["LARGELR_REPRODUCE_TINY"] = "1"
     out = {}
-    try:
-        with torch_threads(1):
-            for name in AVAILABLE:
-                assert main(["reproduce", name, "--out", str(root / name), "--no-progress"]) == 0
-                out[name] = root / name / "report"
-    finally:
-        if env_before is None:
-            os.environ.pop("LARGELR_REPRODUCE_TINY", None)
-        else:
-            os.environ["LARGELR_REPRODUCE_TINY"] = env_before
+    with torch_threads(1):
+        for name in AVAILABLE:
+            assert main(["reproduce", name, "--preset", "tiny", "--out", str(root / name), "--no-progress"]) == 0
+            out[name] = root / name / "report"
     return out
 
 
@@ -255,7 +246,7 @@ def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path, monkeyp
 
     def quick_and_full_only(name):  # a target as it is before it gets a standard preset
         t = real(name)
-        return dataclasses.replace(t, ns={**t.ns, "COST": {k: v for k, v in t.cost.items() if k != "standard"}})
+        return dataclasses.replace(t, cost={k: v for k, v in t.cost.items() if k != "standard"})
 
     monkeypatch.setattr(rep, "load_target", quick_and_full_only)
     assert main(["reproduce", "architectures", "--preset", "standard", "--out", str(tmp_path / "a")]) == 2

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from largelr.metrics import key_for, key_info
 
+LR = "cfg.optim.lr"  # the swept axis: the learning rate's column in runs.csv
+
 # the paper's order of the property families (paper-spec section 5); reports list keys in this order
 FAMILIES = ("robustness", "compressibility", "core_util", "class_sep", "act_sparsity")
 

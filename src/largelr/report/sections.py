@@ -16,11 +16,10 @@ from largelr.metrics import Key
 from largelr.report import plots, tables
 from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
-from largelr.report.keys import desirable, reported
+from largelr.report.keys import LR, desirable, reported
 from largelr.report.page import Section, save_figure, slug
 from largelr.report.study_verdicts import study_verdict_section
 
-LR = tables.LR
 CURVE_KINDS = (
     ("prune", "global magnitude pruning", "fraction of weights pruned"),
     ("prune_layer", "per-layer magnitude pruning", "fraction of weights pruned"),

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from largelr.report.keys import LR
 from largelr.report.page import Section
 from largelr.report.verdicts import RULE, Claim, claim_table, evaluate_claims, rises_with
 
-LR = "cfg.optim.lr"
 CLAIM1_KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 CLAIM2_KEYS = ("test/core_util", "test/class_sep", "test/act_zero_frac")
 

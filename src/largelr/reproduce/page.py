@@ -19,8 +19,8 @@ from largelr import store
 from largelr.report import plots
 from largelr.report.collect import load_attribution_maps, load_environments, load_histories, load_results
 from largelr.report.groups import split_groups
+from largelr.report.keys import LR
 from largelr.report.page import Fig, Section, save_figure, slug, write_pages
-from largelr.report.study_verdicts import LR
 from largelr.report.verdicts import AXIS_LABELS, RULE, Check, Claim, claim_table, evaluate_claims
 
 
@@ -230,12 +230,12 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     from largelr.report.sections import analysed
 
     full = load_results(study)
-    hist = load_histories(study) if callable(target.ns.get("derive")) else pd.DataFrame()
+    hist = load_histories(study) if target.derive_fn is not None else pd.DataFrame()
     df = analysed(target.derive(full, hist), converged_only)
     left = full[~full["run_id"].isin(df["run_id"])]
-    labels = {**key_labels(), **target.ns.get("LABELS", {})}
+    labels = {**key_labels(), **target.labels}
     claims = target.claim_specs(df)
-    tests = evaluate_claims(df, claims, labels, sesoi=target.ns.get("SESOI", {}))
+    tests = evaluate_claims(df, claims, labels, sesoi=target.sesoi)
     table = claim_table(tests, claims)
     df.to_csv(out / "runs.csv", index=False)
     tests.to_csv(out / "tests.csv", index=False)
@@ -252,7 +252,7 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     caption = " ".join([RULE, *rules, "Data: verdicts.csv (one row per claim and setting), tests.csv (every test)."])
     head = Section("Verdicts", "\n\n".join(notes), table=table.drop(columns="outcome"), caption=caption)
     extras: dict[str, list[Fig]] = {}
-    for claim_id, names in target.ns.get("EXTRA_FIGURES", {}).items():
+    for claim_id, names in target.extra_figures.items():
         for name in names:
             extras.setdefault(claim_id, []).extend(EXTRA_FIGURES[name](study, df, out, labels))
     return [head, *claim_sections(df, claims, tests, out, labels, extras), *provenance_sections(study, df, target)]

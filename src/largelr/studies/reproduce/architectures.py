@@ -22,6 +22,7 @@ full 135 runs (paper-sized models, 3 seeds): GPU advised.
 import runpy
 
 from largelr.config import apply_overrides
+from largelr.report.keys import LR
 from largelr.report.verdicts import Claim, rises_with
 from largelr.reproduce import desirable
 from largelr.studies import study_path
@@ -34,7 +35,6 @@ COST = {
     "<= 3,000 steps of batch 50), est. 20-30 min on 2 CPU cores with --jobs 2",
     "full": "135 runs (paper-sized models, 5 LRs, 3 seeds), GPU advised",
 }
-LR = "cfg.optim.lr"
 KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 TINY = [
     "data.n_train=200", "data.n_val=100", "data.n_test=100", "train.steps=20", "train.eval_every=10",
