@@ -81,6 +81,8 @@ def main() -> None:
             "reproduce (unknown name)": ["reproduce", "no_such_target"],
             f"status ({args.runs} runs)": ["status", str(study)],
             "config": ["config"],
+            "config (typo in a dataset)": ["config", "--set", "data.name=colored_mnsit"],
+            "config (typo in a metric)": ["config", "--set", 'eval.metrics=["robustnes"]'],
             "reproduce list": ["reproduce", "list"],
         }
         print(f"{'command':28s} {'wall s':>7s} {'peak MB':>8s}  torch  (target < {TARGET_SECONDS} s, < {TARGET_MB} MB)")
