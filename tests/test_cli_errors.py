@@ -255,7 +255,7 @@ def _largelr() -> list[str]:
 
 
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*_largelr(), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run([*_largelr(), *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 def assert_cli_user_error(proc: subprocess.CompletedProcess, names: list[str]) -> None:

@@ -334,7 +334,7 @@ def test_run_id_is_the_same_in_another_process():
         "print(run_id(from_dict(json.loads(sys.stdin.read()))))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], input=to_json(cfg), capture_output=True, text=True, check=True, timeout=60
+        [sys.executable, "-c", code], input=to_json(cfg), capture_output=True, text=True, check=True, timeout=300
     )
     assert out.stdout.strip() == run_id(cfg)
 

@@ -118,7 +118,7 @@ def test_ray_worker_killed_mid_run_is_retried_and_resumed(ray_cluster, local_lon
     out = tmp_path / "ray"
     sets = [a for s in LONG for a in ("--set", s)]
     proc = driver(out, "--executor", "ray", "--address", ray_cluster.address, *sets)
-    victim = wait_for(lambda: first_checkpointed_lease(out), 300, "a run to checkpoint under Ray")
+    victim = wait_for(lambda: first_checkpointed_lease(out), 1200, "a run to checkpoint under Ray")
     assert_still_training(victim)
     os.kill(victim["pid"], signal.SIGKILL)
     text, _ = proc.communicate(timeout=600)
@@ -169,7 +169,7 @@ def test_requeued_slurm_job_resumes_from_its_checkpoint(slurm_cluster, local_lon
     out = tmp_path / "slurm"
     sets = [a for s in LONG for a in ("--set", s)]
     proc = driver(out, "--executor", "slurm", "--time", "10", *sets, env=slurm_cluster.env)
-    victim = wait_for(lambda: first_checkpointed_lease(out), 300, "a run to checkpoint under Slurm")
+    victim = wait_for(lambda: first_checkpointed_lease(out), 1200, "a run to checkpoint under Slurm")
     job = array_task(victim["pid"])  # the array task whose process holds the victim's lease
     assert job_state(slurm_cluster, job) == "RUNNING"
     assert_still_training(victim)
@@ -177,7 +177,7 @@ def test_requeued_slurm_job_resumes_from_its_checkpoint(slurm_cluster, local_lon
     requeue = subprocess.run(["scontrol", "requeue", job], env=slurm_cluster.env, capture_output=True, text=True)
     assert requeue.returncode == 0, requeue.stderr
     # Slurm holds a requeued job for 2 minutes (BeginTime); let it start again at once.
-    wait_for(lambda: release(slurm_cluster, job), 60, f"requeued job {job} to be pending")
+    wait_for(lambda: release(slurm_cluster, job), 300, f"requeued job {job} to be pending")  # a hang guard
     text, _ = proc.communicate(timeout=600)
     print(f"requeued to finished: {time.time() - t0:.1f} s")
     assert proc.returncode == 0, text

@@ -163,7 +163,7 @@ def probe(browser: str, page: Path, width: int, tmp: Path) -> dict:
     proc = subprocess.run(
         [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--window-size={width},900",
          "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
     assert m, f"the probe did not report (exit {proc.returncode}): {proc.stderr[-2000:]}"
@@ -189,7 +189,7 @@ def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
     subprocess.run(
         [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
          f"--screenshot={shot}", (report / "index.html").as_uri()],
-        capture_output=True, timeout=120, check=False,
+        capture_output=True, timeout=300, check=False,
     )  # fmt: skip
     assert shot.is_file() and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

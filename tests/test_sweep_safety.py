@@ -4,6 +4,7 @@ with their driver; status from the filesystem; TensorBoard event files."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -68,8 +69,14 @@ def test_sigkill_at_random_moments_then_rerun_equals_an_uninterrupted_sweep(unin
     for _ in range(3):
         proc = subprocess.Popen(sweep_cmd(out, "--jobs", "2"), env=env, start_new_session=True,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(1.0, 12.0))
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers at once
+        # The kill moment is random from the moment a run is claimed (or the sweep ends): counted from the
+        # start instead, a loaded machine spends all of it importing torch and no kill lands in a run.
+        deadline = time.time() + 300  # a hang guard
+        while proc.poll() is None and not list(out.glob("*/" + store.LEASE)) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 8.0))
+        with contextlib.suppress(ProcessLookupError):  # the sweep ended (and poll reaped it) before this moment
+            os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers at once
         proc.wait()
         assert_finished_runs_intact(out)
     final = subprocess.run(sweep_cmd(out, "--jobs", "2"), capture_output=True, text=True, timeout=600)
@@ -102,24 +109,30 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
     out = tmp_path / "study"
     cmd = sweep_cmd(out, "--jobs", "2", "--set", "train.steps=20000", "--set", "train.eval_every=1000")
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Wait until both runs are provably training: a lease is held before training starts (the dataset is
-    # built, the directory cleared), when a SIGTERM cannot checkpoint yet; the step-0 history row is
-    # written inside train(), after the checkpoint's signal handler is installed.
-    deadline = time.time() + 300
-    held: list[dict] = []
-    while len(held) < 2 and time.time() < deadline:
-        held = [x for rd in (out.glob("*/") if out.exists() else []) if (x := training_lease(rd))]
-        time.sleep(0.2)
-    assert len(held) == 2, "both workers should be training"
-    pids = [x["pid"] for x in held]
-    assert all(alive(p) for p in pids)
-    os.kill(driver.pid, signal.SIGKILL)  # the driver only
-    driver.wait()
-    deadline = time.time() + 20
-    while any(alive(p) for p in pids) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(p) for p in pids), "workers outlived their driver"
-    assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+    try:
+        # Wait until both runs are provably training: a lease is held before training starts (the dataset is
+        # built, the directory cleared), when a SIGTERM cannot checkpoint yet; the step-0 history row is
+        # written inside train(), after the checkpoint's signal handler is installed. Under load (2 cores,
+        # load 26) the workers' imports and dataset builds took more than 5 minutes: the limits are hang guards.
+        deadline = time.time() + 1800
+        held: list[dict] = []
+        while len(held) < 2 and time.time() < deadline:
+            held = [x for rd in (out.glob("*/") if out.exists() else []) if (x := training_lease(rd))]
+            time.sleep(0.2)
+        assert len(held) == 2, "both workers should be training"
+        pids = [x["pid"] for x in held]
+        assert all(alive(p) for p in pids)
+        os.kill(driver.pid, signal.SIGKILL)  # the driver only
+        driver.wait()
+        deadline = time.time() + 600  # a worker in an evaluation checkpoints only after it
+        while any(alive(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in pids), "workers outlived their driver"
+        assert all((rd / store.CHECKPOINT).exists() for rd in store.run_dirs(out))  # SIGTERM made them checkpoint
+    finally:  # whatever failed, no 20,000-step sweep outlives the test
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
 
 
 def training_lease(rd: Path) -> dict | None:
@@ -152,7 +165,7 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
     killed: list[int] = []
 
     def kill_when_training() -> None:
-        deadline = time.time() + 300
+        deadline = time.time() + 1800  # a hang guard: under load a worker's start takes minutes
         while not killed and time.time() < deadline:
             lease = store.leases.read_lease(store.run_dir(out, long) / store.LEASE)
             if lease:

@@ -5,12 +5,22 @@ installed and see the results directory; without it a local Ray instance is star
 unless ``--ray-dashboard``). A task whose worker or node dies is retried (``--max-retries``) and
 resumes from the run's checkpoint; a run that raises is recorded as failed (traceback in its
 directory), not retried.
+
+Joining a cluster is bounded: its head must answer a gRPC (HTTP/2) handshake within CONNECT_TIMEOUT
+seconds, checked before anything is written, and ``ray.init`` must return within INIT_TIMEOUT seconds;
+either failure is one ``error:`` line. ``ray.init(address=...)`` runs on a helper thread, so SIGTERM stops
+the driver at once while it connects (Ray's own handler waits for its retry loop: up to a minute per
+retry). A local instance is started on the main thread: Ray ties its processes to the starting thread's
+life (PR_SET_PDEATHSIG), so started from a helper thread they die when it ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,12 +37,21 @@ _g.add_argument("--max-retries", type=int, default=3, help="retries of a run who
 _g.add_argument("--ray-dashboard", action="store_true", help="start the dashboard with a local instance")
 
 
-CONNECT_TIMEOUT = 10.0  # seconds to reach --address HOST:PORT before giving up (Ray itself retries for minutes)
+CONNECT_TIMEOUT = 10.0  # seconds for --address HOST:PORT to answer a handshake (Ray itself retries for minutes)
+INIT_TIMEOUT = 120.0  # seconds for ray.init to join a cluster whose head answered
+# An HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's head) answers SETTINGS.
+HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+QUIET = {"log_to_driver": False, "configure_logging": False}  # ray.init: no Ray log lines in the sweep's output
+
+log = logging.getLogger(__name__)
 
 
 def check(opts: argparse.Namespace) -> None:
     """Everything about the options that can be known before anything is written: Ray installed, the
-    resources, and a HOST:PORT address that accepts a connection within CONNECT_TIMEOUT seconds."""
+    resources, a HOST:PORT address whose head answers within CONNECT_TIMEOUT seconds, and then the
+    connection to the cluster (joined here, within INIT_TIMEOUT seconds, so that a SIGTERM or a failure
+    while connecting leaves nothing behind; a local instance is started by ``run_ray``)."""
     import importlib.util
 
     if importlib.util.find_spec("ray") is None:
@@ -44,6 +63,7 @@ def check(opts: argparse.Namespace) -> None:
         host, port = parse_address(opts.address)
         if host is not None:
             probe(host, port, opts.address)
+        connect(opts.address, **QUIET)
 
 
 def parse_address(address: str) -> tuple[str | None, int]:
@@ -61,35 +81,88 @@ def parse_address(address: str) -> tuple[str | None, int]:
 
 
 def probe(host: str, port: int, address: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """A TCP connection to the cluster's head, so a wrong address fails in seconds, not after minutes."""
+    """A TCP connection to the cluster's head and an HTTP/2 handshake (the head serves gRPC), within
+    ``timeout`` seconds in all, so a wrong address fails in seconds, not after minutes of Ray's retries:
+    nothing listening, a host that does not answer, or a port where something else listens. With
+    ``RAY_USE_TLS`` the handshake would be TLS: only the TCP connection is checked."""
     import socket
+    import time
 
+    deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        conn = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
         why = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise UserError(
             f"cannot reach the Ray cluster at {address}: {why} (within {timeout:g} s); "
             "is `ray start --head` running there?"
         ) from None
+    answer = b""
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return
+        try:
+            conn.sendall(HTTP2_HELLO)
+            while len(answer) < 9 and (left := deadline - time.monotonic()) > 0:
+                conn.settimeout(left)
+                chunk = conn.recv(9 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:  # timed out, or reset: not a gRPC server
+            pass
+    if answer[3:4] != b"\x04":  # an HTTP/2 server's first frame is SETTINGS (type 4)
+        raise UserError(
+            f"{address} accepts connections but does not answer as a Ray cluster's head (no gRPC handshake "
+            f"within {timeout:g} s); give the port of `ray start --head --port`"
+        )
+
+
+def connect(address: str, **kwargs: object) -> None:
+    """``ray.init(address, **kwargs)`` on a helper thread, waited for at most INIT_TIMEOUT seconds: this
+    thread keeps the default SIGTERM action (the driver stops at once; no run is begun before the
+    connection) and gives up with a UserError instead of Ray's minutes of retries. Only to join a running
+    cluster: the processes of a local instance started from a helper thread die when the thread ends."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    failed: list[BaseException] = []
+
+    def init() -> None:
+        try:
+            ray.init(address=address, **kwargs)
+        except BaseException as e:  # handed to the waiting thread
+            failed.append(e)
+
+    def not_about_sigterm(record: logging.LogRecord) -> bool:  # Ray warns that it set no handler: wanted here
+        return not record.getMessage().startswith("SIGTERM handler is not set")
+
+    where = f"the Ray cluster at {address}"
+    log.info("connecting to %s (giving up after %g s)", where, INIT_TIMEOUT)
+    ray_log = logging.getLogger("ray._private.worker")
+    ray_log.addFilter(not_about_sigterm)
+    thread = threading.Thread(target=init, name="ray-init", daemon=True)
+    thread.start()
+    thread.join(INIT_TIMEOUT)
+    ray_log.removeFilter(not_about_sigterm)
+    if thread.is_alive():
+        raise UserError(f"cannot connect to {where}: ray.init did not return within {INIT_TIMEOUT:g} s")
+    if failed and isinstance(failed[0], ConnectionError):
+        raise UserError(f"cannot connect to {where}: {' '.join(str(failed[0]).split())}") from None
+    if failed:
+        raise failed[0]
 
 
 @EXECUTORS.register(
     "ray", options=[resources_options(), OPTIONS], check=check, help="a Ray cluster (--address) or local instance"
 )
 def run_ray(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespace, on_done: OnDone) -> None:
-    check(opts)
+    check(opts)  # joins the cluster at --address (when the sweep's own check has not yet)
     import ray
 
-    kwargs = {"log_to_driver": False, "configure_logging": False}
-    try:
-        if opts.address:
-            ray.init(address=opts.address, **kwargs)
-        else:
-            ray.init(include_dashboard=opts.ray_dashboard, **kwargs)
-    except ConnectionError as e:
-        raise UserError(f"cannot reach the Ray cluster at {opts.address}: {e}") from None
+    if not opts.address:
+        ray.init(include_dashboard=opts.ray_dashboard, **QUIET)
     try:
         task = ray.remote(
             num_cpus=opts.cpus_per_run,
