@@ -23,7 +23,7 @@ PRESET ?= standard
 RESULTS_MD := $(if $(filter standard,$(PRESET)),docs/results.md,docs/results-$(PRESET).md)
 results: $(VENV)/.installed
 	-$(BIN)/largelr reproduce all --preset $(PRESET) --jobs $(JOBS) --out runs/reproduce-$(PRESET)
-	$(BIN)/python -m largelr.report.results_page runs/reproduce-$(PRESET) $(RESULTS_MD) $(PRESET)
+	$(BIN)/python -m largelr.reproduce.results_page runs/reproduce-$(PRESET) $(RESULTS_MD) $(PRESET)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks tools

@@ -85,6 +85,8 @@ def main() -> None:
             f"status ({args.runs} runs)": (["status", str(study)], TARGET_SECONDS),
             f"status ({args.big_runs} runs)": (["status", str(big)], BIG_TARGET_SECONDS),
             "config": (["config"], TARGET_SECONDS),
+            "config (typo in a dataset)": (["config", "--set", "data.name=colored_mnsit"], TARGET_SECONDS),
+            "config (typo in a metric)": (["config", "--set", 'eval.metrics=["robustnes"]'], TARGET_SECONDS),
             "reproduce list": (["reproduce", "list"], TARGET_SECONDS),
         }
         print(f"{'command':28s} {'wall s':>7s} {'peak MB':>8s}  torch  target (< {TARGET_MB} MB)")

@@ -82,9 +82,9 @@ def test_flip_is_refused_where_the_dataset_does_not_declare_it_label_preserving(
     with pytest.raises(ConfigError, match="augment.flip is refused on 'double_mnist'") as e:
         check_config(cfg)
     assert "waterbirds" in str(e.value) and "\n" not in str(e.value)
-    assert DATASETS.meta("double_mnist")["hflip_preserves_label"] is False
-    assert DATASETS.meta("colored_mnist")["hflip_preserves_label"] is False
-    assert DATASETS.meta("waterbirds")["hflip_preserves_label"] is True
+    assert DATASETS.spec("double_mnist").hflip_preserves_label is False
+    assert DATASETS.spec("colored_mnist").hflip_preserves_label is False
+    assert DATASETS.spec("waterbirds").hflip_preserves_label is True
 
 
 def test_augmentation_changes_training(make_cfg, data_tiny):

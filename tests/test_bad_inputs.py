@@ -118,8 +118,7 @@ def test_library_callers_passing_a_default_along_are_not_refused():
 
 
 def test_reproduce_dry_without_jobs(capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("LARGELR_REPRODUCE_TINY", "1")
-    assert main(["reproduce", "mechanism", "--executor", "dry", "--out", str(tmp_path / "m")]) == 0
+    assert main(["reproduce", "mechanism", "--preset", "tiny", "--executor", "dry", "--out", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert out.count("largelr run --out") >= 2 and not (tmp_path / "m").exists()
 

@@ -100,7 +100,7 @@ def test_sigterm_to_largelr_run_checkpoints_and_the_rerun_resumes_to_the_same_re
     _, err = proc.communicate(timeout=300)  # a hang guard
     assert proc.returncode == 143, err
     assert "resumes" in err and "Traceback" not in err
-    assert store.status(rd) == "incomplete" and (rd / store.CHECKPOINT).is_file()
+    assert store.run_state(rd) == "incomplete" and (rd / store.CHECKPOINT).is_file()
     step = torch.load(rd / store.CHECKPOINT, weights_only=True)["step"]
     assert 100 <= step < 600
 

@@ -183,7 +183,7 @@ def test_report_with_explicit_out_on_missing_dir(capsys, tmp_path):
 
 def _only_run(study: Path) -> Path:
     (rd,) = store.run_dirs(study)
-    assert store.status(rd) == "done"
+    assert store.run_state(rd) == "done"
     return rd
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from largelr import leases, store
+from largelr import store
 from largelr.cli import main
 from largelr.errors import UserError
 from test_cli_errors import assert_user_error
@@ -80,7 +80,7 @@ def test_a_sweep_never_writes_through_a_linked_run_directory(capsys, study, expe
     with pytest.raises(UserError, match="is a symbolic link"):
         store.begin(linked, None, {})  # refused before anything: the config is never read
     with pytest.raises(UserError, match="is a symbolic link"):
-        leases.claim(linked)
+        store.claim(linked)
     assert snapshot(outside) == before
     # repair removes the link, never what it points to; the next sweep redoes exactly that run
     assert main(["repair", str(study), "--yes"]) == 0
@@ -201,15 +201,17 @@ def test_disk_full_is_one_error_line_and_leaves_the_run_cleanly_incomplete(capsy
     out = tmp_path / "out"
     if where == "weights":
         real = store.atomic_write
-        monkeypatch.setattr(store, "atomic_write", lambda p, d: _no_space() if p.name == store.WEIGHTS else real(p, d))
+        monkeypatch.setattr(
+            store.layout, "atomic_write", lambda p, d: _no_space() if p.name == store.WEIGHTS else real(p, d)
+        )
     else:  # writing the LEASE itself fails
-        monkeypatch.setattr(leases.os, "fsync", _no_space)
+        monkeypatch.setattr(store.leases.os, "fsync", _no_space)
     line = assert_user_error(capsys, ["run", "--out", str(out), *TINY_SET], ["No space left on device", "incomplete"])
     assert "the same command redoes it" in line
     (rd,) = [p for p in out.iterdir() if store.looks_like_run_id(p.name)]
     left = sorted(p.name for p in rd.iterdir())
     assert store.DONE not in left and store.LEASE not in left and not [n for n in left if n.endswith(".tmp")]
-    assert leases.run_state(rd) in ("incomplete", "missing")
+    assert store.run_state(rd) in ("incomplete", "missing")
     monkeypatch.undo()
     assert main(["run", "--out", str(out), *TINY_SET]) == 0
     assert store.verify_run(rd, deep=True) == [] and not (rd / store.LEASE).exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from largelr import leases, store
+from largelr import store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
 from threads import torch_threads
@@ -53,7 +53,7 @@ def assert_same_runs(a: Path, b: Path) -> None:
     assert sorted(p.name for p in store.run_dirs(b)) == ids and len(ids) == 2
     for rid in ids:
         ra, rb = a / rid, b / rid
-        assert store.status(rb) == "done"
+        assert store.run_state(rb) == "done"
         ma, mb = (json.loads((r / store.RESULT).read_text())["metrics"] for r in (ra, rb))
         assert json.dumps(ma, sort_keys=True) == json.dumps(mb, sort_keys=True)
         assert (ra / store.HISTORY).read_text() == (rb / store.HISTORY).read_text()
@@ -81,7 +81,7 @@ def first_checkpointed_lease(out: Path) -> dict | None:
     """The lease of a run that is provably mid-training: it has written a checkpoint, is not done, and
     the lease holder is alive."""
     for rd in sorted(out.glob("*/")) if out.exists() else []:
-        lease = leases.read_lease(rd / store.LEASE)
+        lease = store.leases.read_lease(rd / store.LEASE)
         if lease and (rd / store.CHECKPOINT).exists() and not (rd / store.DONE).exists() and alive(lease["pid"]):
             return {**lease, "dir": rd}
     return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from largelr import leases, store
+from largelr import store
 
 
 def fake_lease(rd: Path, *, host: str, pid: int, age: float = 0.0) -> None:
@@ -32,22 +32,22 @@ def dead_pid() -> int:
 
 def test_claim_is_exclusive_and_release_frees_it(tmp_path):
     rd = tmp_path / "run"
-    lease = leases.claim(rd)
+    lease = store.claim(rd)
     assert lease is not None and lease.held()
     assert json.loads((rd / store.LEASE).read_text())["pid"] == os.getpid()
-    assert leases.claim(rd) is None  # our own fresh lease counts like anyone's
-    assert leases.run_state(rd) == "running"
+    assert store.claim(rd) is None  # our own fresh lease counts like anyone's
+    assert store.run_state(rd) == "running"
     lease.release()
     assert not (rd / store.LEASE).exists()
-    assert leases.claim(rd) is not None
+    assert store.claim(rd) is not None
 
 
 @pytest.mark.parametrize(
     "host, pid, age, taken",
     [
         ("elsewhere", 1, 0.0, False),  # fresh lease of another machine: skip
-        ("elsewhere", 1, leases.LEASE_TIMEOUT + 5, True),  # no heartbeat for longer than the timeout
-        ("elsewhere", 1, leases.LEASE_TIMEOUT - 5, False),  # heartbeat just within the timeout
+        ("elsewhere", 1, store.leases.LEASE_TIMEOUT + 5, True),  # no heartbeat for longer than the timeout
+        ("elsewhere", 1, store.leases.LEASE_TIMEOUT - 5, False),  # heartbeat just within the timeout
         ("here", "dead", 0.0, True),  # this host, process gone: stale at once
         ("here", "self", 0.0, False),  # this host, process alive
     ],
@@ -57,8 +57,8 @@ def test_stale_leases_are_taken_over_and_fresh_ones_respected(tmp_path, host, pi
     host = socket.gethostname() if host == "here" else host
     pid = {"dead": dead_pid(), "self": os.getpid()}.get(pid, pid)
     fake_lease(rd, host=host, pid=pid, age=age)
-    assert leases.run_state(rd) == ("stale" if taken else "running")
-    lease = leases.claim(rd)
+    assert store.run_state(rd) == ("stale" if taken else "running")
+    lease = store.claim(rd)
     assert (lease is not None) == taken
     owner = json.loads((rd / store.LEASE).read_text())
     assert owner["token"] == (lease.info["token"] if taken else "other")
@@ -66,9 +66,9 @@ def test_stale_leases_are_taken_over_and_fresh_ones_respected(tmp_path, host, pi
 
 
 def test_heartbeat_keeps_a_lease_fresh(tmp_path, monkeypatch):
-    monkeypatch.setattr(leases, "HEARTBEAT_EVERY", 0.05)
+    monkeypatch.setattr(store.leases, "HEARTBEAT_EVERY", 0.05)
     rd = tmp_path / "run"
-    lease = leases.claim(rd)
+    lease = store.claim(rd)
     old = time.time() - 1000
     os.utime(rd / store.LEASE, (old, old))
     with lease:  # wait for the observable state (a heartbeat touched the file), not for a duration:
@@ -83,7 +83,7 @@ def test_only_the_holder_clears_a_directory(tmp_path):
     from largelr.config import RunConfig
 
     rd = tmp_path / "run"
-    lease = leases.claim(rd)
+    lease = store.claim(rd)
     (rd / "junk").write_text("x")
     fake_lease(rd, host="elsewhere", pid=1)  # taken over meanwhile (we missed heartbeats)
     assert not lease.held()
@@ -97,7 +97,7 @@ def test_only_the_holder_clears_a_directory(tmp_path):
 def _contend(rd: str, start: float, out, finished) -> None:
     while time.time() < start:
         pass
-    lease = leases.claim(Path(rd))
+    lease = store.claim(Path(rd))
     out.put(None if lease is None else lease.info["token"])
     finished.wait(120)  # stay alive: a holder whose process is gone has a stale lease
 
@@ -107,7 +107,7 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
     """8 processes claim the same run at the same instant, on a free run and on one whose lease is stale."""
     rd = tmp_path / "run"
     if initial == "stale":
-        fake_lease(rd, host="elsewhere", pid=1, age=leases.LEASE_TIMEOUT + 60)
+        fake_lease(rd, host="elsewhere", pid=1, age=store.leases.LEASE_TIMEOUT + 60)
     ctx = multiprocessing.get_context("fork")
     out, finished = ctx.Queue(), ctx.Event()
     start = time.time() + 1.0
@@ -125,39 +125,41 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
 
 def test_run_state_names_every_state(tmp_path):
     rd = tmp_path / "run"
-    assert leases.run_state(rd) == "missing"
+    assert store.run_state(rd) == "missing"
     rd.mkdir()
-    assert leases.run_state(rd) == "incomplete"
+    assert store.run_state(rd) == "incomplete"
     (rd / store.FAILED).write_text("Traceback ...")
-    assert leases.run_state(rd) == "failed"
+    assert store.run_state(rd) == "failed"
     fake_lease(rd, host="elsewhere", pid=1)  # a lease wins over FAILED: the run is being retried
-    assert leases.run_state(rd) == "running"
-    assert leases.run_state(rd, timeout=0.0) == "stale"  # the timeout is the caller's
+    assert store.run_state(rd) == "running"
+    assert store.run_state(rd, timeout=0.0) == "stale"  # the timeout is the caller's
     (rd / store.DONE).write_text("")
-    assert leases.run_state(rd) == "done"
+    assert store.run_state(rd) == "done"
 
 
 def test_staleness_at_the_boundaries(tmp_path):
     now = time.time()
     other = {"host": "elsewhere", "pid": os.getpid()}
-    assert not leases.lease_is_stale({**other, "heartbeat": now - 50.0}, timeout=60.0)
-    assert leases.lease_is_stale({**other, "heartbeat": now - 70.0}, timeout=60.0)
+    assert not store.leases.lease_is_stale({**other, "heartbeat": now - 50.0}, timeout=60.0)
+    assert store.leases.lease_is_stale({**other, "heartbeat": now - 70.0}, timeout=60.0)
     # a dead pid of another host says nothing: that machine's process table is not ours
-    assert not leases.lease_is_stale({"host": "elsewhere", "pid": dead_pid(), "heartbeat": now})
+    assert not store.leases.lease_is_stale({"host": "elsewhere", "pid": dead_pid(), "heartbeat": now})
     here = socket.gethostname()
-    assert leases.lease_is_stale({"host": here, "pid": dead_pid(), "heartbeat": now})
-    assert not leases.lease_is_stale({"host": here, "pid": os.getpid(), "heartbeat": now})
-    assert not leases.lease_is_stale({"host": here, "pid": "1", "heartbeat": now})  # not a pid: trust the heartbeat
+    assert store.leases.lease_is_stale({"host": here, "pid": dead_pid(), "heartbeat": now})
+    assert not store.leases.lease_is_stale({"host": here, "pid": os.getpid(), "heartbeat": now})
+    assert not store.leases.lease_is_stale(
+        {"host": here, "pid": "1", "heartbeat": now}
+    )  # not a pid: trust the heartbeat
 
 
 def test_read_lease_accepts_only_a_json_object(tmp_path):
     path = tmp_path / store.LEASE
     path.write_text("[1, 2]")
-    assert leases.read_lease(path) is None
+    assert store.leases.read_lease(path) is None
     path.write_text('{"host": "h", "pid": 3')  # being written
-    assert leases.read_lease(path) is None
+    assert store.leases.read_lease(path) is None
     path.write_text('{"host": "h", "pid": 3}')
-    info = leases.read_lease(path)
+    info = store.leases.read_lease(path)
     assert info == {"host": "h", "pid": 3, "heartbeat": path.stat().st_mtime}
 
 
@@ -165,11 +167,11 @@ def test_a_lease_being_written_is_respected_and_an_abandoned_empty_one_taken_ove
     rd = tmp_path / "run"
     rd.mkdir()
     (rd / store.LEASE).write_text("")  # its holder is between open and write
-    assert leases.claim(rd) is None
+    assert store.claim(rd) is None
     assert (rd / store.LEASE).read_text() == ""
-    old = time.time() - leases.LEASE_TIMEOUT - 5
+    old = time.time() - store.leases.LEASE_TIMEOUT - 5
     os.utime(rd / store.LEASE, (old, old))  # ... or died there long ago
-    lease = leases.claim(rd)
+    lease = store.claim(rd)
     assert lease is not None and lease.held()
     info = json.loads((rd / store.LEASE).read_text())
     assert set(info) == {"host", "pid", "token", "claimed"} and abs(info["claimed"] - time.time()) < 60
@@ -180,8 +182,8 @@ def test_a_lease_being_written_is_respected_and_an_abandoned_empty_one_taken_ove
 def test_the_heartbeat_thread_is_a_named_daemon_that_ends_with_the_lease(tmp_path, monkeypatch):
     import threading
 
-    monkeypatch.setattr(leases, "HEARTBEAT_EVERY", 0.05)
-    lease = leases.claim(tmp_path / "run")
+    monkeypatch.setattr(store.leases, "HEARTBEAT_EVERY", 0.05)
+    lease = store.claim(tmp_path / "run")
     with lease:
         beats = [t for t in threading.enumerate() if t.name == "largelr-lease"]
         assert len(beats) == 1 and beats[0].daemon  # never keeps a finished worker process alive
@@ -194,5 +196,5 @@ def test_the_heartbeat_thread_is_a_named_daemon_that_ends_with_the_lease(tmp_pat
 def test_claim_uses_its_own_timeout(tmp_path):
     rd = tmp_path / "run"
     fake_lease(rd, host="elsewhere", pid=1, age=30.0)  # fresh by the default 120 s, stale by 10 s
-    assert leases.claim(rd) is None
-    assert leases.claim(rd, timeout=10.0) is not None
+    assert store.claim(rd) is None
+    assert store.claim(rd, timeout=10.0) is not None

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 
 from largelr import store
-from largelr.data import DATASETS, FILE_DATASETS
+from largelr.data import DATASETS, file_datasets
 from largelr.report import load_results, write_report
 from largelr.sweep import grid, run_sweep
 
-PROCEDURAL = [n for n in DATASETS.names() if n not in FILE_DATASETS]
+PROCEDURAL = [n for n in DATASETS.names() if n not in file_datasets()]
 
 
 @pytest.mark.parametrize("name", PROCEDURAL)
@@ -28,7 +28,7 @@ def test_two_lr_sweep_on_each_procedural_dataset(name, tmp_path, make_cfg, one_t
     assert sum(summary.statuses.values()) == 2
     for cfg in configs:
         rd = store.run_dir(tmp_path, cfg)
-        assert store.status(rd) == "done"
+        assert store.run_state(rd) == "done"
         run = store.load_run(rd)
         assert run["config"].data.name == name
         metrics = run["result"]["metrics"]

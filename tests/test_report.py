@@ -486,7 +486,7 @@ def test_damaged_runs_are_not_counted_as_incomplete(study):
     from largelr.report.collect import load_results
 
     before = load_results(study).attrs
-    victim = next(d for d in store.run_dirs(study) if store.status(d) == "done")
+    victim = next(d for d in store.run_dirs(study) if store.run_state(d) == "done")
     (victim / "history.jsonl").unlink()  # a required file missing: damaged
     after = load_results(study).attrs
     assert after["incomplete"] == before["incomplete"] and victim.name in after["damaged"]

@@ -4,7 +4,6 @@ the target list, errors, and the report in a real headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -61,19 +60,11 @@ EXPECTED_FIGURES = {
 def tiny_reports(tmp_path_factory) -> dict[str, Path]:
     """Every available target run at the tiny preset through the CLI, on one thread, into its own dir."""
     root = tmp_path_factory.mktemp("reproduce")
-    env_before = os.environ.get("LARGELR_REPRODUCE_TINY")
-    os.environ["LARGELR_REPRODUCE_TINY"] = "1"
     out = {}
-    try:
-        with torch_threads(1):
-            for name in AVAILABLE:
-                assert main(["reproduce", name, "--out", str(root / name), "--no-progress"]) == 0
-                out[name] = root / name / "report"
-    finally:
-        if env_before is None:
-            os.environ.pop("LARGELR_REPRODUCE_TINY", None)
-        else:
-            os.environ["LARGELR_REPRODUCE_TINY"] = env_before
+    with torch_threads(1):
+        for name in AVAILABLE:
+            assert main(["reproduce", name, "--preset", "tiny", "--out", str(root / name), "--no-progress"]) == 0
+            out[name] = root / name / "report"
     return out
 
 
@@ -211,7 +202,7 @@ def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
 def test_results_page_lists_every_target_with_verdicts_or_status(tiny_reports, tmp_path):
     import pandas as pd
 
-    from largelr.report.results_page import write_results
+    from largelr.reproduce.results_page import write_results
 
     root = next(iter(tiny_reports.values())).parent.parent
     page = write_results(root, tmp_path / "docs" / "results.md").read_text()
@@ -258,7 +249,7 @@ def test_a_target_without_the_preset_says_which_it_has(capsys, tmp_path, monkeyp
 
     def quick_and_full_only(name):  # a target as it is before it gets a standard preset
         t = real(name)
-        return dataclasses.replace(t, ns={**t.ns, "COST": {k: v for k, v in t.cost.items() if k != "standard"}})
+        return dataclasses.replace(t, cost={k: v for k, v in t.cost.items() if k != "standard"})
 
     monkeypatch.setattr(rep, "load_target", quick_and_full_only)
     assert main(["reproduce", "architectures", "--preset", "standard", "--out", str(tmp_path / "a")]) == 2
@@ -273,7 +264,7 @@ def test_converged_only_lists_the_runs_it_leaves_out(tiny_reports, tmp_path):
     import pandas as pd
 
     from largelr.report.collect import load_results
-    from largelr.report.reproduce_page import write_target_report
+    from largelr.reproduce.page import write_target_report
 
     study = tiny_reports["headline"].parent
     runs = load_results(study)
@@ -289,7 +280,7 @@ def test_results_page_counts_converged_runs_apart_from_fixed_budget_ones(monkeyp
     import pandas as pd
 
     import largelr.report.collect as collect
-    from largelr.report.results_page import converged_line
+    from largelr.reproduce.results_page import converged_line
 
     df = pd.DataFrame({"status": ["ok"] * 12 + ["failed"], "converged": [True] * 7 + [False] * 6,
                        "cfg.train.until": ["converged"] * 10 + ["budget"] * 2 + ["converged"]})  # fmt: skip
@@ -309,7 +300,7 @@ def test_results_page_counts_converged_runs_apart_from_fixed_budget_ones(monkeyp
 
 
 def test_results_page_of_the_standard_preset_says_which_targets_have_none(tmp_path):
-    from largelr.report.results_page import write_results
+    from largelr.reproduce.results_page import write_results
 
     page = write_results(tmp_path / "runs", tmp_path / "docs" / "results-standard.md", "standard").read_text()
     assert page.startswith("# Results of the standard presets, as they came out here")

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from largelr import leases, store
+from largelr import store
 from largelr.errors import UserError
 
 
@@ -103,21 +103,21 @@ def test_finalize_writes_result_then_env_then_done_last(tmp_path, monkeypatch):
         written.append(path.name)
         real(path, data)
 
-    monkeypatch.setattr(store, "atomic_write", recording)
+    monkeypatch.setattr(store.layout, "atomic_write", recording)
     store.finalize(rd, {"status": "ok", "x": math.nan}, {"end": 2})
     # no evaluation row was appended: an empty history.jsonl, so the finished run holds every required file
     assert written == [store.RESULT, store.HISTORY, store.ENV, store.DONE]
     assert (rd / store.HISTORY).read_text() == "" and store.read_history(rd) == []
     assert store.read_json(rd / store.ENV) == {"start": 1, "end": 2}  # updated, not replaced
     assert store.read_json(rd / store.RESULT) == {"status": "ok", "x": None}
-    assert (rd / store.DONE).read_text() == "" and store.status(rd) == "done"
+    assert (rd / store.DONE).read_text() == "" and store.run_state(rd) == "done"
 
 
 def test_finalize_that_fails_midway_leaves_the_run_incomplete(tmp_path):
     rd = _started(tmp_path)
     with pytest.raises(TypeError):
         store.finalize(rd, {"status": "ok"}, {"end": object()})  # env.json cannot be written
-    assert store.status(rd) == "incomplete"
+    assert store.run_state(rd) == "incomplete"
     assert sorted(p.name for p in rd.iterdir()) == sorted([store.CONFIG, store.ENV, store.HISTORY, store.RESULT])
 
 
@@ -125,11 +125,11 @@ def test_status_and_begin(tmp_path):
     from largelr.config import RunConfig
 
     rd = tmp_path / "s" / "r"
-    assert store.status(rd) == "missing"
+    assert store.run_state(rd) == "missing"
     rd.mkdir(parents=True)
     (rd / "leftover.tmp").write_text("x")
     (rd / store.DONE).mkdir()  # DONE must be a file
-    assert store.status(rd) == "incomplete"
+    assert store.run_state(rd) == "incomplete"
     (rd / store.DONE).rmdir()
     store.begin(rd, RunConfig(), {"k": 1})  # clears the incomplete directory
     assert sorted(p.name for p in rd.iterdir()) == [store.CONFIG, store.ENV]
@@ -137,7 +137,7 @@ def test_status_and_begin(tmp_path):
     text = (rd / store.CONFIG).read_text()
     assert text.endswith("}\n") and text.count("\n") > 10 and '\n  "data": {' in text  # indented for people
     store.atomic_write(rd / store.DONE, "")
-    assert store.status(rd) == "done"
+    assert store.run_state(rd) == "done"
     with pytest.raises(RuntimeError, match="already done"):
         store.begin(rd, RunConfig(), {})
 
@@ -188,8 +188,8 @@ def test_status_counts_a_just_claimed_run_as_running(tmp_path, capsys):
 
     rd = tmp_path / "0123456789abcdef"
     rd.mkdir()
-    assert leases.claim(rd) is not None
-    assert leases.study_states(tmp_path) == {rd.name: "running"}
+    assert store.claim(rd) is not None
+    assert store.study_states(tmp_path) == {rd.name: "running"}
     assert main(["status", str(tmp_path)]) == 0
     assert "0 done (-), 1 running, 0 failed" in capsys.readouterr().out
 
@@ -244,7 +244,7 @@ def test_record_failure_keeps_the_text_only_in_an_existing_run(tmp_path):
     rd = tmp_path / "run"
     rd.mkdir()
     store.record_failure(rd, "Traceback: boom\n")
-    assert (rd / "FAILED").read_text() == "Traceback: boom\n" and store.status(rd) == "incomplete"
+    assert (rd / "FAILED").read_text() == "Traceback: boom\n" and store.run_state(rd) == "failed"
     store.record_failure(tmp_path / "gone", "x")  # a run directory removed meanwhile: nothing is created
     assert not (tmp_path / "gone").exists()
 

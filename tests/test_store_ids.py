@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 from largelr import store
-from largelr.cli import main, outdated_ids
+from largelr.cli import main
+from largelr.cli.sweep import outdated_ids
 from largelr.config import load_json, run_id
 from largelr.identity import OLDER_RULES, id_v1, older_rule_matching
 from largelr.report.collect import load_results
@@ -50,11 +51,11 @@ def test_outdated_dir_is_found_and_renamed(study_copy, snapshot, make_cfg):
     outdated, dups = store.id_check(study_copy)
     assert outdated == {old: cur.name} and dups == {}
     assert store.verify_run(old) == []  # outdated is not damage
-    assert sweep_status([make_cfg()], study_copy)["missing"]  # the store looks for the current id only
+    assert sweep_status([make_cfg()], study_copy)[store.RunState.MISSING]  # the store looks for the current id only
     assert store.rename_to_current_id(old) == cur
     assert not old.exists() and snapshot(cur) == before  # moved whole, byte for byte
     assert store.id_check(study_copy) == ({}, {})
-    assert sweep_status([make_cfg()], study_copy)["done"] == [make_cfg()]
+    assert sweep_status([make_cfg()], study_copy)[store.RunState.DONE] == [make_cfg()]
 
 
 def test_rename_refuses_to_overwrite_a_duplicate(study_copy, snapshot):
@@ -137,4 +138,4 @@ def test_an_outdated_run_blocks_only_itself(tmp_path, capsys):
     assert "1 runs are stored under an outdated run id (written by an older largelr) and were not redone; " in text
     assert f"largelr status {out} --fix-ids" in text
     assert sorted(p.name for p in store.run_dirs(out)) == sorted([old.name, second.name])
-    assert store.status(second) == "done" and not first.exists()
+    assert store.run_state(second) == "done" and not first.exists()

@@ -142,11 +142,11 @@ def test_deleting_done_redoes_exactly_that_run(capsys, study, configs, snapshot)
     redo, keep = (store.run_dir(study, c) for c in configs)
     keep_before, redo_before = snapshot(keep), snapshot(redo)
     (redo / store.DONE).unlink()
-    assert store.status(redo) == "incomplete"
+    assert store.run_state(redo) == "incomplete"
     text = sweep(capsys, study, "--jobs", "1")
     assert "2 runs: 1 already done, 1 run now (1 ok)" in text
     assert snapshot(keep) == keep_before
-    assert store.status(redo) == "done"
+    assert store.run_state(redo) == "done"
     after = snapshot(redo)
     assert after.keys() == redo_before.keys()
     assert after["DONE"][1] > redo_before["DONE"][1]  # rewritten
@@ -161,7 +161,7 @@ def test_incomplete_directory_is_cleared_and_redone(capsys, study, configs):
         (rd / name).unlink()
     (rd / store.HISTORY).write_text(history.splitlines(keepends=True)[0] + '{"step": 50, "tr')  # killed mid-write
     (rd / ".model.pt.abc123.tmp").write_bytes(b"partial")
-    assert store.status(rd) == "incomplete"
+    assert store.run_state(rd) == "incomplete"
 
     rc = main(["status", str(study)])
     assert rc == 0

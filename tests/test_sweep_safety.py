@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from largelr import leases, store
+from largelr import store
 from largelr.cli import main
 from largelr.sweep import load_experiment, run_sweep
 from threads import torch_threads
@@ -137,7 +137,7 @@ def test_pool_workers_exit_when_only_their_driver_is_killed(tmp_path):
 
 def training_lease(rd: Path) -> dict | None:
     """The lease of a run whose training is under way (a history row written), else None."""
-    lease = leases.read_lease(rd / store.LEASE)
+    lease = store.leases.read_lease(rd / store.LEASE)
     history = rd / store.HISTORY
     return lease if lease and history.is_file() and history.stat().st_size > 0 else None
 
@@ -167,7 +167,7 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
     def kill_when_training() -> None:
         deadline = time.time() + 1800  # a hang guard: under load a worker's start takes minutes
         while not killed and time.time() < deadline:
-            lease = leases.read_lease(store.run_dir(out, long) / store.LEASE)
+            lease = store.leases.read_lease(store.run_dir(out, long) / store.LEASE)
             if lease:
                 os.kill(lease["pid"], signal.SIGKILL)
                 killed.append(lease["pid"])
@@ -180,12 +180,12 @@ def test_a_killed_pool_worker_costs_only_its_own_run(tmp_path):
     assert killed, "the long run never started"
     assert len(summary.errors) == 1 and "worker died (exit code -9)" in summary.errors[0], summary.errors
     assert summary.statuses["ok"] == 2
-    assert store.status(store.run_dir(out, long)) != "done"
+    assert store.run_state(store.run_dir(out, long)) != "done"
 
 
 def test_status_reads_the_filesystem_and_names_stale_and_running_leases(study_copy, capsys):
     stale, running = study_copy / "aaaaaaaaaaaaaaaa", study_copy / "bbbbbbbbbbbbbbbb"
-    for rd, pid, age in ((stale, 1, leases.LEASE_TIMEOUT + 10), (running, os.getpid(), 0)):
+    for rd, pid, age in ((stale, 1, store.leases.LEASE_TIMEOUT + 10), (running, os.getpid(), 0)):
         rd.mkdir()
         (rd / store.LEASE).write_text(json.dumps({"host": "nodeX", "pid": pid, "token": "t"}))
         os.utime(rd / store.LEASE, (time.time() - age, time.time() - age))
@@ -243,11 +243,11 @@ def test_a_run_that_raises_is_recorded_failed_with_its_traceback_and_retried_by_
     summary = run_sweep([cfg], tmp_path, progress=False)
     assert summary.statuses == {"error": 1} and "ValueError: boom in training" in summary.errors[0]
     assert "Traceback" in (rd / store.FAILED).read_text() and "broken" in (rd / store.FAILED).read_text()
-    assert leases.run_state(rd) == "failed" and not (rd / store.LEASE).exists()
+    assert store.run_state(rd) == "failed" and not (rd / store.LEASE).exists()
     monkeypatch.undo()
     summary = run_sweep([cfg], tmp_path, progress=False)
     assert summary.statuses == {"ok": 1}
-    assert leases.run_state(rd) == "done" and not (rd / store.FAILED).exists()
+    assert store.run_state(rd) == "done" and not (rd / store.FAILED).exists()
 
 
 def test_a_serial_sweep_stops_at_a_signal_instead_of_starting_the_next_run(make_cfg, tmp_path, monkeypatch):

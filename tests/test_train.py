@@ -126,7 +126,7 @@ def test_huge_lr_diverges_and_is_recorded(make_cfg, tmp_path):
     cfg = make_cfg("optim.lr=1e6")
     result = execute(cfg, tmp_path)
     rd = store.run_dir(tmp_path, cfg)
-    assert store.status(rd) == "done"
+    assert store.run_state(rd) == "done"
     assert result["status"] == "diverged" and result["converged"] is False
     assert result["steps"] == 20  # stopped at the first evaluation that saw a non-finite loss
     on_disk = json.loads((rd / store.RESULT).read_text())
@@ -150,7 +150,7 @@ def test_run_that_cannot_learn_fails(make_cfg, tmp_path):
     assert result["final_train_acc"] <= 1.25 * 0.1
     assert "test/acc" in result["metrics"]  # failed runs are still evaluated
     rd = store.run_dir(tmp_path, cfg)
-    assert store.status(rd) == "done"
+    assert store.run_state(rd) == "done"
     assert json.loads((rd / store.RESULT).read_text())["status"] == "failed"
 
 

@@ -40,7 +40,7 @@ def test_wheel_in_a_fresh_venv_runs_reproduce_from_an_empty_dir(tmp_path):
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), "."], src)
     (whl,) = wheels.glob("largelr-*.whl")
     names = zipfile.ZipFile(whl).namelist()
-    for f in ("largelr/studies/quickstart.py", "largelr/studies/reproduce/headline.py", "largelr/cli_reproduce.py"):
+    for f in ("largelr/studies/quickstart.py", "largelr/studies/reproduce/headline.py", "largelr/cli/reproduce.py"):
         assert f in names
 
     venv = tmp_path / "venv"
@@ -62,6 +62,6 @@ def test_wheel_in_a_fresh_venv_runs_reproduce_from_an_empty_dir(tmp_path):
     largelr = venv / "bin" / "largelr"
     out = run([str(largelr), "reproduce", "list"], empty).stdout
     assert out.startswith("headline") and "mechanism" in out
-    run([str(largelr), "reproduce", "headline", "--no-progress"], empty, LARGELR_REPRODUCE_TINY="1")
+    run([str(largelr), "reproduce", "headline", "--preset", "tiny", "--no-progress"], empty)
     report = empty / "runs" / "reproduce" / "headline" / "report"
     assert (report / "index.html").stat().st_size > 10_000 and (report / "verdicts.csv").is_file()

@@ -47,8 +47,13 @@ MODULES: dict[str, list[str]] = {
     "metrics/selectivity": ["tests/metrics/test_representation_metrics.py"],
     "metrics/lowrank": ["tests/metrics/test_structured_lowrank.py"],
     "metrics/probes": ["tests/metrics/test_probes_dfr.py"],
-    "store": ["tests/test_store.py", "tests/test_train.py", "tests/test_store_ids.py", "tests/test_hardening.py"],
-    "leases": ["tests/test_leases.py", "tests/test_store.py"],
+    "store/layout": [
+        "tests/test_store.py",
+        "tests/test_train.py",
+        "tests/test_store_ids.py",
+        "tests/test_hardening.py",
+    ],
+    "store/leases": ["tests/test_leases.py", "tests/test_store.py"],
     "train": [
         "tests/test_train.py",
         "tests/metrics/test_robustness_metrics.py",

@@ -1,7 +1,7 @@
 """Run configuration: typed frozen dataclasses, dotted ``--set`` overrides, canonical JSON, run ids.
 
 This module must not import torch: the CLI validates configs before anything heavy is loaded.
-Only ``run_id`` imports the dataset/model registries, lazily, to read the factories' defaults.
+``run_id`` reads the dataset/model factories' defaults from their source (``largelr.catalog``), without torch.
 Checks of family-specific keys (``data.kwargs``, ``model.kwargs``) against the registered
 factories live in ``largelr.validate``.
 """
@@ -190,8 +190,8 @@ def identity(cfg: RunConfig) -> dict[str, Any]:
 
     Left out: the fields in ``NON_SEMANTIC``; ``data.kwargs``/``model.kwargs`` entries equal to the
     registered factory's default or declared ``non_semantic`` at its registration; common data
-    params the dataset declares it ``ignores`` (e.g. ``rho`` on ``rare_patch``). The kwargs lookup
-    imports the registries (torch) lazily; an unregistered name keeps its kwargs as given.
+    params the dataset declares it ``ignores`` (e.g. ``rho`` on ``rare_patch``). The declarations are read
+    from the source (``largelr.catalog``, no torch); an unregistered name keeps its kwargs as given.
     """
     d = to_dict(cfg)
     for section, key in NON_SEMANTIC:
@@ -246,21 +246,19 @@ def _jsonish(value: Any) -> Any:
 
 
 def _factory_identity(section: str, name: str) -> tuple[dict[str, Any], set[str]]:
-    """(kwarg defaults, keys to leave out) the registered dataset or model factory ``name`` declares."""
-    import inspect
+    """(kwarg defaults, keys to leave out) the registered dataset or model factory ``name`` declares, read
+    from its source (``largelr.catalog``: no torch)."""
+    from largelr import catalog
 
-    from largelr.registry import keyword_params
-
-    if section == "data":
-        from largelr.data import DATASETS as registry
-    else:
-        from largelr.models import MODELS as registry
-    if name not in registry:
+    declared = catalog.declared("DATASETS" if section == "data" else "MODELS")
+    if name not in declared:
         return {}, set()
-    params = keyword_params(registry.get(name))
-    defaults = {k: _jsonish(p.default) for k, p in params.items() if p.default is not inspect.Parameter.empty}
-    meta = registry.meta(name)
-    return defaults, set(meta.get("non_semantic", ())) | set(meta.get("ignores", ()))
+    d = declared[name]
+    defaults = {k: _jsonish(p.default) for k, p in d.params_with_defaults().items()}
+    drop = set(d.field("non_semantic"))
+    if section == "data":
+        drop |= set(d.field("ignores"))
+    return defaults, drop
 
 
 def flatten(cfg: RunConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from largelr import leases, provenance, store
+from largelr import provenance, store
 from largelr.config import RunConfig, run_id
 from largelr.errors import ConfigError, UserError
 from largelr.validate import check_config
@@ -70,7 +70,7 @@ class RunBusy(UserError):
 def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str, Any]:
     """Train and evaluate ``cfg`` into ``study/<run_id>/`` unless it is already done.
 
-    The run's directory is claimed first (``leases.claim``); a checkpoint left by an interrupted
+    The run's directory is claimed first (``store.claim``); a checkpoint left by an interrupted
     attempt is resumed from.
 
     Returns:
@@ -88,7 +88,7 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
     check_config(cfg)
     rd = store.run_dir(study, cfg)
     store.check_run_dir(rd)  # a link, file or fifo in place of the run's directory: damage, never followed
-    if store.status(rd) == "done" and not force:
+    if store.run_state(rd) == "done" and not force:
         log.info("run %s already done, skipping", rd.name)
         return store.load_run(rd)["result"]
     store.check_writable(study)
@@ -110,12 +110,12 @@ def execute(cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str,
         ) from None
     check_model_size(cfg, model, device)
     try:
-        lease = leases.claim(rd)
+        lease = store.claim(rd)
         if lease is None:
-            held = leases.read_lease(rd / store.LEASE) or {}
+            held = store.leases.read_lease(rd / store.LEASE) or {}
             raise RunBusy(f"run {rd.name} is being trained by {held.get('host')} pid {held.get('pid')}; skipped")
         with lease:
-            if store.status(rd) == "done":
+            if store.run_state(rd) == "done":
                 if not force:
                     return store.load_run(rd)["result"]
                 (rd / store.DONE).unlink()
@@ -131,7 +131,7 @@ class StoreWriteError(UserError):
     """An OSError (e.g. ENOSPC, disk full) while a run wrote its directory; the run is left incomplete."""
 
 
-def _train_and_store(cfg: RunConfig, data, rd: Path, lease: leases.Lease, device, resume: bool) -> dict[str, Any]:
+def _train_and_store(cfg: RunConfig, data, rd: Path, lease: store.leases.Lease, device, resume: bool) -> dict[str, Any]:
     from largelr.checkpoint import Checkpointer
     from largelr.evaluate import evaluate
     from largelr.train import train

@@ -6,7 +6,7 @@ edge 2(1 + momentum)/lambda_0 anchors the ladder for SGD), trains short probes a
 (stable / spiking / catapult / divergent / failed) and recommends the largest LR that trained, one rung lower as a
 safety margin. Each probe is ``largelr.train.train`` on the config with only the LR and the budget changed, so
 a rung trains exactly as the first steps of a real run would. Pure in the config and its seeds; writes nothing
-(``largelr.cli_suggest`` prints and saves).
+(``largelr.cli.suggest`` prints and saves).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Checks of a whole RunConfig against the registries, before anything runs or is written.
+"""Checks of a whole RunConfig against the components it names, before anything runs or is written.
 
-``config.validate`` checks types and ranges without torch; this adds the checks that need the
-registered factories (dataset/model names and their ``kwargs``, metric names).
+``config.validate`` checks each field's type and range alone; ``check_config`` adds what needs the
+components' declarations (dataset/model names and their ``kwargs``, metric names, split sizes). Both
+run without torch: the declarations are read from the source (``largelr.catalog``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from largelr.errors import ConfigError
 
 def check_config(cfg: RunConfig) -> RunConfig:
     """Raise ConfigError on anything a run would trip over; return ``cfg`` when it is valid."""
-    from largelr.data import DATASETS
-    from largelr.data.base import COMMON_PARAMS as DATA_COMMON
-    from largelr.metrics import METRICS, resolve_metric_names
-    from largelr.models import MODELS
-    from largelr.models.base import COMMON_PARAMS as MODEL_COMMON
-    from largelr.registry import check_kwargs
+    from largelr import catalog
+    from largelr.metrics.base import resolve_metric_names
+    from largelr.registry import check_values
+    from largelr.specs import DATASET_COMMON_PARAMS, MODEL_COMMON_PARAMS
 
     validate(cfg)
-    check_kwargs(DATASETS.get(cfg.data.name), cfg.data.kwargs, "data.kwargs", skip=DATA_COMMON)
-    check_kwargs(MODELS.get(cfg.model.name), cfg.model.kwargs, "model.kwargs", skip=MODEL_COMMON)
-    check_sizes(cfg, DATASETS.meta(cfg.data.name), {n: METRICS.meta(n) for n in resolve_metric_names(cfg.eval.metrics)})
-    if cfg.augment.flip and not DATASETS.meta(cfg.data.name).get("hflip_preserves_label", False):
-        ok = [n for n in DATASETS.names() if DATASETS.meta(n).get("hflip_preserves_label", False)]
+    dataset = catalog.lookup("DATASETS", cfg.data.name)
+    check_values(dataset.param_types(skip=DATASET_COMMON_PARAMS), cfg.data.kwargs, "data.kwargs")
+    model = catalog.lookup("MODELS", cfg.model.name)
+    check_values(model.param_types(skip=MODEL_COMMON_PARAMS), cfg.model.kwargs, "model.kwargs")
+    metrics = {n: catalog.lookup("METRICS", n) for n in resolve_metric_names(cfg.eval.metrics)}
+    check_sizes(cfg, dataset, metrics)
+    if cfg.augment.flip and not dataset.field("hflip_preserves_label"):
+        ok = [n for n, d in catalog.declared("DATASETS").items() if d.field("hflip_preserves_label")]
         raise ConfigError(
             f"augment.flip is refused on {cfg.data.name!r}: a horizontal flip does not preserve its labels "
             f"(digits are not mirror-symmetric; side-by-side pairs would swap regions); datasets that allow it: "
@@ -44,21 +46,21 @@ def check_config(cfg: RunConfig) -> RunConfig:
 SPLIT_FIELDS = {"train": "n_train", "val": "n_val", "test": "n_test"}
 
 
-def check_sizes(cfg: RunConfig, dataset_meta: dict[str, Any], metric_metas: dict[str, dict[str, Any]]) -> None:
+def check_sizes(cfg: RunConfig, dataset: Any, metrics: dict[str, Any]) -> None:
     """Split sizes against what the dataset can supply and what each chosen metric needs.
 
     A dataset declares ``max_samples`` (per split) where it is registered; a metric declares
     ``min_train``/``min_val``/``min_test`` (samples it needs in that split) where it is registered.
     """
-    cap = dataset_meta.get("max_samples")
+    cap = dataset.field("max_samples")
     for split, fld in SPLIT_FIELDS.items():
         n = getattr(cfg.data, fld)
         if cap is not None and n > cap:
             raise ConfigError(
                 f"data.{fld}={n} is more than dataset {cfg.data.name!r} can supply: at most {cap} samples per split"
             )
-        for name, meta in metric_metas.items():
-            need = meta.get(f"min_{split}", 1)
+        for name, metric in metrics.items():
+            need = metric.field(f"min_{split}")
             if n < need:
                 raise ConfigError(
                     f"data.{fld}={n} is too small for metric {name!r}, which needs at least {need} {split} samples; "

@@ -9,21 +9,16 @@ import hashlib
 import pytest
 from PIL import Image
 
-from largelr import cli_data
+from largelr.cli import data as cli_data
 from largelr.data import DATASETS
 from largelr.data import download as dl
-from largelr.data.base import COMMON_PARAMS
 from largelr.errors import ConfigError, UserError
 
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="largelr")
-    cli_data.add_data_parser(parser.add_subparsers(dest="command", required=True))
-    return cli_data.run_data_command(parser.parse_args(list(argv)))
-
-
-def test_common_keys_match_base():
-    assert cli_data.COMMON_KEYS == COMMON_PARAMS
+    cli_data.add_parser(parser.add_subparsers(dest="command", required=True))
+    return cli_data.run(parser.parse_args(list(argv)))
 
 
 def test_list_shows_every_dataset_and_params(capsys):

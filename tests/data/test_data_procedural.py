@@ -10,15 +10,16 @@ import os
 import pytest
 import torch
 
-from largelr.data import DATASETS, FILE_DATASETS, SPLITS
+from largelr.data import DATASETS, SPLITS, file_datasets
 from largelr.data.base import POOL_FRACTIONS
 from largelr.data.colored import PALETTE
 from largelr.data.corruptions import CORRUPTIONS, corrupt
 from largelr.data.sources import SOURCES, ImageSource
 from largelr.errors import ConfigError, UserError
 from largelr.seeding import make_generator
+from largelr.specs import Spec
 
-PROCEDURAL = [n for n in DATASETS.names() if n not in FILE_DATASETS]
+PROCEDURAL = [n for n in DATASETS.names() if n not in file_datasets()]
 SIZES = {"n_train": 203, "n_val": 50, "n_test": 100}  # 203: classes of 21 and 20, so rounding matters
 RHO = 0.9
 
@@ -375,7 +376,7 @@ def test_colour_jitter_is_clamped_to_the_unit_interval():
 
 def test_coloured_sources_have_at_most_ten_classes(monkeypatch):
     eleven = ImageSource("eleven", torch.zeros(22, 28, 28, dtype=torch.uint8), torch.arange(22) % 11, 11)
-    monkeypatch.setitem(SOURCES._items, "eleven", lambda: eleven)
+    monkeypatch.setitem(SOURCES._specs, "eleven", Spec(name="eleven", factory=lambda: eleven))
     for name in COLOURED:
         with pytest.raises(ConfigError, match="data.kwargs.source 'eleven' has 11 classes; at most 10"):
             DATASETS.get(name)(rho=0.8, n_train=20, n_val=10, n_test=10, seed=0, source="eleven")
@@ -423,7 +424,7 @@ def test_corrupted_default_types_and_ops():
 
 def test_double_mnist_sources_must_have_the_same_classes(monkeypatch):
     two = ImageSource("two", torch.zeros(20, 28, 28, dtype=torch.uint8), torch.arange(20) % 2, 2)
-    monkeypatch.setitem(SOURCES._items, "two", lambda: two)
+    monkeypatch.setitem(SOURCES._specs, "two", Spec(name="two", factory=lambda: two))
     match = "data.kwargs.spurious_source 'two' has 2 classes but core_source 'mnist5k' has 10; they must match"
     with pytest.raises(ConfigError, match=match):
         _double(spurious_source="two")

@@ -321,7 +321,7 @@ def test_declared_pruning_keys(prefix, what):
         f"test/{prefix}_max_sparsity_99": (f"{what} pruning: max sparsity keeping 99% acc", "higher", False),
         f"test/{prefix}_max_sparsity_95": (f"{what} pruning: max sparsity keeping 95% acc", "higher", False),
     }
-    keys = METRICS.meta(f"{prefix}_curve")["keys"]
+    keys = METRICS.spec(f"{prefix}_curve").keys
     got = {k: (v.label, v.desirable, v.headline, v.property) for k, v in keys.items()}
     assert got == {k: (*v, "compressibility") for k, v in expected.items()} | {
         f"test/{prefix}_auc": (f"{what} pruning AUC of raw acc (re-counts dense acc)", "higher", False, None)

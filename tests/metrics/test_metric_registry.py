@@ -33,7 +33,7 @@ def _model_and_data(name: str):
     """The wired toy model and dataset, or a tiny rare_patch for a metric that does not apply to the toy."""
     data = toy_dataset()
     model = wired_mlp("core")
-    applies = METRICS.meta(name).get("applies_to")
+    applies = METRICS.spec(name).applies_to
     if applies and not applies(data):  # e.g. vulnerability: rare_patch and imagenet9 only
         data = DATASETS.get("rare_patch")(rho=0.0, n_train=40, n_val=20, n_test=40, seed=0)
         model = mlp(input_shape=data.input_shape, num_classes=data.num_classes, width=8, depth=1).eval()
@@ -81,7 +81,7 @@ def test_evaluate_full_on_toy():
 
 def _declared_by(name: str, key: str) -> bool:
     """Whether metric ``name`` itself declares ``key`` (exactly, or by a ``{i}`` layer pattern)."""
-    for declared in METRICS.meta(name).get("keys", {}):
+    for declared in METRICS.spec(name).keys:
         pattern = re.escape(declared).replace(re.escape("{i}"), r"\d+")
         if re.fullmatch(pattern, key):
             return True
@@ -98,10 +98,10 @@ def test_every_scalar_key_is_declared_by_its_metric(name):
     scalars = set(scalar_items(out))
     undeclared = sorted(k for k in scalars if not _declared_by(name, k))
     assert not undeclared, f"metric {name!r} emits undeclared keys {undeclared}"
-    declared = METRICS.meta(name)["keys"]
+    declared = METRICS.spec(name).keys
     for key, info in declared.items():
         assert isinstance(info, Key) and info.desirable in ("higher", "lower", None), key
-        if "{i}" not in key and "applies_to" not in METRICS.meta(name):  # per-dataset keys: one dataset here
+        if "{i}" not in key and METRICS.spec(name).applies_to is None:  # per-dataset keys: one dataset here
             assert key in scalars, f"metric {name!r} declares {key!r} but does not produce it"
     assert key_for(next(iter(declared))) is declared[next(iter(declared))]
 

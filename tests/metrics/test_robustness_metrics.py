@@ -153,7 +153,7 @@ def test_declared_keys_say_what_the_paper_says():
         expected[f"val/{k}"] = ("val (biased): " + ("accuracy" if k == "acc" else label), d, False, None)
     expected["test/min_group_n"] = ("samples in the smallest group", None, False, None)
     expected["val/min_group_n"] = ("val (biased): samples in the smallest group", None, False, None)
-    keys = METRICS.meta("robustness")["keys"]
+    keys = METRICS.spec("robustness").keys
     assert {k: (v.label, v.desirable, v.headline, v.property) for k, v in keys.items()} == expected
     # every accuracy has a smallest effect of interest of one point; worst-group accuracy on small groups is
     # judged by the worst-class BC accuracy of the same split

@@ -33,7 +33,7 @@ def test_default_metric_set_runs_end_to_end(name, tmp_path, one_thread):
         args += ["--set", s]
     assert main(args) == 0
     (rd,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert store.status(rd) == "done"
+    assert store.run_state(rd) == "done"
     metrics = store.load_run(rd)["result"]["metrics"]
     for key in ("test/acc", "weights/comp", "weights/pqi", "test/prune_auc", "test/class_sep", "test/act_pqi"):
         assert key in metrics, key

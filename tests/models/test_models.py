@@ -12,7 +12,7 @@ import pytest
 import torch
 import torchvision
 
-from largelr.data import DATASETS, FILE_DATASETS
+from largelr.data import DATASETS, file_datasets
 from largelr.errors import ConfigError
 from largelr.models import MODELS
 
@@ -24,7 +24,7 @@ TINY = {
     "resnet50": {"width": 2},
     "vit": {"hidden_dim": 8, "heads": 2, "mlp_dim": 8, "depth": 1},
 }
-PROCEDURAL = [n for n in DATASETS.names() if n not in FILE_DATASETS]
+PROCEDURAL = [n for n in DATASETS.names() if n not in file_datasets()]
 pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: 2 threads thrash on a shared 2-core machine
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from largelr.registry import Registry
+from largelr.specs import DATASET_COMMON_PARAMS, DatasetSpec
 
 SPLITS = ("train", "val", "test")
 # What a procedural builder can supply per split, declared at registration as ``max_samples``: images
@@ -23,7 +24,7 @@ MAX_IMAGE_SAMPLES = 500_000
 MAX_VECTOR_SAMPLES = 10_000_000  # parity: n_bits floats per sample
 POOL_FRACTIONS = (0.6, 0.2, 0.2)  # share of each class's source images for the train/val/test pools
 # parameters every builder takes and that come from the typed DataConfig fields, not data.kwargs
-COMMON_PARAMS = ("rho", "n_train", "n_val", "n_test", "seed")
+COMMON_PARAMS = DATASET_COMMON_PARAMS
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class DatasetBuilder(Protocol):
     ) -> SpuriousDataset: ...
 
 
-DATASETS: Registry[DatasetBuilder] = Registry("dataset")
+DATASETS: Registry[DatasetBuilder] = Registry("dataset", DatasetSpec, package="largelr.data")
 
 
 def identity_map(num_classes: int) -> tuple[int, ...]:

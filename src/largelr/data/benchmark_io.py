@@ -9,7 +9,6 @@ anything: a failed load leaves nothing behind, and a fixed file loads on the nex
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,11 +22,6 @@ from largelr.data.base import Split, SpuriousDataset
 from largelr.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
-
-
-def resolve_root(root: str, env: str, default: str) -> Path:
-    """``root`` if given, else ``$env``, else ``default`` (``~`` expanded)."""
-    return Path(root or os.environ.get(env) or default).expanduser()
 
 
 def require(path: Path, dataset: str, url: str, *, is_dir: bool = False) -> Path:

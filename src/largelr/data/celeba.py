@@ -16,16 +16,30 @@ import torch
 from torch import Tensor
 
 from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset
-from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, resolve_root, subsample
+from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, subsample
 from largelr.errors import ConfigError, UserError
 from largelr.seeding import make_generator
+from largelr.specs import DatasetFiles
 
 log = logging.getLogger(__name__)
 URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+FILES = DatasetFiles(
+    env="LARGELR_CELEBA_DIR",
+    default="~/.cache/largelr/celeba",
+    marker="list_attr_celeba.txt",
+    url=URL,
+    how=(
+        "download img_align_celeba.zip, list_attr_celeba.txt and list_eval_partition.txt from "
+        "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive), unzip the images next to the two lists and "
+        "point data.kwargs.root or LARGELR_CELEBA_DIR at that folder"
+    ),
+)
 
 
 # a mirrored photo keeps its class
-@DATASETS.register("celeba", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
+@DATASETS.register(
+    "celeba", files=FILES, non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True
+)
 def celeba(
     *,
     rho: float,
@@ -59,7 +73,7 @@ def celeba(
         num_workers: DataLoader worker processes decoding images (0 = in the main process).
     """
     check_loader_params(image_size, num_workers)
-    base = resolve_root(root, "LARGELR_CELEBA_DIR", "~/.cache/largelr/celeba")
+    base = FILES.root(root)
     names, files, values = read_attributes(require(base / "list_attr_celeba.txt", "celeba", URL))
     partition = read_partition(require(base / "list_eval_partition.txt", "celeba", URL))
     image_dir = require(base / "img_align_celeba", "celeba", URL, is_dir=True)

@@ -61,18 +61,6 @@ DOWNLOADS: dict[str, Download] = {
     ),
 }
 
-MANUAL = {
-    "waterbirds": "download and unpack https://nlp.stanford.edu/data/dro/waterbird_complete95_forest2water2.tar.gz "
-    "(from https://github.com/kohpangwei/group_DRO); point data.kwargs.root or LARGELR_WATERBIRDS_DIR at the "
-    "folder holding metadata.csv",
-    "celeba": "download img_align_celeba.zip, list_attr_celeba.txt and list_eval_partition.txt from "
-    "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive), unzip the images next to the two lists and "
-    "point data.kwargs.root or LARGELR_CELEBA_DIR at that folder",
-    "imagenet9": "download backgrounds_challenge_data.tar.gz from "
-    "https://github.com/MadryLab/backgrounds_challenge/releases and point data.kwargs.root or LARGELR_IMAGENET9_DIR "
-    "at its bg_challenge folder (holding original/, mixed_same/, mixed_rand/)",
-}
-
 
 def md5_of(path: Path) -> str:
     h = hashlib.md5()
@@ -91,10 +79,13 @@ def download(name: str, dest: str | Path) -> list[Path]:
         UserError: unknown name, a dataset that must be fetched by hand (the message says how), no
             mirror reachable, or a checksum mismatch.
     """
-    if name in MANUAL:
-        raise UserError(f"{name} cannot be downloaded automatically: {MANUAL[name]}")
+    from largelr import catalog
+
+    manual = {n: d.field("files") for n, d in catalog.declared("DATASETS").items() if d.field("files") is not None}
+    if name in manual:
+        raise UserError(f"{name} cannot be downloaded automatically: {manual[name].how}")
     if name not in DOWNLOADS:
-        known = sorted([*DOWNLOADS, *MANUAL])
+        known = sorted([*DOWNLOADS, *manual])
         raise UserError(f"no download for {name!r}; downloadable: {', '.join(known)} (other datasets need no files)")
     spec = DOWNLOADS[name]
     dest = Path(dest)

@@ -17,18 +17,32 @@ import torch
 from torch import Tensor
 
 from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset
-from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, resolve_root, subsample
+from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, subsample
 from largelr.errors import UserError
 from largelr.seeding import derive_seed, make_generator
+from largelr.specs import DatasetFiles
 
 log = logging.getLogger(__name__)
 URL = "https://github.com/MadryLab/backgrounds_challenge"
+FILES = DatasetFiles(
+    env="LARGELR_IMAGENET9_DIR",
+    default="~/.cache/largelr/imagenet9",
+    marker="original",
+    url=URL,
+    how=(
+        "download backgrounds_challenge_data.tar.gz from https://github.com/MadryLab/backgrounds_challenge/releases "
+        "and point data.kwargs.root or LARGELR_IMAGENET9_DIR at its bg_challenge folder (holding original/, "
+        "mixed_same/, mixed_rand/)"
+    ),
+)
 VARIANTS = ("original", "mixed_same", "mixed_rand")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 # a mirrored photo keeps its class
-@DATASETS.register("imagenet9", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
+@DATASETS.register(
+    "imagenet9", files=FILES, non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True
+)
 def imagenet9(
     *,
     rho: float,
@@ -57,7 +71,7 @@ def imagenet9(
         num_workers: DataLoader worker processes decoding images (0 = in the main process).
     """
     check_loader_params(image_size, num_workers)
-    base = resolve_root(root, "LARGELR_IMAGENET9_DIR", "~/.cache/largelr/imagenet9")
+    base = FILES.root(root)
     require(base, "imagenet9", URL, is_dir=True)
     dirs = {v: _variant_dir(base, v) for v in VARIANTS}
     classes = sorted(p.name for p in dirs["original"].iterdir() if p.is_dir() and p.name not in ("train", "val"))

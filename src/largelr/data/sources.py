@@ -94,7 +94,7 @@ def to_float(images: Tensor, *, channels: int | None = None, size: tuple[int, in
     return x.contiguous()
 
 
-SOURCES: Registry = Registry("image source")
+SOURCES: Registry = Registry("image source", package="largelr.data")
 
 
 def get_source(name: str, param: str) -> ImageSource:

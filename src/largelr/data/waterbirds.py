@@ -15,18 +15,32 @@ from pathlib import Path
 import torch
 
 from largelr.data.base import DATASETS, SPLITS, Split, SpuriousDataset
-from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, resolve_root, subsample
+from largelr.data.benchmark_io import check_loader_params, load_images, log_groups, require, subsample
 from largelr.errors import UserError
 from largelr.seeding import make_generator
+from largelr.specs import DatasetFiles
 
 log = logging.getLogger(__name__)
 URL = "https://github.com/kohpangwei/group_DRO"
+FILES = DatasetFiles(
+    env="LARGELR_WATERBIRDS_DIR",
+    default="~/.cache/largelr/waterbirds",
+    marker="metadata.csv",
+    url=URL,
+    how=(
+        "download and unpack https://nlp.stanford.edu/data/dro/waterbird_complete95_forest2water2.tar.gz "
+        "(from https://github.com/kohpangwei/group_DRO); point data.kwargs.root or LARGELR_WATERBIRDS_DIR at the "
+        "folder holding metadata.csv"
+    ),
+)
 COLUMNS = ("img_id", "img_filename", "y", "split", "place", "place_filename")
 ALLOWED = {"y": (0, 1), "split": (0, 1, 2), "place": (0, 1)}
 
 
 # a mirrored photo keeps its class
-@DATASETS.register("waterbirds", non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True)
+@DATASETS.register(
+    "waterbirds", files=FILES, non_semantic=("root", "num_workers"), ignores=("rho",), hflip_preserves_label=True
+)
 def waterbirds(
     *,
     rho: float,
@@ -53,7 +67,7 @@ def waterbirds(
         num_workers: DataLoader worker processes decoding images (0 = in the main process).
     """
     check_loader_params(image_size, num_workers)
-    base = resolve_root(root, "LARGELR_WATERBIRDS_DIR", "~/.cache/largelr/waterbirds")
+    base = FILES.root(root)
     rows = read_metadata(require(base / "metadata.csv", "waterbirds", URL))
     log.info("waterbirds: data.rho (%s) is ignored; the published group proportions are used", rho)
     caps = {"train": n_train, "val": n_val, "test": n_test}

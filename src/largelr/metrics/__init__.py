@@ -1,20 +1,8 @@
-"""Metrics. Importing this package fills the METRICS registry (``dynamics`` is a helper, not a metric)."""
+"""Metrics, one module per family. ``METRICS`` is filled on first use by importing every module of this package
+(and the plugins'): adding a metric is adding a module (``dynamics`` is a helper, not a metric)."""
 
 from __future__ import annotations
 
-from largelr.metrics import (  # noqa: F401  (register metrics)
-    attribution,
-    compressibility,
-    counterfactual,
-    lowrank,
-    probes,
-    representation,
-    robustness,
-    selectivity,
-    sharpness,
-    structured,
-    vulnerability,
-)
 from largelr.metrics.base import (
     METRIC_SETS,
     METRICS,

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from largelr.metrics.base import METRICS, Key, needs_regions
+from largelr.metrics.base import METRICS, Key
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +184,7 @@ def attribution_keys(suffix: str, method: str, headline: bool) -> dict[str, Key]
     }
 
 
-@METRICS.register("attribution", keys=attribution_keys("", "DeepLift", True))
-@needs_regions
+@METRICS.register("attribution", keys=attribution_keys("", "DeepLift", True), needs_regions=True)
 def attribution(ctx) -> dict[str, Any]:
     """DeepLift attribution shares on the test subset (at most 500 samples).
 
@@ -198,15 +197,13 @@ def attribution(ctx) -> dict[str, Any]:
     return attribution_shares(ctx, "deeplift", "")
 
 
-@METRICS.register("attribution_ig", keys=attribution_keys("_ig", "IG", False))
-@needs_regions
+@METRICS.register("attribution_ig", keys=attribution_keys("_ig", "IG", False), needs_regions=True)
 def attribution_ig(ctx) -> dict[str, Any]:
     """As ``attribution`` with Integrated Gradients (32 steps); keys carry the suffix ``_ig``."""
     return attribution_shares(ctx, "ig", "_ig")
 
 
-@METRICS.register("attribution_saliency", keys=attribution_keys("_saliency", "Saliency", False))
-@needs_regions
+@METRICS.register("attribution_saliency", keys=attribution_keys("_saliency", "Saliency", False), needs_regions=True)
 def attribution_saliency(ctx) -> dict[str, Any]:
     """As ``attribution`` with Saliency (input gradient); keys carry the suffix ``_saliency``."""
     return attribution_shares(ctx, "saliency", "_saliency")

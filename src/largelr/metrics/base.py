@@ -16,11 +16,12 @@ from typing import Any, Literal, TypeVar
 
 from largelr.errors import UserError
 from largelr.registry import Registry
+from largelr.specs import MetricSpec
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-METRICS: Registry = Registry("metric")
+METRICS: Registry = Registry("metric", MetricSpec, package="largelr.metrics")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def key_info() -> dict[str, Key]:
     """Every metric key any registered metric declares, in registration order of the metrics."""
     out: dict[str, Key] = {}
     for name in METRICS.names():
-        out.update(METRICS.meta(name).get("keys", {}))
+        out.update(METRICS.spec(name).keys)
     return out
 
 
@@ -121,22 +122,18 @@ METRIC_SETS: dict[str, tuple[str, ...]] = {
 REGION_MASKS = ("core", "spurious")
 
 
-def needs_regions(fn: F) -> F:
-    """Mark a metric as needing the test split's core/spurious region masks (see ``plan_metrics``)."""
-    fn.needs_regions = True  # type: ignore[attr-defined]
-    return fn
-
-
 def resolve_metric_names(names: tuple[str, ...] | list[str]) -> list[str]:
     """Expand set names ("default", "full") into metric names, keeping order and dropping repeats."""
+    from largelr import catalog  # the names as declared in the source: no torch
+
     out: list[str] = []
     for name in names:
         if name == "full":
-            expanded: tuple[str, ...] | list[str] = METRICS.names()
+            expanded: tuple[str, ...] | list[str] = catalog.names("METRICS")
         elif name in METRIC_SETS:
             expanded = METRIC_SETS[name]
         else:
-            METRICS.get(name)  # raises ConfigError with suggestions
+            catalog.lookup("METRICS", name)  # raises ConfigError with suggestions
             expanded = (name,)
         out += [n for n in expanded if n not in out]
     return out
@@ -166,19 +163,19 @@ def plan_metrics(names: tuple[str, ...] | list[str], data: Any) -> list[str]:
     regions = has_regions(data)
     out = []
     for name in resolve_metric_names(names):
-        if getattr(METRICS.get(name), "needs_regions", False) and not regions:
+        if METRICS.spec(name).needs_regions and not regions:
             msg = (
                 f"dataset {data.name!r} defines no core/spurious regions (test split masks "
                 f"{list(REGION_MASKS)}), which metric {name!r} needs"
             )
             if name in explicit:
-                needing = [n for n in METRICS.names() if getattr(METRICS.get(n), "needs_regions", False)]
+                needing = [n for n in METRICS.names() if METRICS.spec(n).needs_regions]
                 raise UserError(f"{msg}; remove it from eval.metrics (metrics needing regions: {', '.join(needing)})")
             log.warning("%s; skipping it", msg)
             continue
-        meta = METRICS.meta(name)
-        if "applies_to" in meta and not meta["applies_to"](data):
-            msg = f"metric {name!r} does not apply to dataset {data.name!r} (it applies to {meta.get('applies_doc')})"
+        spec = METRICS.spec(name)
+        if spec.applies_to is not None and not spec.applies_to(data):
+            msg = f"metric {name!r} does not apply to dataset {data.name!r} (it applies to {spec.applies_doc})"
             if name in explicit:
                 raise UserError(f"{msg}; remove it from eval.metrics")
             log.info("%s; skipping it", msg)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from largelr.metrics.base import METRICS, Key, needs_regions
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.robustness import mean_or_nan
 from largelr.seeding import make_generator
 
@@ -82,8 +82,8 @@ def swap_region(x: Tensor, i: Tensor, j: Tensor, mask: Tensor) -> Tensor:
         "test/cf_core_flip": Key("prediction flips when the core part is swapped", "higher", False, "core_util"),
         "test/cf_core_follow": Key("prediction follows a swapped core part", "higher", False, "core_util"),
     },
+    needs_regions=True,
 )
-@needs_regions
 def counterfactual(ctx) -> dict[str, Any]:
     """Prediction changes when the spurious or the core region is swapped, on the fixed test subset.
 

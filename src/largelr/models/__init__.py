@@ -1,8 +1,8 @@
-"""Models. Importing this package fills the MODELS registry."""
+"""Models, one module per family. ``MODELS`` is filled on first use by importing every module of this package
+(and the plugins'): adding a model is adding a module."""
 
 from __future__ import annotations
 
-from largelr.models import cnn, mlp, resnet, vit  # noqa: F401  (register "cnn", "mlp", "resnet18", "resnet50", "vit")
 from largelr.models.base import MODELS, FeatureModel, batched_forward
 
 __all__ = ["MODELS", "FeatureModel", "batched_forward", "build_model"]

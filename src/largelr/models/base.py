@@ -13,9 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from largelr.registry import Registry
+from largelr.specs import MODEL_COMMON_PARAMS, ModelSpec
 
 # parameters every model factory takes from the dataset, not from model.kwargs
-COMMON_PARAMS = ("input_shape", "num_classes")
+COMMON_PARAMS = MODEL_COMMON_PARAMS
 
 
 class FeatureModel(Protocol):
@@ -26,7 +27,7 @@ class FeatureModel(Protocol):
     def __call__(self, x: Tensor) -> Tensor: ...
 
 
-MODELS: Registry = Registry("model")
+MODELS: Registry = Registry("model", ModelSpec, package="largelr.models")
 
 EVAL_BATCH = 2000  # samples per forward pass when evaluating a whole split
 

@@ -38,8 +38,10 @@ def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int, dict[str, l
             ds[0].name,
             study,
         )
-    done = [store.load_run(d) for d in dirs if store.status(d) == "done" and d not in extra and d.name not in damaged]
-    return done, sum(store.status(d) not in ("done", "damaged") for d in dirs), damaged
+    done = [
+        store.load_run(d) for d in dirs if store.run_state(d) == "done" and d not in extra and d.name not in damaged
+    ]
+    return done, sum(store.run_state(d) not in ("done", "damaged") for d in dirs), damaged
 
 
 def describe_damaged(damaged: dict[str, list[str]]) -> str:

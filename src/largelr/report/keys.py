@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from largelr.metrics import key_for, key_info
 
+LR = "cfg.optim.lr"  # the swept axis: the learning rate's column in runs.csv
+
 # the paper's order of the property families (paper-spec section 5); reports list keys in this order
 FAMILIES = ("robustness", "compressibility", "core_util", "class_sep", "act_sparsity")
 
@@ -34,3 +36,13 @@ def desirable(key: str) -> str | None:
     """ "higher" or "lower" as the key's metric declares; None when undeclared or no direction is desirable."""
     info = key_for(key)
     return info.desirable if info else None
+
+
+def declared_directions() -> dict[str, str | None]:
+    """Metric key -> desirable direction ("higher", "lower", or None: no verdict is given for such a key)."""
+    return {k: v.desirable for k, v in key_info().items()}
+
+
+def declared_labels() -> dict[str, str]:
+    """Metric key -> human label, as the metrics declare them."""
+    return {k: v.label for k, v in key_info().items()}

@@ -10,7 +10,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-LR = "cfg.optim.lr"
+from largelr.report.keys import LR
+
 BAD = {"diverged": ("x", "tab:red"), "failed": ("v", "tab:orange")}
 
 

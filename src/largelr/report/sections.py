@@ -7,50 +7,24 @@ gets one block without a group heading.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from largelr.metrics import Key
 from largelr.report import plots, tables
 from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
-from largelr.report.keys import desirable, reported
+from largelr.report.keys import LR, desirable, reported
+from largelr.report.page import Section, save_figure, slug
+from largelr.report.study_verdicts import study_verdict_section
 
-LR = tables.LR
 CURVE_KINDS = (
     ("prune", "global magnitude pruning", "fraction of weights pruned"),
     ("prune_layer", "per-layer magnitude pruning", "fraction of weights pruned"),
     ("prune_struct", "structured (unit) pruning", "fraction of hidden units removed"),
 )
-
-
-@dataclass(frozen=True)
-class Fig:
-    """A figure of a report: the PNG's path relative to the report dir (its data is the CSV beside it),
-    the caption (what is plotted, how many seeds, the spread shown) and the alt text."""
-
-    path: str
-    caption: str = ""
-    alt: str = ""
-
-
-@dataclass
-class Section:
-    title: str
-    text: str = ""
-    table: pd.DataFrame | None = None
-    figures: tuple[str | Fig, ...] = ()  # paths relative to the report dir, or Fig with caption and alt text
-    level: int = 2  # heading level: 2 for the study's sections, 3 inside a group
-    caption: str = ""  # shown under the table
-
-
-def as_fig(f: str | Fig) -> Fig:
-    """A bare path becomes a Fig whose alt text is the file's name in words."""
-    return f if isinstance(f, Fig) else Fig(f, alt=Path(f).stem.replace("_", " "))
 
 
 @dataclass
@@ -65,18 +39,6 @@ class StudyData:
     @classmethod
     def load(cls, study: Path, df: pd.DataFrame) -> StudyData:
         return cls(df, load_curves(study), load_histories(study), load_attribution_maps(study))
-
-
-def _slug(key: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
-
-
-def _save(fig, data: pd.DataFrame, out: Path, name: str) -> str:
-    (out / "figures").mkdir(exist_ok=True)
-    fig.savefig(out / "figures" / f"{name}.png", dpi=120)
-    plt.close(fig)
-    data.to_csv(out / "figures" / f"{name}.csv", index=False)
-    return f"figures/{name}.png"
 
 
 def _rows_of(table: pd.DataFrame, run_ids: pd.Series) -> pd.DataFrame:
@@ -169,8 +131,6 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             )
         )
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
-    from largelr.report.reproduce_page import study_verdict_section
-
     sections += study_verdict_section(analysed(df, converged_only), out)
 
     shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
@@ -225,7 +185,7 @@ def knob_sections(df: pd.DataFrame, out: Path, keys: dict[str, Key] | None = Non
         "change excluding 0; docs/statistics.md). Consistency: properties improved / made worse / shown to have "
         "no effect, of those tested. Runs with status ok; knob_effects.csv has every change with its interval."
     )
-    fig = _save(*knobs.heatmap(effects), out, "knob_heatmap")
+    fig = save_figure(*knobs.heatmap(effects), out, "knob_heatmap")
     return [
         Section("Knob comparison: consistency", text, table=knobs.consistency(effects)),
         Section("Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,)),
@@ -260,7 +220,7 @@ def group_sections(
             Section(
                 "All properties vs learning rate",
                 "Per-LR means, min-max normalised (the paper's headline figure).",
-                figures=(_save(fig, fdata, out, f"{prefix}overlay"),),
+                figures=(save_figure(fig, fdata, out, f"{prefix}overlay"),),
             )
         )
 
@@ -290,7 +250,9 @@ def group_sections(
 
     ok = df[df["status"] == "ok"]
     measured = {k: lab for k, lab in props.items() if pd.to_numeric(ok[k], errors="coerce").notna().any()}
-    figs = tuple(_save(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{_slug(k)}") for k, lab in measured.items())
+    figs = tuple(
+        save_figure(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{slug(k)}") for k, lab in measured.items()
+    )
     sections.append(Section("Each property vs learning rate", figures=figs))
     sections += extra_figures(df, data, out, prefix)
     return sections
@@ -302,14 +264,14 @@ def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> 
     maps = _rows_of(data.maps, df["run_id"])
     if len(maps) and maps["lr"].nunique() > 1:
         fig, pair = plots.attribution_maps(maps)
-        saved = _save(fig, pair, out, f"{prefix}attribution_maps")
+        saved = save_figure(fig, pair, out, f"{prefix}attribution_maps")
         sections.append(
             Section("Attribution heat-maps, lowest vs highest LR", plots.attribution_caption(pair), figures=(saved,))
         )
 
     hist = _rows_of(data.histories, df["run_id"])
     if len(hist) and any(k in hist for k in plots.DYNAMICS):
-        fig = _save(*plots.dynamics_curves(hist), out, f"{prefix}dynamics")
+        fig = save_figure(*plots.dynamics_curves(hist), out, f"{prefix}dynamics")
         sections.append(
             Section(
                 "Training dynamics (mechanism)",
@@ -341,7 +303,7 @@ def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> 
             if len(c):
                 for metric in ("acc", "worst_group_acc"):
                     fig_data = plots.pruning_curves(c, metric, f"{title}: test {metric.replace('_', ' ')}", xlabel)
-                    figs.append(_save(*fig_data, out, f"{prefix}{kind}_{metric}"))
+                    figs.append(save_figure(*fig_data, out, f"{prefix}{kind}_{metric}"))
         sections.append(
             Section("Pruning curves", "Without fine-tuning; mean over seeds of ok runs.", figures=tuple(figs))
         )

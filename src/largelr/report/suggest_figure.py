@@ -1,6 +1,6 @@
 """The figure of ``largelr suggest-lr``: each rung's probe loss curve, and its final loss against LR by regime.
 
-Pure: a DataFrame in, a Figure out (``largelr.cli_suggest`` saves it beside the data it plots).
+Pure: a DataFrame in, a Figure out (``largelr.cli.suggest`` saves it beside the data it plots).
 """
 
 from __future__ import annotations

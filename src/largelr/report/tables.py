@@ -13,11 +13,9 @@ import numpy as np
 import pandas as pd
 
 from largelr.report.groups import Group
-from largelr.report.keys import desirable
+from largelr.report.keys import LR, desirable
 from largelr.report.stats import FAILS, HOLDS, fmt_p
 from largelr.report.verdicts import Check, Claim, evaluate_claims
-
-LR = "cfg.optim.lr"
 
 
 def trend_tests(groups: list[Group], properties: dict[str, str], x: str = LR) -> pd.DataFrame:

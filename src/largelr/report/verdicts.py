@@ -20,11 +20,11 @@ import pandas as pd
 
 from largelr.report import stats
 from largelr.report.groups import SEED_PREFIX, split_groups
+from largelr.report.keys import LR
 from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE, fmt_p
 
 __all__ = ["ALPHA", "FAILS", "HOLDS", "INCONCLUSIVE", "RULE", "Check", "Claim", "claim_table", "evaluate_claims"]
 
-LR = "cfg.optim.lr"
 BUDGET_SHARE = 0.5  # fewer converged runs than this share: the verdict is marked "at a fixed budget"
 
 RULE = (

@@ -1,8 +1,27 @@
-"""Sweeps: expand an experiment into run configs, skip finished runs, hand the rest to an executor."""
+"""Sweeps: expand an experiment into run configs, skip finished runs, hand the rest to an executor.
+
+The names below are imported on first use, so that ``largelr.sweep.executors`` (the command line's options)
+does not import the runner and its progress bar.
+"""
 
 from __future__ import annotations
 
-from largelr.sweep.runner import SweepSummary, run_sweep, sweep_status
-from largelr.sweep.spec import Experiment, grid, load_experiment, log_space
+import importlib
+from typing import Any
 
-__all__ = ["Experiment", "SweepSummary", "grid", "load_experiment", "log_space", "run_sweep", "sweep_status"]
+_HOME = {
+    "SweepSummary": "largelr.sweep.runner",
+    "run_sweep": "largelr.sweep.runner",
+    "sweep_status": "largelr.sweep.runner",
+    "Experiment": "largelr.sweep.spec",
+    "grid": "largelr.sweep.spec",
+    "load_experiment": "largelr.sweep.spec",
+    "log_space": "largelr.sweep.spec",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'largelr.sweep' has no attribute {name!r}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import re
 import sys
 import threading
 from collections import Counter
@@ -16,9 +15,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from largelr import leases, store
+from largelr import store
 from largelr.config import RunConfig
 from largelr.errors import UserError
+from largelr.store import RunState
 from largelr.sweep.executors import EXECUTORS, check_foreign_options, executor_options
 from largelr.sweep.worker import Outcome
 
@@ -37,33 +37,26 @@ class SweepSummary:
     elsewhere: int = 0  # runs found done by another worker while this sweep ran
 
 
-def sweep_status(configs: Sequence[RunConfig], study: str | Path) -> dict[str, list[RunConfig]]:
-    """Configs grouped by their run directory's state: "done", "damaged", "incomplete", "missing".
+def sweep_status(configs: Sequence[RunConfig], study: str | Path) -> dict[RunState, list[RunConfig]]:
+    """Configs grouped by their run directory's ``RunState`` (every state a key, possibly empty).
 
-    "damaged" is a finished run that ``store.verify_run`` finds a problem with (e.g. DONE without
-    config.json): ``largelr status`` and ``largelr report`` see the same; ``largelr repair`` removes it.
+    A finished run that ``store.verify_run`` finds a problem with (e.g. DONE without config.json) is
+    ``DAMAGED``: ``largelr status`` and ``largelr report`` see the same; ``largelr repair`` removes it.
     """
-    out: dict[str, list[RunConfig]] = {"done": [], "damaged": [], "incomplete": [], "missing": []}
+    out: dict[RunState, list[RunConfig]] = {s: [] for s in RunState}
     for cfg in configs:
         rd = store.run_dir(study, cfg)
-        state = store.status(rd)
-        if state == "done" and store.verify_run(rd):
-            state = "damaged"
+        state = store.run_state(rd)
+        if state is RunState.DONE and store.verify_run(rd):
+            state = RunState.DAMAGED
         out[state].append(cfg)
     return out
 
 
-def is_config_error(message: str) -> bool:
-    """Whether a failed run's error message is a bad config or input (rerunning cannot help), not a
-    crash: a UserError/ConfigError raised in this process, or reported by a pool worker's last line
-    (``exit code 1: error: ConfigError: ...``)."""
-    return re.search(r"(^|: )(UserError|ConfigError): ", message) is not None
-
-
-def progress_counts(states: dict[str, str]) -> Counter:
-    """done / running / failed / stale / incomplete / missing counts of ``{run_id: leases.run_state}``."""
+def progress_counts(states: dict[str, RunState]) -> Counter:
+    """How many runs are in each ``RunState`` but damaged, from ``{run_id: store.run_state}``."""
     c = Counter(states.values())
-    return Counter({k: c[k] for k in ("done", "running", "failed", "stale", "incomplete", "missing")})
+    return Counter({s.value: c[s] for s in RunState if s is not RunState.DAMAGED})
 
 
 def run_sweep(
@@ -89,8 +82,9 @@ def run_sweep(
     if options is not None:
         check_foreign_options(executor, options)
     opts = options or executor_options(executor, **given)
-    if "check" in EXECUTORS.meta(executor):
-        EXECUTORS.meta(executor)["check"](opts)  # bad options fail before anything is written
+    spec = EXECUTORS.spec(executor)
+    if spec.check is not None:
+        spec.check(opts)  # bad options fail before anything is written
     from largelr.runner import resolve_device
 
     if executor in ("local",):
@@ -98,14 +92,18 @@ def run_sweep(
             resolve_device(device)  # an unavailable device fails here, before anything is written
     study = Path(study)
     groups = sweep_status(configs, study)
-    todo = groups["incomplete"] + groups["missing"]
+    # every unfinished run is launched (a fresh lease makes its worker skip it: "busy"); started ones first
+    started = {
+        id(c) for s in (RunState.INCOMPLETE, RunState.RUNNING, RunState.STALE, RunState.FAILED) for c in groups[s]
+    }
+    todo = [c for c in configs if id(c) in started] + groups[RunState.MISSING]
     random.Random(shuffle_seed).shuffle(todo)
-    summary = SweepSummary(total=len(configs), skipped=len(groups["done"]))
-    summary.damaged = [store.run_dir(study, c).name for c in groups["damaged"]]
+    summary = SweepSummary(total=len(configs), skipped=len(groups[RunState.DONE]))
+    summary.damaged = [store.run_dir(study, c).name for c in groups[RunState.DAMAGED]]
     if not todo:
         log.info("all %d runs in %s are done; nothing to do", len(configs), study)
         return summary
-    if EXECUTORS.meta(executor).get("writes", True):
+    if spec.writes:
         store.check_writable(study)
         study.mkdir(parents=True, exist_ok=True)
     ids = [store.run_dir(study, c).name for c in configs]
@@ -115,7 +113,7 @@ def run_sweep(
 
     def poll() -> None:  # progress from the filesystem, whatever the executor
         while not stop.wait(1.0):
-            counts = progress_counts(leases.study_states(study, ids))
+            counts = progress_counts(store.study_states(study, ids))
             bar.n = counts["done"] + counts["failed"]
             bar.set_postfix(running=counts["running"], failed=counts["failed"], refresh=False)
             bar.refresh()
@@ -134,7 +132,7 @@ def run_sweep(
             summary.busy.append(name)
         else:
             summary.statuses["error"] += 1
-            errors = summary.config_errors if is_config_error(outcome.message) else summary.errors
+            errors = summary.config_errors if outcome.kind == "invalid" else summary.errors
             errors.append(f"{name}: {outcome.message}")
             bar.write(f"ERROR {name} lr={cfg.optim.lr:g}: {outcome.message}")
 

@@ -35,7 +35,8 @@ LOG_DIR = "_logs"
 
 @dataclass
 class Outcome:
-    """``kind``: "done" (finished now or earlier), "busy", "error" or "preempted"; ``result`` when done."""
+    """``kind``: "done" (finished now or earlier), "busy", "invalid" (a bad config or input: rerunning cannot
+    help), "error" (a crash: rerunning may) or "preempted"; ``result`` when done."""
 
     kind: str
     result: dict[str, Any] | None = None
@@ -50,16 +51,20 @@ OnDone = Callable[[RunConfig, Outcome], None]
 def run_one(cfg: RunConfig, study: str | Path) -> Outcome:
     """Run ``cfg`` into ``study`` through ``runner.execute``; never raises for a failing run."""
     from largelr.checkpoint import Preempted
+    from largelr.errors import UserError
     from largelr.runner import RunBusy, execute
 
     rd = store.run_dir(study, cfg)
-    was_done = store.status(rd) == "done"
+    was_done = store.run_state(rd) is store.RunState.DONE
     try:
         result = execute(cfg, study)
     except RunBusy as e:
         return Outcome("busy", message=str(e))
     except Preempted as e:
         return Outcome("preempted", message=str(e), signum=e.signum)
+    except UserError as e:  # a bad config or input (ConfigError included): classified here, where it is caught
+        store.record_failure(rd, traceback.format_exc())
+        return Outcome("invalid", message=f"{type(e).__name__}: {e} (traceback: {rd / store.FAILED})")
     except Exception as e:  # the run's own failure: keep the traceback, report, go on with the others
         store.record_failure(rd, traceback.format_exc())
         return Outcome("error", message=f"{type(e).__name__}: {e} (traceback: {rd / store.FAILED})")

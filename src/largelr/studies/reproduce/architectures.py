@@ -22,6 +22,7 @@ full 135 runs (paper-sized models, 3 seeds): GPU advised.
 import runpy
 
 from largelr.config import apply_overrides
+from largelr.report.keys import LR
 from largelr.report.verdicts import Claim, rises_with
 from largelr.reproduce import desirable
 from largelr.studies import study_path
@@ -35,7 +36,6 @@ COST = {
     "idle cost not measured); 48 of 70 ok runs converged: the CNN below its two largest LRs per optimizer did not",
     "full": "135 runs (paper-sized models, 5 LRs, 3 seeds), GPU advised",
 }
-LR = "cfg.optim.lr"
 KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 TINY = [
     "data.n_train=200", "data.n_val=100", "data.n_test=100", "train.steps=20", "train.eval_every=10",

@@ -15,6 +15,7 @@ advised).
 """
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from largelr.report.keys import LR
 from largelr.report.verdicts import Claim, rises_with
 from largelr.reproduce import dataset_files_missing, desirable, source_missing, standard_train, tiny_base
 from largelr.sweep import grid, log_space
@@ -27,7 +28,6 @@ COST = {
     "datasets on 2 CPU cores with --jobs 2",
     "full": "15 runs per dataset (5 LRs x 3 seeds, <= 10k steps) incl. the real benchmarks; GPU advised",
 }
-LR = "cfg.optim.lr"
 KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 PROCEDURAL = {  # dataset -> data.kwargs and, for parity, its own LR range
     "double_mnist": {},

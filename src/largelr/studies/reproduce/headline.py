@@ -15,6 +15,7 @@ full 40 runs (8 LRs x 5 seeds, <= 20,000 steps, full metric set), ~2 h on 2 core
 """
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from largelr.report.keys import LR
 from largelr.report.verdicts import Claim, rises_with
 from largelr.reproduce import desirable, standard_train, tiny_base
 from largelr.sweep import grid, log_space
@@ -27,7 +28,6 @@ COST = {
     "shared CPU cores",
     "full": "40 runs (8 LRs x 5 seeds, full metric set, <= 20k steps), ~2 h on 2 CPU cores",
 }
-LR = "cfg.optim.lr"
 CLAIM1_KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
 CLAIM2_KEYS = ("test/core_util", "test/class_sep", "test/act_zero_frac")
 

@@ -25,6 +25,7 @@ full 48 runs per source (8 LRs x 6 seeds, <= 10k steps).
 import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from largelr.report.keys import LR
 from largelr.report.verdicts import Check, Claim
 from largelr.reproduce import source_missing, standard_train, tiny_base
 from largelr.sweep import grid, log_space
@@ -37,7 +38,6 @@ COST = {
     "sources on 2 shared CPU cores",
     "full": "48 runs per source (8 LRs x 6 seeds, <= 10k steps), ~2 h per source on 2 CPU cores",
 }
-LR = "cfg.optim.lr"
 ACC = "val/acc"  # i.i.d. held-out accuracy
 VULN = "standard/vulnerability"
 SOURCES = ("mnist5k", "fashion_mnist")

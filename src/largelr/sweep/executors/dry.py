@@ -8,7 +8,7 @@ from pathlib import Path
 
 from largelr import config as config_mod
 from largelr.config import RunConfig
-from largelr.sweep.executors import EXECUTORS
+from largelr.sweep.executors.base import EXECUTORS
 from largelr.sweep.worker import OnDone
 
 

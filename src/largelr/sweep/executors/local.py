@@ -20,7 +20,7 @@ from largelr import store
 from largelr.checkpoint import Preempted
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS
+from largelr.sweep.executors.base import EXECUTORS
 from largelr.sweep.worker import LOG_DIR, OnDone, Outcome, log_path, outcome_of, run_one
 
 OPTIONS = argparse.ArgumentParser(add_help=False)
@@ -122,7 +122,7 @@ def _outcome(cfg: RunConfig, study: Path, outcome: Outcome) -> Outcome:
     rd = store.run_dir(study, cfg)
     if outcome.kind == "done":
         outcome.result = store.load_run(rd)["result"]
-    elif outcome.kind == "error":
+    elif outcome.kind in ("error", "invalid"):
         outcome.message += f" (log: {log_path(study, cfg)})"
     return outcome
 

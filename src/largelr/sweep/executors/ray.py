@@ -27,7 +27,7 @@ from pathlib import Path
 from largelr import store
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS, check_resources, resources_options
+from largelr.sweep.executors.base import EXECUTORS, check_resources, resources_options
 from largelr.sweep.worker import OnDone, Outcome, run_queued
 
 OPTIONS = argparse.ArgumentParser(add_help=False)

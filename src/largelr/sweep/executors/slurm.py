@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from largelr import leases, store
+from largelr import store
 from largelr.config import RunConfig
 from largelr.errors import UserError
-from largelr.sweep.executors import EXECUTORS, check_resources, resources_options
-from largelr.sweep.worker import OnDone, Outcome, run_queued
+from largelr.sweep.executors.base import EXECUTORS, check_resources, resources_options
+from largelr.sweep.worker import OnDone, Outcome
 
 OPTIONS = argparse.ArgumentParser(add_help=False)
 _g = OPTIONS.add_argument_group("slurm executor")
@@ -31,21 +30,6 @@ _g.add_argument("--array-parallelism", type=int, default=256, help="array tasks 
 _g.add_argument(
     "--sbatch", action="append", default=[], metavar="KEY=VALUE", help="extra sbatch option, e.g. account=abc"
 )
-
-try:
-    from submitit.helpers import Checkpointable
-except ImportError:  # the executor says so when used
-    Checkpointable = object  # type: ignore[misc,assignment]
-
-
-class SlurmRun(Checkpointable):
-    """One array task: run the queued config; on the time-out signal, hand over to submitit's requeue."""
-
-    def __call__(self, config_path: str, study: str, threads: int) -> Outcome:
-        outcome = run_queued(config_path, study, threads)
-        if outcome.kind == "preempted":
-            signal.raise_signal(outcome.signum)  # submitit's handler is back: USR2 checkpoints and requeues
-        return outcome
 
 
 def check(opts: argparse.Namespace) -> dict[str, str]:
@@ -97,6 +81,8 @@ def run_slurm(configs: Sequence[RunConfig], study: Path, opts: argparse.Namespac
     paths = [str(store.queue_config(study, cfg)) for cfg in configs]
     threads = max(1, math.floor(opts.cpus_per_run))
     try:
+        from largelr.sweep.executors.slurm_task import SlurmRun  # imports submitit
+
         jobs = executor.map_array(SlurmRun(), paths, [str(study)] * len(paths), [threads] * len(paths))
     except Exception as e:  # sbatch missing or refused
         raise UserError(f"could not submit to Slurm: {str(e).strip().splitlines()[-1]}") from None
@@ -111,7 +97,7 @@ def _watch(configs: Sequence[RunConfig], study: Path, array_id: str, on_done: On
     while waiting:
         alive = bool(subprocess.run(["squeue", "-h", "-j", array_id], capture_output=True, text=True).stdout.strip())
         for rid in list(waiting):
-            state = leases.run_state(study / rid)
+            state = store.run_state(study / rid)
             if state == "failed" and (study / rid / store.FAILED).stat().st_mtime < since:
                 state = "incomplete"  # failed in an earlier sweep; this array retries it
             if state == "done":

@@ -1,10 +1,11 @@
-"""Leases: which worker trains a run right now, safe on a filesystem many machines share.
+"""Leases: a lock file that says which worker holds something right now, safe on a filesystem many
+machines share. A leaf: it knows one lock file, nothing about runs or the store's layout.
 
-A run is claimed by creating its ``LEASE`` file with O_EXCL (host, pid, a random token; the file's
-mtime is the heartbeat). Another worker skips a run whose lease is fresh and takes over one whose
-lease is stale (no heartbeat for ``LEASE_TIMEOUT`` seconds, or its process on this host is gone);
-only the holder writes or clears the run's directory (``runner.execute``). ``run_state`` and
-``study_states`` read the same files for progress bars and ``largelr status``.
+A lock is taken by creating its file with O_EXCL (host, pid, a random token; the file's mtime is the
+heartbeat). Another worker skips a lock that is fresh and takes over one that is stale (no heartbeat
+for ``LEASE_TIMEOUT`` seconds, or its process on this host is gone). The store claims a run with it
+(``store.claim``: only the holder writes or clears the run's directory) and reads it for the run's
+state (``store.run_state``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from largelr.errors import UserError
-from largelr.store import DONE, FAILED, LEASE, check_run_dir, odd_entry, run_dirs
+from largelr.store.entries import odd_entry
 
 LEASE_TIMEOUT = 120.0  # seconds without a heartbeat after which a lease is stale and may be taken over
 HEARTBEAT_EVERY = 15.0  # seconds between heartbeats (the lease file's mtime is touched)
@@ -93,19 +94,18 @@ def lease_is_stale(info: dict[str, Any], timeout: float = LEASE_TIMEOUT) -> bool
     return False
 
 
-def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
-    """Claim ``rd`` for this process: create its LEASE with O_EXCL, or take over a stale one.
+def claim(path: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
+    """Take the lock file ``path`` (its directory exists) for this process: create it with O_EXCL, or
+    take over a stale one.
 
     Returns:
-        The lease, or None when another worker holds a fresh lease on the run.
+        The lease, or None when another worker holds a fresh lease.
     """
     import socket
     import time
     import uuid
 
-    check_run_dir(rd)  # a link is never followed: the lease would land outside the store
-    rd.mkdir(parents=True, exist_ok=True)
-    path = rd / LEASE
+    rd = path.parent
     info = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "claimed": time.time()}
     for _ in range(5):
         try:
@@ -123,7 +123,7 @@ def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
             if held is not None and not lease_is_stale(held, timeout):
                 return None
             # Take over: move the stale lease aside under a unique name; of several contenders one wins.
-            aside = rd / f".{LEASE}.{info['token']}"
+            aside = rd / f".{path.name}.{info['token']}"
             try:
                 os.rename(path, aside)
             except FileNotFoundError:
@@ -146,27 +146,3 @@ def claim(rd: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
             raise
         return Lease(path, info)
     return None
-
-
-def run_state(rd: Path, timeout: float = LEASE_TIMEOUT) -> str:
-    """ "done", "running" (fresh lease), "stale" (lease without heartbeat), "failed" (raised, not retried
-    yet), "incomplete", "missing" or "damaged" (not a real directory: never read through): what a progress
-    bar and ``largelr status`` show."""
-    if odd_entry(rd, "dir"):
-        return "damaged"
-    if (rd / DONE).is_file():
-        return "done"
-    lease = read_lease(rd / LEASE)
-    if lease is not None:
-        return "stale" if lease_is_stale(lease, timeout) else "running"
-    if (rd / FAILED).is_file():
-        return "failed"
-    return "incomplete" if rd.exists() else "missing"
-
-
-def study_states(study: str | Path, run_ids: list[str] | None = None) -> dict[str, str]:
-    """``{run_id: run_state}`` for ``run_ids`` (default: every run directory of the study)."""
-    study = Path(study)
-    if run_ids is None:
-        run_ids = [rd.name for rd in run_dirs(study)]
-    return {r: run_state(study / r) for r in run_ids}

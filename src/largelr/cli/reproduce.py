@@ -1,29 +1,27 @@
 """``largelr reproduce``: list the paper's reproduce targets, run one (or all) and write its report.
 
-``add_reproduce_parser(subparsers)`` adds the command to the main parser; ``run_reproduce_command(args)``
+``add_parser(subparsers)`` adds the command to the main parser; ``run(args)``
 runs it. The work is done by ``largelr.reproduce`` (callable from Python and tests).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from largelr.errors import UserError
 
-TINY_ENV = "LARGELR_REPRODUCE_TINY"  # tests only: "1" runs the tiny preset (seconds per target)
 
-
-def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``reproduce {list,NAME,all}`` to the main CLI's subparsers."""
     p = subparsers.add_parser(
         "reproduce", help="reproduce the paper's claims: `reproduce list`, `reproduce NAME`, `reproduce all`"
     )
     p.add_argument("target", help="list, a target name (see `largelr reproduce list`), or all")
     p.add_argument(
-        "--preset", default="quick", choices=("quick", "standard", "full"),
-        help="quick (a smoke test, minutes), standard (to convergence, <= 30 min per target on 2 CPU cores) or full",
+        "--preset", default="quick", choices=("quick", "standard", "full", "tiny"),
+        help="quick (a smoke test, minutes), standard (to convergence, <= 30 min per target on 2 CPU cores), full; "
+        "tiny: seconds per target, too small for any verdict (what the tests run)",
     )  # fmt: skip
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--executor", help="how runs are launched (default: local for --jobs 1, else pool)")
@@ -33,13 +31,13 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--converged-only", action="store_true", help="base the verdicts on the runs that converged")
 
 
-def run_reproduce_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from largelr import reproduce
 
     if args.target == "list":
         print(reproduce.list_text())
         return 0
-    preset = "tiny" if os.environ.get(TINY_ENV) == "1" else args.preset
+    preset = args.preset
     if args.target == "all":
         root = Path(args.out or "runs/reproduce")
         names = [n for n in reproduce.target_names() if not reproduce.load_target(n).unavailable]

@@ -1,6 +1,6 @@
 """``largelr suggest-lr``: the largest LR that still trains a config, with its evidence and a figure.
 
-``add_suggest_parser(subparsers)`` adds the command to the main parser; ``run_suggest_command(args)`` runs it.
+``add_parser(subparsers)`` adds the command to the main parser; ``run(args)`` runs it.
 The work is done by ``largelr.suggest.suggest_lr`` (callable from Python and tests).
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from largelr.errors import UserError
 
 
-def add_suggest_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``suggest-lr`` to the main CLI's subparsers."""
     p = subparsers.add_parser(
         "suggest-lr",
@@ -34,8 +34,8 @@ def add_suggest_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="runs/suggest_lr", help="where the figure and JSON go (default runs/suggest_lr)")
 
 
-def run_suggest_command(args: argparse.Namespace) -> int:
-    from largelr.cli import resolve_config
+def run(args: argparse.Namespace) -> int:
+    from largelr.cli.common import resolve_config
     from largelr.config import run_id
     from largelr.report.suggest_figure import ladder_figure, ladder_frame
     from largelr.runner import setup_torch

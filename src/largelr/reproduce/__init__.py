@@ -14,16 +14,17 @@ A target is a study file in ``largelr/studies/reproduce/`` (package data) that d
   ``UNAVAILABLE`` (a reason the target cannot run with this version).
 
 ``run_target`` runs the missing runs through the ordinary sweep machinery (so an interrupted reproduce
-resumes), then writes the target's report (``largelr.report.reproduce_page``).
+resumes), then writes the target's report (``largelr.reproduce.page``).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import runpy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +40,60 @@ PRESETS = ("quick", "standard", "full", "tiny")  # tiny: the tests' size; not of
 STANDARD_LOSS_TOL = 1e-3
 
 
-@dataclass(frozen=True)
-class Target:
-    """A loaded reproduce target (see the module docstring for what its file defines)."""
+# what a target file may define: its name in the file -> the ReproduceTarget field
+TARGET_NAMES = {
+    "NAME": "name", "CLAIMS": "claims_covered", "COST": "cost", "UNAVAILABLE": "unavailable", "sweep": "sweep",
+    "claims": "claim_fn", "missing": "missing_fn", "derive": "derive_fn", "EXTRA_FIGURES": "extra_figures",
+    "LABELS": "labels", "SESOI": "sesoi",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReproduceTarget:
+    """A reproduce target, as its file (``studies/reproduce/<name>.py``) declares it.
+
+    Attributes:
+        name, path, doc: its name, file and docstring (claims, cost, what it needs, the command).
+        claims_covered: the paper-spec claim numbers it tests (``CLAIMS``).
+        cost: preset -> expected cost in words (``COST``); a preset it offers is named here.
+        unavailable: why it cannot run with this version, or None (``UNAVAILABLE``).
+        sweep: ``sweep(preset) -> list[RunConfig]``.
+        claim_fn: ``claims(df) -> list[Claim]``.
+        missing_fn: ``missing() -> list[str]``, what the user lacks, each with how to get it (optional).
+        derive_fn: ``derive(df, histories) -> df``, per-run columns computed from the histories (optional).
+        extra_figures: claim id -> names of ``reproduce.page.EXTRA_FIGURES`` shown with it.
+        labels: column -> label for the columns ``derive`` adds; sesoi: their smallest effects of interest.
+    """
 
     name: str
     path: Path
     doc: str
-    ns: dict[str, Any]
+    sweep: Callable[[str], list[RunConfig]]
+    claim_fn: Callable[[Any], list]
+    claims_covered: tuple[str, ...] = ()
+    cost: dict[str, str] = field(default_factory=dict)
+    unavailable: str | None = None
+    missing_fn: Callable[[], list[str]] | None = None
+    derive_fn: Callable[[Any, Any], Any] | None = None
+    extra_figures: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    sesoi: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def claims_covered(self) -> tuple[str, ...]:
-        return tuple(self.ns.get("CLAIMS", ()))
-
-    @property
-    def cost(self) -> dict[str, str]:
-        return dict(self.ns.get("COST", {}))
-
-    @property
-    def unavailable(self) -> str | None:
-        """Why this target cannot run with this version of largelr, or None."""
-        return self.ns.get("UNAVAILABLE")
+    @classmethod
+    def from_namespace(cls, ns: dict[str, Any], path: Path) -> ReproduceTarget:
+        """The target a file's namespace defines; a TypeError for a name that looks like a misspelled one of
+        ``TARGET_NAMES`` (``EXTRA_FIGURE``), which would otherwise be ignored."""
+        for key in ns:
+            close = difflib.get_close_matches(key, TARGET_NAMES, n=1, cutoff=0.85)
+            if close and close[0] != key and key not in TARGET_NAMES:
+                raise TypeError(
+                    f"reproduce target {path.name}: {key!r} is not a target field; did you mean {close[0]}?"
+                )
+        fields = {f: ns[k] for k, f in TARGET_NAMES.items() if k in ns}
+        fields["name"] = str(fields.get("name", path.stem))
+        fields["claims_covered"] = tuple(fields.get("claims_covered", ()))
+        fields["cost"] = dict(fields.get("cost", {}))
+        return cls(path=path, doc=(ns.get("__doc__") or "").strip(), **fields)
 
     @property
     def summary(self) -> str:
@@ -67,8 +101,7 @@ class Target:
 
     def missing(self) -> list[str]:
         """Files this target would use that are not here, each with how to get them."""
-        fn = self.ns.get("missing")
-        return list(fn()) if callable(fn) else []
+        return list(self.missing_fn()) if self.missing_fn is not None else []
 
     def configs(self, preset: str) -> list[RunConfig]:
         """The run configs of ``preset``, checked; duplicates (same run id) removed."""
@@ -83,15 +116,14 @@ class Target:
             raise UserError(
                 f"reproduce target {self.name!r} has no {preset!r} preset yet; it has: {', '.join(self.cost)}"
             )
-        configs = [check_config(c) for c in self.ns["sweep"](preset)]
+        configs = [check_config(c) for c in self.sweep(preset)]
         return list({run_id(c): c for c in configs}.values())
 
     def claim_specs(self, df) -> list:
-        return list(self.ns["claims"](df))
+        return list(self.claim_fn(df))
 
     def derive(self, df, histories) -> Any:
-        fn: Callable | None = self.ns.get("derive")
-        return fn(df, histories) if callable(fn) else df
+        return self.derive_fn(df, histories) if self.derive_fn is not None else df
 
 
 def targets_dir() -> Path:
@@ -109,34 +141,30 @@ def target_names() -> list[str]:
 ORDER = ["headline", "datasets", "architectures", "knobs", "standard", "mechanism", "regimes"]
 
 
-def load_target(name: str) -> Target:
+def load_target(name: str) -> ReproduceTarget:
     """Load the target file ``name``; a UserError lists the known targets when there is none."""
     path = targets_dir() / f"{name}.py"
     if "/" in name or name.startswith(".") or not path.is_file():
         raise UserError(f"unknown reproduce target {name!r}; known: {', '.join(target_names())}, all")
     ns = runpy.run_path(str(path), run_name="largelr_reproduce_target")
-    return Target(str(ns.get("NAME", name)), path, (ns.get("__doc__") or "").strip(), ns)
-
-
-def _declared_keys() -> dict[str, tuple[str, str | None]]:
-    """Metric key -> (label, desirable direction), as the metrics declare them (``largelr.metrics.key_info``)."""
-    import largelr.metrics  # noqa: F401  (fills the registry)
-    from largelr.metrics import key_info
-
-    return {k: (v.label, v.desirable) for k, v in key_info().items()}
+    return ReproduceTarget.from_namespace(ns, path)
 
 
 def desirable() -> dict[str, str | None]:
     """Metric key -> desirable direction: "higher", "lower", or None (no verdict is given for such a key)."""
-    return {k: d for k, (_, d) in _declared_keys().items()}
+    from largelr.report.keys import declared_directions
+
+    return declared_directions()
 
 
 def labels() -> dict[str, str]:
     """Metric key -> human label."""
-    return {k: label for k, (label, _) in _declared_keys().items()}
+    from largelr.report.keys import declared_labels
+
+    return declared_labels()
 
 
-def design_power(target: Target, preset: str) -> tuple[float, int]:
+def design_power(target: ReproduceTarget, preset: str) -> tuple[float, int]:
     """The smallest adjusted p the design of ``target`` at ``preset`` can attain in its weakest test, and the
     family size.
 
@@ -214,7 +242,7 @@ def run_target(
     study's reproduce note (``store.write_note``), which the report's provenance shows.
     """
     from largelr import store
-    from largelr.report.reproduce_page import write_target_report
+    from largelr.reproduce.page import write_target_report
     from largelr.sweep import run_sweep
 
     target = load_target(name)
@@ -245,12 +273,6 @@ def run_target(
 # ---------------------------------------------------------------------------------------------
 # what a target needs: image sources and dataset files the user may not have
 
-FILE_DATASET_MARKERS = {  # dataset -> (environment variable, default folder, the file or folder that must exist)
-    "waterbirds": ("LARGELR_WATERBIRDS_DIR", "~/.cache/largelr/waterbirds", "metadata.csv"),
-    "celeba": ("LARGELR_CELEBA_DIR", "~/.cache/largelr/celeba", "list_attr_celeba.txt"),
-    "imagenet9": ("LARGELR_IMAGENET9_DIR", "~/.cache/largelr/imagenet9", "original"),
-}
-
 
 def source_missing(name: str) -> str | None:
     """None when image source ``name`` loads here, else one line saying what is missing and how to get it."""
@@ -265,18 +287,15 @@ def source_missing(name: str) -> str | None:
 
 def dataset_files_missing(name: str) -> str | None:
     """None when the files of the file-backed dataset ``name`` are where its loader looks, else how to get them."""
-    import importlib
+    from largelr import catalog
 
-    from largelr.data.benchmark_io import resolve_root
-
-    env, default, marker = FILE_DATASET_MARKERS[name]
-    root = resolve_root("", env, default)
-    if (root / marker).exists():
+    files = catalog.lookup("DATASETS", name).field("files")  # declared by the dataset (DatasetSpec.files)
+    root = files.root()
+    if (root / files.marker).exists():
         return None
-    url = getattr(importlib.import_module(f"largelr.data.{name}"), "URL", "")
     return (
-        f"{name}: {root / marker} not found; download it from {url}, then set ${env} to its folder "
-        f"(or put it in {default}); layout in docs/datasets.md"
+        f"{name}: {root / files.marker} not found; download it from {files.url}, then set ${files.env} to its "
+        f"folder (or put it in {files.default}); layout in docs/datasets.md"
     )
 
 

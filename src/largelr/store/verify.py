@@ -4,7 +4,6 @@
 opened when it is a fifo), ``id_check`` finds runs named by an older id rule (``largelr.identity``),
 which ``rename_to_current_id`` renames. A finished run whose config hashes to its directory's name under
 no rule was edited after it ran: that is damage (its metrics belong to another config), never renamed.
-Reached as ``largelr.store.verify_run`` etc. as well.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from pathlib import Path
 from largelr import config as config_mod
 from largelr import identity
 from largelr.errors import UserError
-from largelr.store import (
+from largelr.store.layout import (
     CONFIG,
     DONE,
     ENV,
@@ -28,8 +27,8 @@ from largelr.store import (
     read_history,
     read_json,
     run_dirs,
-    status,
 )
+from largelr.store.states import RunState, run_state
 
 RESULT_STATUSES = ("ok", "diverged", "failed")  # what training can end as (largelr.train)
 
@@ -220,7 +219,7 @@ def id_check(study: str | Path) -> tuple[dict[Path, str], dict[str, list[Path]]]
             if older_rule(rd) is None:
                 continue  # edited or renamed: damage (verify_run) when finished, left in place
             outdated[rd] = rid
-        if status(rd) == "done":
+        if run_state(rd) is RunState.DONE:
             by_id.setdefault(rid, []).append(rd)
     dups = {rid: sorted(ds, key=lambda d: (d.name != rid, d.name)) for rid, ds in by_id.items() if len(ds) > 1}
     return outdated, dups

@@ -25,17 +25,15 @@ import json
 import math
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from largelr import config as config_mod
 from largelr.config import RunConfig
 from largelr.errors import UserError
-
-if TYPE_CHECKING:
-    from largelr.leases import Lease
+from largelr.store.entries import odd_entry
+from largelr.store.leases import Lease
 
 CONFIG, ENV, HISTORY, RESULT, WEIGHTS, DONE = (
     "config.json",
@@ -50,45 +48,6 @@ LEASE, CHECKPOINT, FAILED, TENSORBOARD, QUEUE = "LEASE", "checkpoint.pt", "FAILE
 
 def run_dir(study: str | Path, cfg: RunConfig) -> Path:
     return Path(study) / config_mod.run_id(cfg)
-
-
-def status(rd: Path) -> str:
-    """ "missing" (never started), "incomplete" (started, not finished or interrupted), "done", or
-    "damaged" (the run's entry is a symbolic link, a file or a fifo, not a directory: never followed)."""
-    if odd_entry(rd, "dir"):
-        return "damaged"
-    if (rd / DONE).is_file():
-        return "done"
-    return "incomplete" if rd.exists() else "missing"
-
-
-_KINDS = {stat.S_IFDIR: "directory", stat.S_IFREG: "regular file", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
-          stat.S_IFCHR: "character device", stat.S_IFBLK: "block device"}  # fmt: skip
-
-
-def odd_entry(path: Path, want: str = "file") -> str | None:
-    """What is wrong with ``path`` as a store entry that should be a ``want`` ("file": a regular file,
-    "dir": a directory), or None when it is one or is absent. Looks with ``lstat``: never follows a
-    link and never opens the entry (a fifo would block a reader).
-
-    >>> odd_entry(Path("/dev/null"))
-    'is a character device, not a regular file'
-    """
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):  # absent (under a file, nothing can be)
-        return None
-    except OSError as e:
-        return f"cannot be examined ({e.strerror})"
-    if stat.S_ISLNK(st.st_mode):
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = "?"
-        return f"is a symbolic link (to {target}); the store never follows links"
-    kind = _KINDS.get(stat.S_IFMT(st.st_mode), "special file")
-    expected = "regular file" if want == "file" else "directory"
-    return None if kind == expected else f"is a {kind}, not a {expected}"
 
 
 def check_run_dir(rd: Path) -> None:
@@ -144,7 +103,7 @@ def begin(
     """Start a run under ``lease`` (None: a store nobody else writes): clear what an earlier attempt left
     (but the lease and, when resuming, the checkpoint), then write config.json and env.json."""
     check_run_dir(rd)
-    if status(rd) == "done":
+    if (rd / DONE).is_file():
         raise RuntimeError(f"{rd} is already done")
     rd.mkdir(parents=True, exist_ok=True)
     if lease is not None and not lease.held():
@@ -403,16 +362,3 @@ def queue_config(study: Path, cfg: RunConfig) -> Path:
 
 def tensorboard_dir(rd: Path) -> Path:
     return rd / TENSORBOARD
-
-
-# Verification and run ids live in largelr.verify (which reads the store through this module's helpers);
-# these names are kept here because every reader of the store looks for them here.
-_VERIFY_NAMES = {"verify_run", "damaged_runs", "current_id", "id_check", "rename_to_current_id", "RESULT_STATUSES"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _VERIFY_NAMES:
-        from largelr import verify
-
-        return getattr(verify, name)
-    raise AttributeError(f"module 'largelr.store' has no attribute {name!r}")

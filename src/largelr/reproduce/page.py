@@ -19,35 +19,9 @@ from largelr import store
 from largelr.report import plots
 from largelr.report.collect import load_attribution_maps, load_environments, load_histories, load_results
 from largelr.report.groups import split_groups
-from largelr.report.render import write_pages
-from largelr.report.sections import Fig, Section, _save, _slug
-from largelr.report.verdicts import AXIS_LABELS, RULE, Check, Claim, claim_table, evaluate_claims, rises_with
-
-LR = "cfg.optim.lr"
-CLAIM1_KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
-CLAIM2_KEYS = ("test/core_util", "test/class_sep", "test/act_zero_frac")
-
-
-def study_claims(desirable: dict[str, str | None]) -> list[Claim]:
-    """Claims 1 and 2 against the LR, for any study (one verdict per group of runs)."""
-    return [
-        Claim("1", "Larger LRs give more robustness and compressibility.", rises_with(LR, CLAIM1_KEYS, desirable)),
-        Claim("2", "Larger LRs give more core use, class separation and activation sparsity.",
-              rises_with(LR, CLAIM2_KEYS, desirable)),
-    ]  # fmt: skip
-
-
-def study_verdict_section(df: pd.DataFrame, out: Path | None = None) -> list[Section]:
-    """The verdicts of claims 1-2 for a study that varies the LR (nothing when it does not); the rule below.
-    With ``out``, the table is also written to ``out/verdicts.csv`` (``largelr report`` prints it)."""
-    from largelr.reproduce import desirable, labels
-
-    if LR not in df or df[LR].nunique() < 2:
-        return []
-    table = claim_table(evaluate_claims(df, study_claims(desirable()), labels()))
-    if out is not None:
-        table.to_csv(out / "verdicts.csv", index=False)
-    return [Section("Verdicts (claims 1-2)", table=table.drop(columns="outcome"), caption=RULE)]
+from largelr.report.keys import LR
+from largelr.report.page import Fig, Section, save_figure, slug, write_pages
+from largelr.report.verdicts import AXIS_LABELS, RULE, Check, Claim, claim_table, evaluate_claims
 
 
 def _label(col: str, labels: dict[str, str]) -> str:
@@ -124,7 +98,7 @@ def _overlay(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -
     n = df[df["status"] == "ok"].groupby(LR).size()
     cap = (f"Per-LR means over {_seeds_text(n)} seeds of {', '.join(keys.values())}, each min-max normalised to "
            "[0, 1] (the paper's headline figure); no spread shown (see the per-claim figures).")  # fmt: skip
-    return [Fig(_save(fig, data, out, "overlay"), cap, "normalised properties against the learning rate")]
+    return [Fig(save_figure(fig, data, out, "overlay"), cap, "normalised properties against the learning rate")]
 
 
 def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
@@ -133,7 +107,7 @@ def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str
         return []
     fig, data = plots.attribution_maps(maps)
     cap = plots.attribution_caption(data)
-    return [Fig(_save(fig, data, out, "attribution_maps"), cap, "attribution heat-maps, lowest vs highest LR")]
+    return [Fig(save_figure(fig, data, out, "attribution_maps"), cap, "attribution heat-maps, lowest vs highest LR")]
 
 
 def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str], x: str = "step") -> list[Fig]:
@@ -151,7 +125,7 @@ def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str], 
            f"{_seeds_text(n)} seeds of ok runs, no spread): EBCR, the BC share of per-sample gradient norms, "
            f"confidence, share predicted as the spurious class, acc_BC, against {against}.")  # fmt: skip
     name = "dynamics" if x == "step" else "dynamics_tau"
-    return [Fig(_save(fig, data, out, name), cap, f"training-dynamics curves for each learning rate against {x}")]
+    return [Fig(save_figure(fig, data, out, name), cap, f"training-dynamics curves for each learning rate against {x}")]
 
 
 def _dynamics_tau(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
@@ -206,7 +180,7 @@ def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, st
         f"* = the trend test holds (Holm-adjusted p < {knobs.ALPHA}, interval excluding 0); {n} ok runs, "
         "ρ̄ within seed blocks."
     )
-    return [Fig(_save(fig, data, out, "knob_heatmap"), cap, "heat-map of knob effects on every property")]
+    return [Fig(save_figure(fig, data, out, "knob_heatmap"), cap, "heat-map of knob effects on every property")]
 
 
 EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], list[Fig]]] = {
@@ -230,9 +204,9 @@ def claim_sections(df: pd.DataFrame, claims: list[Claim], tests: pd.DataFrame, o
         for test in claim.tests:
             is_axis = test.x == claim.axis
             fig, data, cap = axis_figure(sub, test, claim, labels) if is_axis else scatter_figure(sub, test, labels)
-            name = _slug(f"claim_{claim.id}_{test.y}_vs_{test.x}" + (f"_given_{test.control}" if test.control else ""))
+            name = slug(f"claim_{claim.id}_{test.y}_vs_{test.x}" + (f"_given_{test.control}" if test.control else ""))
             alt = f"{_label(test.y, labels)} against {_label(test.x, labels)}"
-            figs.append(Fig(_save(fig, data, out, name), cap, alt))
+            figs.append(Fig(save_figure(fig, data, out, name), cap, alt))
         t = tests[tests["claim"] == claim.id][["group", "statistic", "verdict", "why"]]
         t = t.rename(columns={"group": "setting", "statistic": "test", "why": "note"})
         note = f"Runs: {claim.query}." if claim.query else ""
@@ -286,16 +260,16 @@ def provenance_sections(study: Path, df: pd.DataFrame, target: Any | None) -> li
 
 
 def build_target_sections(study: Path, target: Any, out: Path, converged_only: bool = False) -> list[Section]:
+    from largelr.report.keys import declared_labels as key_labels
     from largelr.report.sections import analysed
-    from largelr.reproduce import labels as key_labels
 
     full = load_results(study)
-    hist = load_histories(study) if callable(target.ns.get("derive")) else pd.DataFrame()
+    hist = load_histories(study) if target.derive_fn is not None else pd.DataFrame()
     df = analysed(target.derive(full, hist), converged_only)
     left = full[~full["run_id"].isin(df["run_id"])]
-    labels = {**key_labels(), **target.ns.get("LABELS", {})}
+    labels = {**key_labels(), **target.labels}
     claims = target.claim_specs(df)
-    tests = evaluate_claims(df, claims, labels, sesoi=target.ns.get("SESOI", {}))
+    tests = evaluate_claims(df, claims, labels, sesoi=target.sesoi)
     table = claim_table(tests, claims)
     df.to_csv(out / "runs.csv", index=False)
     tests.to_csv(out / "tests.csv", index=False)
@@ -312,7 +286,7 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     caption = " ".join([RULE, *rules, "Data: verdicts.csv (one row per claim and setting), tests.csv (every test)."])
     head = Section("Verdicts", "\n\n".join(notes), table=table.drop(columns="outcome"), caption=caption)
     extras: dict[str, list[Fig]] = {}
-    for claim_id, names in target.ns.get("EXTRA_FIGURES", {}).items():
+    for claim_id, names in target.extra_figures.items():
         for name in names:
             extras.setdefault(claim_id, []).extend(EXTRA_FIGURES[name](study, df, out, labels))
     return [head, *claim_sections(df, claims, tests, out, labels, extras), *provenance_sections(study, df, target)]

@@ -1,7 +1,7 @@
 """``largelr data``: list, show, preview and download datasets.
 
-``add_data_parser(subparsers)`` adds the ``data`` command to the main parser and
-``run_data_command(args)`` runs it. Every subcommand is a plain function that tests and notebooks
+``add_parser(subparsers)`` adds the ``data`` command to the main parser and
+``run(args)`` runs it. Every subcommand is a plain function that tests and notebooks
 can call (``list_datasets``, ``build_from_overrides``, ``describe``, ``preview``). Errors are raised
 as ``UserError``; the main CLI prints them as one line and exits with 2.
 """
@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from largelr.errors import ConfigError
-
-# = largelr.data.base.COMMON_PARAMS, repeated so that building the CLI parser does not import torch
-COMMON_KEYS = ("rho", "n_train", "n_val", "n_test", "seed")
+from largelr.specs import DATASET_COMMON_PARAMS as COMMON_KEYS
 
 
-def add_data_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add ``data {list,show,preview,download}`` to the main CLI's subparsers."""
     p = subparsers.add_parser("data", help="list, inspect, preview and download datasets")
     sub = p.add_subparsers(dest="data_command", required=True)
@@ -42,8 +40,8 @@ def add_data_parser(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--dir", required=True, help="target directory")
 
 
-def run_data_command(args: argparse.Namespace) -> int:
-    """Run the ``data`` subcommand parsed by ``add_data_parser``; return the exit code."""
+def run(args: argparse.Namespace) -> int:
+    """Run the ``data`` subcommand parsed by ``add_parser``; return the exit code."""
     if args.data_command == "list":
         print(list_datasets())
     elif args.data_command == "show":
@@ -94,13 +92,13 @@ def check_preview_args(out: str, per_group: int) -> None:
 
 def list_datasets() -> str:
     """One block per dataset: name, first docstring line, parameters with types and defaults."""
-    from largelr.data import DATASETS, FILE_DATASETS, SOURCES
+    from largelr.data import DATASETS, SOURCES, file_datasets
     from largelr.registry import keyword_params, type_name
 
     lines = []
     for name in DATASETS.names():
         fn = DATASETS.get(name)
-        where = "needs local files" if name in FILE_DATASETS else "procedural"
+        where = "needs local files" if name in file_datasets() else "procedural"
         lines.append(f"{name}  [{where}]  {_first_line(fn)}")
         hints = typing.get_type_hints(fn)
         for key, p in keyword_params(fn, skip=COMMON_KEYS).items():
