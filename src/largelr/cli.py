@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from largelr.cli_export import add_export_parser
 
     add_export_parser(sub)
+    from largelr.cli_completion import add_completion_parser
+
+    add_completion_parser(sub)
     return parser
 
 
@@ -357,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             from largelr.cli_reproduce import run_reproduce_command
 
             return run_reproduce_command(args)
+        if args.command == "completion":
+            from largelr.cli_completion import run_completion_command
+
+            return run_completion_command(args)
         if args.command == "export":
             from largelr.cli_export import run_export_command
 
