@@ -24,10 +24,10 @@ quickstart: $(VENV)/.installed
 	$(BIN)/largelr sweep quickstart --jobs $(JOBS) --out runs/quickstart
 	$(BIN)/largelr report runs/quickstart
 
-# docs/results.md: every reproduce target at its quick preset (resumes; about 40 min on 2 idle CPU cores);
-# `make results PRESET=standard` -> docs/results-standard.md (to convergence; up to 30 min per target)
-PRESET ?= quick
-RESULTS_MD := $(if $(filter quick,$(PRESET)),docs/results.md,docs/results-$(PRESET).md)
+# docs/results.md: every reproduce target at its standard preset (to convergence; up to 30 min per target on 2
+# idle CPU cores; resumes); `make results PRESET=quick` -> docs/results-quick.md (the smoke-test presets)
+PRESET ?= standard
+RESULTS_MD := $(if $(filter standard,$(PRESET)),docs/results.md,docs/results-$(PRESET).md)
 results: $(VENV)/.installed
 	-$(BIN)/largelr reproduce all --preset $(PRESET) --jobs $(JOBS) --out runs/reproduce-$(PRESET)
 	$(BIN)/python -m largelr.report.results_page runs/reproduce-$(PRESET) $(RESULTS_MD) $(PRESET)

@@ -85,3 +85,31 @@ def test_derive_pairs_the_factorial_and_marks_the_control_arms():
     assert out.loc["u0", "mech/arm"] == 1.0 and out.loc["c0", "mech/arm"] == 0.0
     assert out.loc["u0", "mech/lam"] == 30.0 and out.loc["c0", "mech/lam"] == 30.0  # the pair's lambda
     assert out["mech/arm"].notna().sum() == 4
+
+
+def test_standard_grid_is_the_quick_design_at_converging_lrs_with_its_own_controls():
+    from largelr.reproduce import STANDARD_LOSS_TOL, load_target
+
+    cfgs = load_target("mechanism").configs("standard")
+    assert len(cfgs) == 69 and {c.seeds.init for c in cfgs} == {0, 1, 2}
+    conv = [c for c in cfgs if c.train.until == "converged"]
+    assert {c.train.loss_tol for c in conv} == {STANDARD_LOSS_TOL} and {c.data.n_train for c in cfgs} == {2000}
+    # controls at 0.03 x (1 + (lambda - 1) x 0.01) for lambda = 3, 10, 30: 0.0306, 0.0327, 0.0387
+    plain = sorted({c.optim.lr for c in conv if c.train.bc_weight == 1.0 and c.train.bc_set == "oracle"})
+    assert plain == [0.03, 0.0306, 0.0327, 0.0387, 0.0533, 0.0949, 0.169, 0.3]
+    fac = {(c.optim.lr, c.train.bc_weight, c.train.steps) for c in cfgs if c.train.until == "budget"}
+    assert fac == {(lr, lam, 10000) for lr in (0.03, 0.3) for lam in (0.0, 0.1, 0.3, 1.0)}  # tau = 300 at 0.03
+
+
+def test_derive_reads_the_small_and_large_lr_from_the_runs():
+    rows = [{"run_id": f"f{lr}", LR: lr, LAM: 1.0, "cfg.train.until": "budget", "cfg.seeds.init": 0,
+             "test/acc_bc": 10 * lr} for lr in (0.03, 0.3)]  # fmt: skip
+    rows += [{"run_id": "u", LR: 0.03, LAM: 30.0, "cfg.train.until": "converged", "cfg.seeds.init": 0},
+             {"run_id": "c", LR: 0.0387, LAM: 1.0, "cfg.train.until": "converged", "cfg.seeds.init": 0},
+             {"run_id": "q", LR: 0.0129, LAM: 1.0, "cfg.train.until": "converged", "cfg.seeds.init": 0}]  # fmt: skip
+    df = pd.DataFrame(rows).assign(**{"cfg.train.bc_set": "oracle", "cfg.data.rho": 0.99})
+    assert M["small_large"](df) == (0.03, 0.3)
+    out = M["derive"](df, pd.DataFrame()).set_index("run_id")
+    assert out.loc["f0.3", "lr_effect/test/acc_bc"] == pytest.approx(2.7)  # 3.0 - 0.3
+    # the control of lambda = 30 at the small LR 0.03 is LR 0.0387; quick's 0.0129 is no control here
+    assert out.loc["c", "mech/arm"] == 0.0 and out.loc["c", "mech/lam"] == 30.0 and math.isnan(out.loc["q", "mech/arm"])

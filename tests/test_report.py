@@ -490,3 +490,29 @@ def test_damaged_runs_are_not_counted_as_incomplete(study):
     (victim / "history.jsonl").unlink()  # a required file missing: damaged
     after = load_results(study).attrs
     assert after["incomplete"] == before["incomplete"] and victim.name in after["damaged"]
+
+
+def test_attribution_maps_compare_runs_on_the_same_dataset_draw_and_images():
+    """The lowest- and highest-LR maps must average over the same test images: same data seed, same indices."""
+    import pandas as pd
+
+    from largelr.report import plots
+
+    heat, idx = [[0.0, 1.0], [1.0, 0.0]], [3, 1, 4]
+
+    def run(rid, lr, data_seed, converged=True, images=idx):
+        return {"run_id": rid, "lr": lr, "seed": data_seed, "data_seed": data_seed, "converged": converged,
+                "map": heat, "mask": None, "images": images}  # fmt: skip
+
+    # first rows of each LR disagree on the data seed (the old choice); only seed 1 is shared
+    maps = pd.DataFrame([run("a0", 0.01, 0), run("a1", 0.01, 1), run("b2", 0.3, 2), run("b1", 0.3, 1)])
+    _, data = plots.attribution_maps(maps)
+    assert list(data["run_id"]) == ["a1", "b1"] and data["same_images"].all()
+    assert "same dataset draw (data seed 1)" in plots.attribution_caption(data)
+    # converged pairs are preferred among those sharing a draw
+    maps = pd.DataFrame([run("a0", 0.01, 0, False), run("a1", 0.01, 1), run("b0", 0.3, 0), run("b1", 0.3, 1)])
+    assert list(plots.attribution_maps(maps)[1]["run_id"]) == ["a1", "b1"]
+    # same data seed but other test images: not the same images
+    maps = pd.DataFrame([run("a0", 0.01, 0), run("b0", 0.3, 0, images=[2, 7, 1])])
+    _, data = plots.attribution_maps(maps)
+    assert not data["same_images"].any() and "different test images" in plots.attribution_caption(data)

@@ -284,8 +284,8 @@ def standard_train(steps: int, **kw: Any):
     """The standard presets' training: to convergence at ``STANDARD_LOSS_TOL``, capped at ``steps``."""
     from largelr.config import TrainConfig
 
-    return TrainConfig(until="converged", steps=steps, loss_tol=STANDARD_LOSS_TOL, eval_every=250, fail_after=1000,
-                       **kw)  # fmt: skip
+    return TrainConfig(until="converged", steps=steps, loss_tol=STANDARD_LOSS_TOL, **{"eval_every": 250,
+                       "fail_after": 1000, **kw})  # fmt: skip
 
 
 def tiny_base(metrics: tuple[str, ...] = ("robustness", "compressibility"), **data: Any) -> RunConfig:

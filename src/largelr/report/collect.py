@@ -119,7 +119,8 @@ def load_curves(study: str | Path, kinds: tuple[str, ...] = CURVES) -> pd.DataFr
 
 
 def load_attribution_maps(study: str | Path) -> pd.DataFrame:
-    """One row per ok run that has an attribution heat-map: run_id, lr, seed, converged, map, mask."""
+    """One row per ok run that has an attribution heat-map: run_id, lr, seed, data_seed, converged, map, mask and
+    images (the test indices the map averages over; None in runs that predate recording them)."""
     runs, _, _ = _finished(study)
     rows = []
     for r in runs:
@@ -130,9 +131,11 @@ def load_attribution_maps(study: str | Path) -> pd.DataFrame:
                     "run_id": r["run_id"],
                     "lr": r["config"].optim.lr,
                     "seed": r["config"].seeds.init,
+                    "data_seed": r["config"].seeds.data,
                     "converged": r["result"].get("converged", False),
                     "map": m["test/attr_map"],
                     "mask": m.get("test/attr_mask"),
+                    "images": m.get("test/attr_map_index"),
                 }
             )
     return pd.DataFrame(rows)

@@ -136,17 +136,14 @@ def dynamics_curves(hist: pd.DataFrame, x: str = "step") -> tuple[Figure, pd.Dat
 
 
 def attribution_maps(maps: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Mean attribution heat-maps of the lowest- and highest-LR runs side by side (same test images).
+    """Mean attribution heat-maps of one lowest- and one highest-LR run side by side.
 
-    Converged runs are preferred; the boundary between the core and spurious regions is drawn in red
-    and the regions are labelled when the mask is known.
+    The pair is trained on the same dataset draw (data seed) and mapped on the same test images when the runs
+    allow it (``same_images`` in the returned data says whether they were), converged runs preferred; the
+    boundary between the core and spurious regions is drawn in red and the regions are labelled when the mask is
+    known.
     """
-    pool = (
-        maps[maps["converged"]]
-        if maps["converged"].sum() >= 2 and maps[maps["converged"]]["lr"].nunique() > 1
-        else maps
-    )
-    chosen = [pool[pool["lr"] == pool["lr"].min()].iloc[0], pool[pool["lr"] == pool["lr"].max()].iloc[0]]
+    chosen, same = _attribution_pair(maps)
     fig, axes = plt.subplots(1, 2, figsize=(7.6, 2.6), layout="constrained")
     rows = []
     for ax, run in zip(axes, chosen):
@@ -159,9 +156,42 @@ def attribution_maps(maps: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
                 if weight.sum() > 0:
                     cx = float((weight.sum(0) * np.arange(weight.shape[1])).sum() / weight.sum())
                     ax.text(cx, 1.5, region, color="white", ha="center", va="top", fontsize=8)
-        ax.set_title(f"lr={run['lr']:g} (seed {run['seed']}){' converged' if run['converged'] else ''}", fontsize=9)
+        conv = ", converged" if run["converged"] else ""
+        ax.set_title(f"learning rate {run['lr']:g} (data seed {run['data_seed']}, init seed {run['seed']}{conv})",
+                     fontsize=10)  # fmt: skip
         ax.set_xticks([])
         ax.set_yticks([])
-        rows.append({"run_id": run["run_id"], "lr": run["lr"], "seed": run["seed"], "converged": run["converged"]})
+        rows.append({"run_id": run["run_id"], "lr": run["lr"], "seed": run["seed"], "data_seed": run["data_seed"],
+                     "converged": run["converged"], "same_images": same})  # fmt: skip
     fig.colorbar(im, ax=axes, shrink=0.8, label="mean normalised attribution")
     return fig, pd.DataFrame(rows)
+
+
+def _attribution_pair(maps: pd.DataFrame) -> tuple[list[pd.Series], bool]:
+    """A lowest- and a highest-LR run on the same data seed and test images (both converged if possible, else
+    one, else none), and whether such a pair exists; otherwise any two such runs."""
+    lo, hi = maps[maps["lr"] == maps["lr"].min()], maps[maps["lr"] == maps["lr"].max()]
+    images = maps["images"] if "images" in maps else pd.Series(None, index=maps.index)
+    best: tuple[int, pd.Series, pd.Series] | None = None
+    for _, a in lo.iterrows():
+        for _, b in hi.iterrows():
+            if a["data_seed"] != b["data_seed"] or images[a.name] != images[b.name]:
+                continue
+            score = int(a["converged"]) + int(b["converged"])
+            if best is None or score > best[0]:
+                best = (score, a, b)
+    if best is not None:
+        return [best[1], best[2]], True
+    return [lo.iloc[0], hi.iloc[0]], False
+
+
+def attribution_caption(data: pd.DataFrame) -> str:
+    """The caption of ``attribution_maps``, saying whether both maps average over the same test images."""
+    head = "Mean normalised attribution (DeepLift) for one run of the lowest and one of the highest learning rate"
+    if bool(data["same_images"].iloc[0]):
+        return (
+            f"{head}, both trained on the same dataset draw (data seed {int(data['data_seed'].iloc[0])}) and "
+            "averaged over the same test images; red line: boundary between the core and spurious regions."
+        )
+    return (f"{head}; no such pair shares a dataset draw, so the maps average over different test images; red "
+            "line: boundary between the core and spurious regions.")  # fmt: skip

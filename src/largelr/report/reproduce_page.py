@@ -132,8 +132,7 @@ def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str
     if not len(maps) or maps["lr"].nunique() < 2:
         return []
     fig, data = plots.attribution_maps(maps)
-    cap = ("Mean normalised attribution (DeepLift) over the same test images for one run of the lowest and one of "
-           "the highest LR; red line: boundary between the core and spurious regions.")  # fmt: skip
+    cap = plots.attribution_caption(data)
     return [Fig(_save(fig, data, out, "attribution_maps"), cap, "attribution heat-maps, lowest vs highest LR")]
 
 

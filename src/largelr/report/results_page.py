@@ -1,6 +1,6 @@
 """docs/results.md: the verdicts, key figures, commands and wall times of every reproduce target run here.
 
-    python -m largelr.report.results_page runs/reproduce docs/results.md
+    python -m largelr.report.results_page runs/reproduce-standard docs/results.md standard
 
 reads ``runs/reproduce/<target>/`` (each written by ``largelr reproduce <target>``, report included),
 copies each target's key figures next to the page and writes the page. A target with no runs, or with
@@ -65,6 +65,7 @@ def target_block(name: str, study: Path, doc_dir: Path, preset: str = "quick") -
     if done < expected:
         lines.append(f"**Partial:** {expected - done} runs were still pending when this page was written; the "
                      "verdicts below use the finished runs only.")  # fmt: skip
+    lines.append(converged_line(study, preset))
     prov = pd.read_csv(report / "verdicts.csv")
     made = ", ".join(f"{what} {_provenance_value(report, what)}" for what in ("code commit", "hosts", "report written"))
     lines += [
@@ -88,6 +89,31 @@ def target_block(name: str, study: Path, doc_dir: Path, preset: str = "quick") -
     return lines
 
 
+CONVERGED_AIM = 0.8  # the standard presets aim for at least this share of converged runs
+
+
+def converged_line(study: Path, preset: str) -> str:
+    """How many of the target's ok runs that train to convergence (``until=converged``) did converge; at the
+    standard preset, a share below CONVERGED_AIM is said in bold."""
+    from largelr.report.collect import load_results
+
+    df = load_results(study)
+    if not len(df):
+        return "Converged: no finished runs."
+    until = df["cfg.train.until"] if "cfg.train.until" in df else pd.Series("converged", index=df.index)
+    ok = df[(df["status"] == "ok") & (until == "converged")]
+    n, c = len(ok), int(ok["converged"].astype(bool).sum())
+    budget = int((until == "budget").sum())
+    text = f"Converged: {c} of {n} ok runs ({c / max(n, 1):.0%})"
+    text += f"; {budget} more are compared after a fixed number of steps by design." if budget else "."
+    failed = int((df["status"] != "ok").sum())
+    if failed:
+        text += f" Failed or diverged: {failed}."
+    if preset == "standard" and n and c < CONVERGED_AIM * n:
+        text += f" **Below the {CONVERGED_AIM:.0%} of runs the standard preset aims to converge.**"
+    return text
+
+
 def _provenance_value(report: Path, what: str) -> str:
     md = (report / "report.md").read_text()
     for line in md.splitlines():
@@ -99,22 +125,24 @@ def _provenance_value(report: Path, what: str) -> str:
 WHAT = {
     "quick": "The quick presets are smoke tests: small designs, compared at a fixed budget (the verdict cells say "
     "how many runs converged), some too small to reach significance after correction (each target says so). "
-    "The standard presets (to convergence) are in [results-standard.md](results-standard.md).",
+    "The standard presets (to convergence) are in [results.md](results.md).",
     "standard": "The standard presets train to convergence (train accuracy 100%, train loss below 1e-3) with "
     "designs that can reach significance after correction; verdicts use the converged runs only and list the "
-    "others. Targets without a standard preset yet say so.",
+    "others. Targets without a standard preset yet say so. Wall times were measured on a 2-core machine shared "
+    "with other jobs, so they are upper bounds of the cost on 2 idle cores. The quick presets (smoke tests) are in "
+    "[results-quick.md](results-quick.md).",
 }
 
 
 def write_results(root: str | Path, out: str | Path, preset: str = "quick") -> Path:
-    """Write the results page ``out`` from the ``preset`` reproduce runs under ``root``; figures go to ``out``'s
-    folder under ``results/<target>/`` (``results-<preset>/`` for another preset than quick)."""
+    """Write the results page ``out`` from the ``preset`` reproduce runs under ``root``; figures go to the folder
+    named like the page (``docs/results.md`` -> ``docs/results/<target>/``)."""
     from largelr.reproduce import target_names
 
     root, out = Path(root), Path(out)
-    doc_dir = out.parent / ("results" if preset == "quick" else f"results-{preset}")
+    doc_dir = out.parent / out.stem
     doc_dir.mkdir(parents=True, exist_ok=True)
-    cmd = "make results" + ("" if preset == "quick" else f" PRESET={preset}")
+    cmd = "make results" + ("" if preset == "standard" else f" PRESET={preset}")
     lines = [
         f"# Results of the {preset} presets, as they came out here",
         "",

@@ -301,14 +301,10 @@ def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> 
     sections = []
     maps = _rows_of(data.maps, df["run_id"])
     if len(maps) and maps["lr"].nunique() > 1:
-        fig = _save(*plots.attribution_maps(maps), out, f"{prefix}attribution_maps")
+        fig, pair = plots.attribution_maps(maps)
+        saved = _save(fig, pair, out, f"{prefix}attribution_maps")
         sections.append(
-            Section(
-                "Attribution heat-maps, lowest vs highest LR",
-                "Mean normalised attribution (DeepLift) over the same test images; the red "
-                "line separates the core and spurious regions.",
-                figures=(fig,),
-            )
+            Section("Attribution heat-maps, lowest vs highest LR", plots.attribution_caption(pair), figures=(saved,))
         )
 
     hist = _rows_of(data.histories, df["run_id"])

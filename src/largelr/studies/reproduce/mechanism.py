@@ -32,14 +32,16 @@ import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.report.verdicts import Check, Claim, rises_with
-from largelr.reproduce import desirable, tiny_base
-from largelr.sweep import grid
+from largelr.reproduce import desirable, standard_train, tiny_base
+from largelr.sweep import grid, log_space
 
 NAME = "mechanism"
 CLAIMS = ("6",)
 COST = {
     "quick": "69 runs (5 LRs; 2 BC sets x 4 lambdas; 3 LR-matched controls; 2 LRs x 4 lambdas factorial; 3 seeds), "
     "10.8 min on 2 CPU cores with --jobs 2",
+    "standard": "69 runs (the quick design at LRs 0.03-0.3 on 2,000 training images, to train loss 1e-3; the "
+    "factorial 10,000 steps), est. 20-30 min on 2 CPU cores with --jobs 2",
     "full": "about 110 runs (5 seeds, <= 10k steps), ~3-4 h on 2 CPU cores",
 }
 LR, LAM, SET, UNTIL = "cfg.optim.lr", "cfg.train.bc_weight", "cfg.train.bc_set", "cfg.train.until"
@@ -59,7 +61,7 @@ LABELS = {
     **{f"tau/{k}": f"{v.removeprefix('dyn/')} at τ = {TAU:g}" for k, v in DYN.items()},
     **{f"baloss/{k}": f"{v.removeprefix('dyn/')} at BA loss {BA_LOSS:g}" for k, v in DYN.items()},
     "mech/arm": "up-weighted (1) vs LR-matched plain (0)",
-    **{f"lr_effect/{k}": f"LR effect on {k.split('/')[-1]} (LR {HIGH:g} minus {LOW:g})" for k in FACTORIAL_KEYS},
+    **{f"lr_effect/{k}": f"LR effect on {k.split('/')[-1]} (large minus small LR)" for k in FACTORIAL_KEYS},
 }
 SESOI = {  # smallest effects of interest of the derived columns (shares and confidences: one point)
     **{f"{p}/{k}": 0.01 for p in ("tau", "baloss") for k in DYN},
@@ -72,14 +74,29 @@ def mean_weight(lam: float, rho: float) -> float:
     return 1.0 + (lam - 1.0) * (1.0 - rho)
 
 
-def control_lr(lam: float, rho: float) -> float:
-    """The LR-matched control of up-weighting by lambda at LOW: LOW x the mean weight (6 significant digits)."""
-    return float(f"{LOW * mean_weight(lam, rho):.6g}")
+def control_lr(lam: float, rho: float, low: float = LOW) -> float:
+    """The LR-matched control of up-weighting by lambda at the small LR: low x the mean weight (6 significant
+    digits)."""
+    return float(f"{low * mean_weight(lam, rho):.6g}")
+
+
+def small_large(df: pd.DataFrame) -> tuple[float, float]:
+    """The preset's small LR (where the BC samples are up-weighted) and large LR (the factorial's other LR), read
+    from the runs; LOW and HIGH when the table has no such runs."""
+    lam = df[LAM] if LAM in df else pd.Series(1.0, index=df.index)
+    until = df[UNTIL] if UNTIL in df else pd.Series("converged", index=df.index)
+    up, fac = df.loc[lam > 1, LR], df.loc[until == "budget", LR]
+    return (float(up.min()) if len(up) else LOW), (float(fac.max()) if len(fac) else HIGH)
 
 
 def _base(preset: str) -> RunConfig:
     if preset == "tiny":
         return tiny_base()
+    if preset == "standard":  # 2,000 images so that the small LR converges; evaluations every 50 steps as in quick
+        # (tau = 20 is read between tau = 15 and 30 at the largest LR, 0.3)
+        return RunConfig(data=DataConfig(name="double_mnist", rho=0.99, n_train=2000, n_val=1000, n_test=2000),
+                         train=standard_train(20000, jtt_steps=500, eval_every=50),
+                         eval=EvalConfig(metrics=("default",)))  # fmt: skip
     return RunConfig(
         data=DataConfig(name="double_mnist", rho=0.99, n_train=10000, n_val=2000, n_test=2000),
         train=TrainConfig(until="converged", steps=10000 if preset == "full" else 3000, eval_every=50,
@@ -94,12 +111,18 @@ def sweep(preset: str = "quick") -> list[RunConfig]:
     ups = [*UPS, 100.0] if preset == "full" else list(UPS)
     s = ("seeds.data", "seeds.init", "seeds.order")
     rho = base.data.rho
-    fixed = {"train.until": ["budget"], "train.steps": [20 if preset == "tiny" else 2000]}
+    low, high, lrs, steps = {
+        "tiny": (LOW, HIGH, [LOW, MID, HIGH], 20),
+        "standard": (0.03, 0.3, log_space(0.03, 0.3, 5), 10000),  # 10,000 steps: tau = 300 at the small LR,
+    }.get(preset, (LOW, HIGH, [LOW, 0.02, MID, 0.1, HIGH], 2000))  # where its lambda = 1 runs converge
+    fixed = {"train.until": ["budget"], "train.steps": [steps]}
+    if preset == "standard":  # the factorial reads no dynamics and stops at no criterion: few evaluations
+        fixed["train.eval_every"] = [2500]
     return [
-        *grid(base, {"optim.lr": [LOW, MID, HIGH] if preset == "tiny" else [LOW, 0.02, MID, 0.1, HIGH], s: seeds}),
-        *grid(base, {"optim.lr": [LOW], "train.bc_set": ["oracle", "jtt"], "train.bc_weight": ups, s: seeds}),
-        *grid(base, {"optim.lr": [control_lr(lam, rho) for lam in ups if lam > 1], s: seeds}),
-        *grid(base, {"optim.lr": [LOW, HIGH], "train.bc_weight": list(DOWNS), **fixed, s: seeds}),
+        *grid(base, {"optim.lr": lrs, s: seeds}),
+        *grid(base, {"optim.lr": [low], "train.bc_set": ["oracle", "jtt"], "train.bc_weight": ups, s: seeds}),
+        *grid(base, {"optim.lr": [control_lr(lam, rho, low) for lam in ups if lam > 1], s: seeds}),
+        *grid(base, {"optim.lr": [low, high], "train.bc_weight": list(DOWNS), **fixed, s: seeds}),
     ]
 
 
@@ -143,8 +166,9 @@ def derive(df: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
     lam = df[LAM] if LAM in df else pd.Series(1.0, index=df.index)
     oracle = df[SET] == "oracle" if SET in df else pd.Series(True, index=df.index)
     rho = float(df["cfg.data.rho"].iloc[0]) if "cfg.data.rho" in df and len(df) else 0.99
-    matched = {control_lr(v, rho): v for v in (3.0, 10.0, 30.0, 100.0)}
-    up = (df[LR] == LOW) & (lam > 1) & oracle & (until == "converged")
+    low, high = small_large(df)
+    matched = {control_lr(v, rho, low): v for v in (3.0, 10.0, 30.0, 100.0)}
+    up = (df[LR] == low) & (lam > 1) & oracle & (until == "converged")
     ctl = df[LR].isin(list(matched)) & (lam == 1) & (until == "converged")
     df["mech/arm"] = np.where(up, 1.0, np.where(ctl, 0.0, np.nan))
     df["mech/lam"] = np.where(up, lam, np.where(ctl, df[LR].map(matched), np.nan))
@@ -155,10 +179,10 @@ def derive(df: pd.DataFrame, hist: pd.DataFrame) -> pd.DataFrame:
         df[col] = np.nan
         if key not in fac or not len(fac):
             continue
-        low = fac[fac[LR] == LOW].set_index([seed, LAM])[key]
-        high = fac[fac[LR] == HIGH]
-        pairs = list(zip(high[seed], high[LAM]))
-        df.loc[high.index, col] = high[key].to_numpy(float) - np.array([low.get(p, np.nan) for p in pairs], float)
+        at_low = fac[fac[LR] == low].set_index([seed, LAM])[key]
+        at_high = fac[fac[LR] == high]
+        pairs = list(zip(at_high[seed], at_high[LAM]))
+        df.loc[at_high.index, col] = at_high[key].to_numpy(float) - np.array([at_low.get(p, np.nan) for p in pairs])
     return df
 
 
@@ -166,12 +190,14 @@ def _control_checks(df: pd.DataFrame) -> list:
     """6b-control: every property, up-weighted vs LR-matched plain runs, blocked by (seed, lambda)."""
     d = desirable()
     sub = df[df["mech/arm"].notna()] if "mech/arm" in df else df.iloc[0:0]
-    return [("oracle set at LR 0.01, LR-matched controls", sub, Check("mech/arm", k, d[k], control="mech/lam"))
+    low = small_large(df)[0]
+    return [(f"oracle set at LR {low:g}, LR-matched controls", sub, Check("mech/arm", k, d[k], control="mech/lam"))
             for k in PROPERTY_KEYS if d.get(k)]  # fmt: skip
 
 
 def claims(df: pd.DataFrame) -> list[Claim]:
     d = desirable()
+    low, high = small_large(df)
     plain = f"`{LAM}` == 1.0 and `{SET}` == 'oracle' and `{UNTIL}` == 'converged'"
     matched = (*(Check(LR, f"tau/{k}", "higher") for k in DYN),
                Check(LR, "baloss/ebcr", "higher"), Check(LR, "baloss/bc_grad_share", "higher"))  # fmt: skip
@@ -179,13 +205,13 @@ def claims(df: pd.DataFrame) -> list[Claim]:
         Claim("6a", f"At matched progress (τ = LR × step = {TAU:g}; bias-aligned loss {BA_LOSS:g}), larger LRs give "
                     "BC samples a larger share of the loss and the gradient and more confident BC mistakes.",
               matched, query=plain),
-        Claim("6b", f"At the small LR ({LOW}), up-weighting the BC samples' loss by lambda (normalised by the sum of "
+        Claim("6b", f"At the small LR ({low:g}), up-weighting the BC samples' loss by lambda (normalised by the sum of "
                     "weights) raises the large-LR properties.",
-              rises_with(LAM, PROPERTY_KEYS, d), axis=LAM, query=f"`{LR}` == {LOW} and `{UNTIL}` == 'converged'"),
+              rises_with(LAM, PROPERTY_KEYS, d), axis=LAM, query=f"`{LR}` == {low} and `{UNTIL}` == 'converged'"),
         Claim("6b-control", "Up-weighting the BC samples at the small LR beats plain training at the LR-matched step "
                             "size (small LR x mean weight).", (), checks=_control_checks),
-        Claim("6c", f"The LR effect (LR {HIGH} minus {LOW}, same steps) shrinks as the BC samples' weight lambda "
+        Claim("6c", f"The LR effect (LR {high:g} minus {low:g}, same steps) shrinks as the BC samples' weight lambda "
                     "falls to 0 (LR x lambda interaction).",
               tuple(Check(LAM, f"lr_effect/{k}", "higher") for k in FACTORIAL_KEYS if d.get(k)), axis=LAM,
-              query=f"`{LR}` == {HIGH} and `{UNTIL}` == 'budget'"),
+              query=f"`{LR}` == {high} and `{UNTIL}` == 'budget'"),
     ]  # fmt: skip
