@@ -10,11 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tiny_config
 from largelr.cli import main
+from largelr.config import RunConfig, apply_overrides
 from largelr.export import export, run_names
 from largelr.runner import execute
+from test_hardening import TINY
 from threads import torch_threads
+
+
+def tiny_config(*overrides: str) -> RunConfig:
+    return apply_overrides(RunConfig(), [*TINY, *overrides])
 
 
 def store_runs(study: Path) -> dict[str, dict]:
