@@ -248,6 +248,7 @@ def test_status_and_repair_refuse_a_directory_that_is_not_a_study(capsys, tmp_pa
 def test_status_with_experiment_counts_a_study_not_started_yet(capsys, tmp_path, experiment):
     lines = status_lines(capsys, tmp_path / "new", "--experiment", str(experiment))
     assert lines == [
-        f"{tmp_path / 'new'}: 0 done (-), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, "
-        "2 of the experiment's runs not started"
+        f"{tmp_path / 'new'}: 0/2 done (-), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, "
+        "2 of the experiment's runs not started",
+        "  experiment: two (2 runs)",
     ]

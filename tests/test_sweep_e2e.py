@@ -184,13 +184,20 @@ def test_status_counts(capsys, pool_study, tmp_path):
         == f"{pool_study}: 2 done (2 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged"
     )
     assert main(["status", str(pool_study), "--experiment", str(EXPERIMENT)]) == 0
-    assert capsys.readouterr().out.strip().endswith(", 0 of the experiment's runs not started")
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .endswith(
+            "2/2 done (2 ok), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, 0 of the experiment's runs not "
+            "started\n  experiment: tiny (2 runs)"
+        )
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["status", str(empty), "--experiment", str(EXPERIMENT)]) == 0
     expected = (
-        f"{empty}: 0 done (-), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, "
-        "2 of the experiment's runs not started"
+        f"{empty}: 0/2 done (-), 0 running, 0 failed, 0 stale, 0 incomplete, 0 damaged, "
+        "2 of the experiment's runs not started\n  experiment: tiny (2 runs)"
     )
     assert capsys.readouterr().out.strip() == expected
 

@@ -13,7 +13,16 @@ from __future__ import annotations
 from largelr.config import RunConfig, apply_overrides, run_id
 
 __version__ = "0.1.0"
-__all__ = ["RunConfig", "apply_overrides", "load_results", "run", "run_id", "write_report", "grid"]
+__all__ = [
+    "RunConfig",
+    "apply_overrides",
+    "evaluate_predictions",
+    "grid",
+    "load_results",
+    "run",
+    "run_id",
+    "write_report",
+]
 
 
 def __getattr__(name: str):  # lazy: importing largelr must not import torch
@@ -29,6 +38,10 @@ def __getattr__(name: str):  # lazy: importing largelr must not import torch
         from largelr.runner import execute
 
         return execute
+    if name == "evaluate_predictions":
+        from largelr.predictions import evaluate_predictions
+
+        return evaluate_predictions
     if name == "grid":
         from largelr.sweep import grid
 

@@ -40,6 +40,10 @@ def check_config(cfg: RunConfig) -> RunConfig:
         )
     if total_steps(cfg.train, cfg.data.n_train) < 1:
         raise ConfigError("the training budget is empty; raise train.steps or train.epochs")
+    if cfg.train.tensorboard:
+        from largelr.extras import require
+
+        require("tensorboard", "train.tensorboard=True")
     return cfg
 
 

@@ -13,11 +13,11 @@ import sys
 
 from largelr import __version__
 from largelr.checkpoint import Preempted
-from largelr.cli import config, data, repair, report, reproduce, run, status, suggest, sweep
+from largelr.cli import completion, config, data, export, repair, report, reproduce, run, status, suggest, sweep
 from largelr.errors import UserError
 
 log = logging.getLogger("largelr")
-COMMANDS = (run, sweep, status, report, repair, config, data, reproduce, suggest)
+COMMANDS = (run, sweep, status, report, repair, config, data, reproduce, suggest, export, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:

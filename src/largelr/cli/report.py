@@ -17,6 +17,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="base every statistic on the runs that converged (the report says which runs it used)",
     )
+    p.add_argument("--latex", action="store_true", help="also write DIR/report/tables.tex (booktabs, per LR)")
+    p.add_argument(
+        "--select",
+        choices=("worst_group_acc", "acc_bc", "acc"),
+        help="model selection: per seed, the LR whose validation value of this is highest (docs/selection.md); "
+        "writes selection.csv and prints the selected runs' test properties",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,5 +37,12 @@ def run(args: argparse.Namespace) -> int:
         from largelr.report.verdicts import terminal_table
 
         print(terminal_table(pd.read_csv(out / "verdicts.csv")))
+    if args.latex or args.select:
+        from largelr.report.conventions import write_conventions
+
+        for line in write_conventions(
+            args.dir, out, latex=args.latex, select=args.select, converged_only=args.converged_only
+        ):
+            print(line)
     print(f"report: {out / 'index.html'}")
     return 0

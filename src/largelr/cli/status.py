@@ -10,8 +10,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "status", help="done / running / failed / damaged runs of a results directory, from its files"
     )
-    p.add_argument("dir", help="results directory")
-    p.add_argument("--experiment", help="also count the experiment's runs that were never started")
+    p.add_argument("dir", help="results directory, or a reproduce target or shipped study name (its default directory)")
+    p.add_argument(
+        "--experiment",
+        help="also count the runs never started of this shipped study (quickstart), reproduce target (headline) "
+        "or experiment file (default: the reproduce target the directory was run for, if any)",
+    )
+    p.add_argument(
+        "--preset", choices=("quick", "standard", "full"), help="the reproduce target's preset (default: the one run)"
+    )
     p.add_argument("--verify", action="store_true", help="also load every model.pt")
     p.add_argument("--fix-ids", action="store_true", help="rename runs stored under an outdated run id")
 
@@ -32,48 +39,54 @@ def run(args: argparse.Namespace) -> int:
     from largelr import store
     from largelr.sweep.runner import progress_counts
 
-    empty_ok = bool(args.experiment) and (not Path(args.dir).exists() or not any(Path(args.dir).iterdir()))
+    from largelr.cli.status_view import expected_runs, resolve_dir, settle_running
+
+    study, named = resolve_dir(args.dir)
+    label = args.dir if named is None else str(study)
+    experiment = args.experiment or named
+    empty_ok = bool(experiment) and (not study.exists() or (study.is_dir() and not store.run_dirs(study)))
     if args.fix_ids:
-        for rd, rid in store.id_check(args.dir)[0].items():
+        for rd, rid in store.id_check(study)[0].items():
             new = store.rename_to_current_id(rd)
             print(f"renamed {rd.name} -> {new.name}" if new else f"kept {rd.name}: {rid} exists already")
-    if empty_ok and not Path(args.dir).exists():
+    if empty_ok and not study.exists():
         dirs, damaged = [], {}
     else:
-        dirs, damaged = run_health(args.dir, args.verify, allow_empty=empty_ok)
+        dirs, damaged = run_health(str(study), args.verify, allow_empty=empty_ok)
     ids = [d.name for d in dirs]
-    states = {rid: st for rid, st in store.study_states(args.dir, ids).items() if Path(args.dir) / rid not in damaged}
-    if args.experiment:
-        from largelr.sweep import load_experiment
-
-        ids = [store.run_dir(args.dir, c).name for c in load_experiment(args.experiment).configs]
-        states = {**store.study_states(args.dir, ids), **states}
+    states = {rid: st for rid, st in store.study_states(study, ids).items() if study / rid not in damaged}
+    expected = expected_runs(study, experiment, args.preset)
+    if expected:
+        states = {**store.study_states(study, expected.run_ids), **states}
+    running, notes = settle_running(study, states)
     c = progress_counts(states)
-    results = Counter(
-        store.load_run(Path(args.dir) / r)["result"]["status"] for r, st in states.items() if st == "done"
-    )
+    results = Counter(store.load_run(study / r)["result"]["status"] for r, st in states.items() if st == "done")
+    done = f"{c['done']}/{len(states) + len(damaged)}" if expected else str(c["done"])
     print(
-        f"{args.dir}: {c['done']} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'}), "
+        f"{label}: {done} done ({', '.join(f'{v} {k}' for k, v in sorted(results.items())) or '-'}), "
         f"{c['running']} running, {c['failed']} failed, {c['stale']} stale, {c['incomplete']} incomplete, "
-        f"{len(damaged)} damaged"
-        + (f", {c['missing']} of the experiment's runs not started" if args.experiment else "")
+        f"{len(damaged)} damaged" + (f", {c['missing']} of the experiment's runs not started" if expected else "")
     )
+    if expected:
+        print(f"  experiment: {expected.label} ({len(expected.run_ids)} runs)")
     for rid, st in sorted(states.items()):
         if st in ("stale", "running", "failed"):
-            lease = store.leases.read_lease(Path(args.dir) / rid / store.LEASE)
+            lease = running.get(rid) if st == "running" else store.leases.read_lease(study / rid / store.LEASE)
             who = f" {lease['host']} pid {lease['pid']}" if lease else ""
             print(f"  {st:8s} {rid}{who}")
+    for note in notes:
+        print(f"  note: {note}")
     for d, problems in damaged.items():
         print(f"damaged {d}: {'; '.join(problems)}")
     if damaged:
-        print(f"`largelr repair {args.dir}` deletes the damaged runs so the next sweep redoes them")
-    outdated, dups = store.id_check(args.dir) if dirs else ({}, {})
+        print(f"`largelr repair {label}` deletes the damaged runs so the next sweep redoes them")
+    outdated, dups = store.id_check(study) if dirs else ({}, {})
     for rd, rid in outdated.items():
         print(f"outdated {rd}: its config.json hashes to {rid}, not to the directory name")
     if outdated:
         print(
             f"warning: {len(outdated)} runs are stored under an outdated id (written by an older largelr; "
-            f"a sweep would redo them); rename them with: largelr status {args.dir} --fix-ids"
+            f"a sweep would redo them); rename them with: largelr status {label} --fix-ids"
         )
     for dirs in dups.values():
         print(

@@ -142,7 +142,10 @@ def refusal(model: nn.Module) -> str | None:
     try:
         import torch_pruning  # noqa: F401
     except ImportError:
-        return f"{type(model).__name__} is not a plain Linear/Conv chain and torch_pruning is not installed"
+        return (
+            f"{type(model).__name__} is not a plain Linear/Conv chain and torch_pruning is not installed "
+            "(pip install 'largelr[pruning]')"
+        )
     return None
 
 

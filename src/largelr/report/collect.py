@@ -44,6 +44,11 @@ def _finished(study: str | Path) -> tuple[list[dict[str, Any]], int, dict[str, l
     return done, sum(store.run_state(d) not in ("done", "damaged") for d in dirs), damaged
 
 
+def finished_runs(study: str | Path) -> list[dict[str, Any]]:
+    """The finished, undamaged runs of ``study`` as ``store.load_run`` gives them (one copy per config)."""
+    return _finished(study)[0]
+
+
 def describe_damaged(damaged: dict[str, list[str]]) -> str:
     """``"<id> (problem; problem), <id> (...)"`` for messages."""
     return ", ".join(f"{rid} ({'; '.join(p)})" for rid, p in damaged.items())
