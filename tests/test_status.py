@@ -8,9 +8,10 @@ import os
 import socket
 from pathlib import Path
 
-from largelr import leases, store
+from largelr import store
 from largelr.cli import main
 from largelr.cli.status_view import settle_running
+from largelr.store import leases
 
 HEADLINE_QUICK = 15  # the headline target's quick preset: 5 LRs x 3 seeds (its docstring and the README)
 

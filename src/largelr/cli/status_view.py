@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from largelr import store
-from largelr.store import leases
 from largelr.errors import UserError
+from largelr.store import leases
 
 
 @dataclass(frozen=True)

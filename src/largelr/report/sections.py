@@ -285,7 +285,7 @@ def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> 
     if len(hist) and "obs/sharpness" in hist:
         from largelr.report.observatory_figure import observatory_figure
 
-        fig = _save(*observatory_figure(hist), out, f"{prefix}observatory")
+        fig = save_figure(*observatory_figure(hist), out, f"{prefix}observatory")
         sections.append(
             Section(
                 "Dynamics observatory",

@@ -146,7 +146,9 @@ def _observatory(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str
            "that starts before the loss fell below half its initial value); the BC share of the training loss "
            f"(EBCR); held-out linear-probe accuracy for y (solid) and s (dashed). Mean over {_seeds_text(n)} seeds "
            "of ok runs, no spread.")  # fmt: skip
-    return [Fig(_save(fig, data, out, "observatory"), cap, "sharpness, loss with catapults, EBCR and probes per LR")]
+    return [
+        Fig(save_figure(fig, data, out, "observatory"), cap, "sharpness, loss with catapults, EBCR and probes per LR")
+    ]
 
 
 def _eta_crit(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
@@ -161,7 +163,9 @@ def _eta_crit(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) 
     cap = (f"Properties against η/η_crit, η_crit = 2/λ₀ (λ₀: the sharpness at initialisation, measured per run at "
            f"step 0), mean ± std over {_seeds_text(n)} seeds of ok runs; last panel: the share of runs (all "
            f"statuses) whose loss history has a catapult; {where}.")  # fmt: skip
-    return [Fig(_save(fig, data, out, "eta_crit"), cap, "properties and catapult share against eta over eta_crit")]
+    return [
+        Fig(save_figure(fig, data, out, "eta_crit"), cap, "properties and catapult share against eta over eta_crit")
+    ]
 
 
 def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
