@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from largelr.cli import build_parser
 from largelr.cli.completion import completion_script
 
 
@@ -27,7 +28,7 @@ def complete(script: str, *words: str) -> list[str]:
 def bash_script() -> str:
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
-    return completion_script("bash")
+    return completion_script("bash", build_parser())
 
 
 def test_bash_completes_commands_options_and_names(bash_script):
@@ -36,11 +37,11 @@ def test_bash_completes_commands_options_and_names(bash_script):
     assert complete(bash_script, "export", "") == ["mlflow", "tensorboard"]
     assert complete(bash_script, "reproduce", "he") == ["headline"]
     assert complete(bash_script, "reproduce", "headline", "--pr") == ["--preset"]
-    assert complete(bash_script, "reproduce", "headline", "--preset", "") == ["full", "quick", "standard"]
+    assert complete(bash_script, "reproduce", "headline", "--preset", "") == ["full", "quick", "standard", "tiny"]
     assert "quickstart" in complete(bash_script, "sweep", "qu")
 
 
 @pytest.mark.parametrize("shell", ["zsh", "tcsh"])
 def test_other_shells_get_a_script(shell):
-    script = completion_script(shell)
+    script = completion_script(shell, build_parser())
     assert "largelr" in script and "reproduce" in script and "headline" in script

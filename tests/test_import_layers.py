@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "largelr.provenance": 0,
     "largelr.knobs": 0,
     "largelr.studies": 0,  # STUDIES_DIR: where the study files are (the files themselves are data)
+    "largelr.extras": 0,  # which optional package a feature needs, and the error naming its extra
     "largelr.data": 1,
     "largelr.models": 1,
     "largelr.optim": 2,
@@ -37,12 +38,14 @@ LAYERS: dict[str, int] = {
     "largelr.metrics": 2,
     "largelr.checkpoint": 2,
     "largelr.validate": 2,
+    "largelr.predictions": 2,  # evaluate_predictions: a user's predictions scored by the robustness metric
     "largelr.store": 3,
     "largelr.run": 4,
     "largelr.runner": 4,
     "largelr.suggest": 4,
     "largelr.sweep": 5,
     "largelr.report": 6,
+    "largelr.export": 6,  # a finished study to TensorBoard / MLflow, read through report.collect
     "largelr.reproduce": 7,
     "largelr.cli": 8,
     "largelr.__main__": 8,

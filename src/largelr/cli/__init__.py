@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         before = set(sub.choices)
         command.add_parser(sub)
         for name in set(sub.choices) - before:
-            sub.choices[name].set_defaults(handler=command.run)
+            sub.choices[name].set_defaults(handler=command.run, parser=parser)  # completion reads the parser
     return parser
 
 

@@ -22,16 +22,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("shell", choices=SHELLS)
 
 
-def completion_script(shell: str) -> str:
-    """The completion script of ``largelr`` for ``shell``: subcommands, options, choices, directories, and the
-    names of shipped studies and reproduce targets where a command takes one."""
+def completion_script(shell: str, parser: argparse.ArgumentParser) -> str:
+    """The completion script of ``largelr`` (its ``parser``, as ``largelr.cli.build_parser`` makes it) for
+    ``shell``: subcommands, options, choices, directories, and the names of shipped studies and reproduce
+    targets where a command takes one."""
     import shtab
 
-    from largelr.cli import build_parser
     from largelr.reproduce import target_names
     from largelr.studies import study_names
 
-    parser = build_parser()
     studies = " ".join(n for n in study_names() if not n.startswith("reproduce/"))
     targets = " ".join(["list", "all", *target_names()])
     names = {
@@ -59,5 +58,5 @@ def _words(fn: str, words: str, files: bool = False) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    print(completion_script(args.shell))
+    print(completion_script(args.shell, args.parser))
     return 0

@@ -68,8 +68,8 @@ class ReproduceTarget:
     name: str
     path: Path
     doc: str
-    sweep: Callable[[str], list[RunConfig]]
-    claim_fn: Callable[[Any], list]
+    sweep: Callable[[str], list[RunConfig]] | None = None
+    claim_fn: Callable[[Any], list] | None = None
     claims_covered: tuple[str, ...] = ()
     cost: dict[str, str] = field(default_factory=dict)
     unavailable: str | None = None
@@ -78,6 +78,10 @@ class ReproduceTarget:
     extra_figures: dict[str, tuple[str, ...]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     sesoi: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.unavailable is None and (self.sweep is None or self.claim_fn is None):
+            raise TypeError(f"reproduce target {self.path.name}: an available target defines sweep() and claims()")
 
     @classmethod
     def from_namespace(cls, ns: dict[str, Any], path: Path) -> ReproduceTarget:
@@ -116,11 +120,11 @@ class ReproduceTarget:
             raise UserError(
                 f"reproduce target {self.name!r} has no {preset!r} preset yet; it has: {', '.join(self.cost)}"
             )
-        configs = [check_config(c) for c in self.sweep(preset)]
+        configs = [check_config(c) for c in self.sweep(preset)]  # type: ignore[misc]  (available: has a sweep)
         return list({run_id(c): c for c in configs}.values())
 
     def claim_specs(self, df) -> list:
-        return list(self.claim_fn(df))
+        return list(self.claim_fn(df))  # type: ignore[misc]
 
     def derive(self, df, histories) -> Any:
         return self.derive_fn(df, histories) if self.derive_fn is not None else df
