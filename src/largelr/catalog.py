@@ -290,11 +290,40 @@ def names(var: str) -> list[str]:
 
 
 def lookup(var: str, name: str) -> Declared:
-    """The registration of ``name``; ConfigError with close matches when there is none."""
+    """The registration of ``name``; ConfigError with close matches when there is none.
+
+    A component registered at run time by the user's own script (``@MODELS.register("mine")`` above its use,
+    docs/own-model.md) is in no source file the catalog reads; it is found in the runtime registry, which
+    such a script has already imported."""
     found = declared(var)
     if name not in found:
-        raise unknown_name(KINDS[var].word, name, sorted(found))
+        runtime = _registered_at_run_time(var, name)
+        if runtime is None:
+            raise unknown_name(KINDS[var].word, name, sorted(found))
+        return runtime
     return found[name]
+
+
+def _registered_at_run_time(var: str, name: str) -> Declared | None:
+    """``name`` as the already-imported runtime registry ``var`` holds it (every field and default read from the
+    live factory), or None when that registry was never imported (nothing can have been added to it) or lacks
+    ``name``."""
+    import dataclasses
+    import sys
+
+    kind = KINDS[var]
+    if kind.home not in sys.modules:
+        return None
+    registry = load(var)
+    if name not in registry.names():
+        return None
+    fn = registry.get(name)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    # annotation "<run time>" cannot be evaluated from text: param_types reads the live factory's hints
+    params = {n: Param(n, UNRESOLVED, "<run time>") for n, p in inspect.signature(fn).parameters.items()
+              if p.kind is keyword}  # fmt: skip
+    unresolved = frozenset(f.name for f in dataclasses.fields(kind.spec))
+    return Declared(kind, name, fn.__module__, fn.__name__, {}, unresolved, params)
 
 
 def load(var: str):
