@@ -72,6 +72,9 @@ def test_a_spec_field_default_is_declared_once():
     [
         ["config", "--set", "model.kwargs.width=64", "--set", "data.name=colored_mnist"],
         ["config", "--set", "data.name=colored_mnsit"],
+        ["config", "--set", 'eval.metrics=["robustnes"]'],
+        ["reproduce", "list"],
+        ["reproduce", "no_such_target"],
         ["--help"],
         ["sweep", "--help"],
     ],

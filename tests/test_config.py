@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -222,6 +223,9 @@ def test_canonical_json_is_stable():
     assert ": " not in text and ", " not in text  # fixed compact separators
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
     assert to_dict(a)["eval"]["sparsities"] == list(a.eval.sparsities)  # tuples become lists
+    nested = apply_overrides(a, ["data.kwargs.sizes=[1, 2]", "eval.metrics=['robustness']"])
+    for cfg in (RunConfig(), a, nested):  # the written-out conversion is asdict's, on every field
+        assert to_dict(cfg) == json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
 # ---------------------------------------------------------------------------------------------

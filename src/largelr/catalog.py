@@ -306,18 +306,17 @@ def lookup(var: str, name: str) -> Declared:
 
 def _registered_at_run_time(var: str, name: str) -> Declared | None:
     """``name`` as the already-imported runtime registry ``var`` holds it (every field and default read from the
-    live factory), or None when that registry was never imported (nothing can have been added to it) or lacks
-    ``name``."""
+    live factory), or None when that registry was never imported (nothing can have been added to it) or nothing
+    registered ``name`` in it. The registry is not filled for this (that would import torch to report a typo)."""
     import dataclasses
     import sys
 
     kind = KINDS[var]
-    if kind.home not in sys.modules:
+    registry = getattr(sys.modules.get(kind.home), var, None)
+    spec = registry.registered_so_far(name) if registry is not None else None
+    if spec is None:
         return None
-    registry = load(var)
-    if name not in registry.names():
-        return None
-    fn = registry.get(name)
+    fn = spec.factory
     keyword = inspect.Parameter.KEYWORD_ONLY
     # annotation "<run time>" cannot be evaluated from text: param_types reads the live factory's hints
     params = {n: Param(n, UNRESOLVED, "<run time>") for n, p in inspect.signature(fn).parameters.items()

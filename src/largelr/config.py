@@ -130,8 +130,12 @@ NON_SEMANTIC = {("train", "device"), ("train", "checkpoint_every"), ("train", "t
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
-    """A plain JSON-able dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+    """A plain JSON-able dict (tuples become lists): ``dataclasses.asdict`` for the config's two levels (sections of
+    plain values), written out because asdict's generic deep copy was most of ``status``'s time on large studies."""
+    sections = {s.name: getattr(cfg, s.name) for s in dataclasses.fields(cfg)}
+    return json.loads(
+        json.dumps({k: {f.name: getattr(v, f.name) for f in dataclasses.fields(v)} for k, v in sections.items()})
+    )
 
 
 def to_json(cfg: RunConfig, indent: int | None = None) -> str:
@@ -162,16 +166,25 @@ def load_json(path: str | Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        text = path.read_text()
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not a config (JSON nested too deeply)") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
-    return from_dict(d, where=str(path))
+    return _from_text(text, str(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_text(text: str, where: str) -> RunConfig:
+    """The config a JSON text holds; cached, as ``status`` and ``verify`` read each run's config.json several
+    times (a RunConfig is frozen and nothing mutates its kwargs, so one object can be shared)."""
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{where}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not a config (JSON nested too deeply)") from None
+    return from_dict(d, where=where)
 
 
 def run_id(cfg: RunConfig) -> str:

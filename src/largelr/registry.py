@@ -72,6 +72,11 @@ class Registry(Generic[T]):
         """The factory registered as ``name``."""
         return self.spec(name).factory
 
+    def registered_so_far(self, name: str) -> Spec | None:
+        """``name``'s spec if something has registered it already, without importing the package to fill the
+        registry (a user's script registering its own component before use; torch-free lookups)."""
+        return self._specs.get(name)
+
     def names(self) -> list[str]:
         self.ensure_loaded()
         return sorted(self._specs)

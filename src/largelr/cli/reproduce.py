@@ -29,13 +29,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--report-only", action="store_true", help="run nothing; write the report from the finished runs")
     p.add_argument("--converged-only", action="store_true", help="base the verdicts on the runs that converged")
+    p.add_argument(
+        "--power", action="store_true",
+        help="with list: compute each design's attainable p now instead of reading the recorded table (seconds)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     from largelr import reproduce
 
     if args.target == "list":
-        print(reproduce.list_text())
+        print(reproduce.list_text(compute=args.power))
         return 0
     preset = args.preset
     if args.target == "all":

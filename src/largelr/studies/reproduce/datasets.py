@@ -45,15 +45,13 @@ REAL = {  # dataset -> data.kwargs (small images: an MLP on CPU)
     "imagenet9": {"image_size": 32},
 }
 CIFAR = ("corrupted_cifar10", "corrupted", {"source": "cifar10"})
-
-
-def missing() -> list[str]:
-    out = [m for m in (dataset_files_missing(n) for n in REAL) if m]
-    for src in ("fashion_mnist", "cifar10"):
-        m = source_missing(src)
-        if m:
-            out.append(m + (" (dominoes skipped)" if src == "fashion_mnist" else " (Corrupted CIFAR-10 skipped)"))
-    return out
+NEEDS = {
+    "dataset:waterbirds": "waterbirds",
+    "dataset:celeba": "celeba",
+    "dataset:imagenet9": "imagenet9",
+    "source:fashion_mnist": "dominoes",
+    "source:cifar10": "Corrupted CIFAR-10",
+}
 
 
 def _available() -> list[tuple[str, dict]]:

@@ -41,12 +41,9 @@ COST = {
 ACC = "val/acc"  # i.i.d. held-out accuracy
 VULN = "standard/vulnerability"
 SOURCES = ("mnist5k", "fashion_mnist")
+NEEDS = {"source:fashion_mnist": "the Fashion-MNIST half of the study"}
 
 LABELS = {ACC: "i.i.d. held-out accuracy", VULN: "vulnerability to the patch"}
-
-
-def missing() -> list[str]:
-    return [m for m in (source_missing(s) for s in SOURCES[1:]) if m]
 
 
 def sweep(preset: str = "quick") -> list[RunConfig]:
