@@ -150,3 +150,14 @@ def test_there_is_no_import_cycle():
 @pytest.mark.parametrize("module", ["largelr.config", "largelr.registry", "largelr.specs", "largelr.catalog"])
 def test_foundations_import_no_other_layer(module):
     assert all(layer(t) == 0 for t in imports(MODULES[module]))
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name starting with ``_`` is its module's own: another module that needs it gets a public one (the
+    report's figures are one public module, ``largelr.report.figures``, that both report pipelines call)."""
+    bad = []
+    for m, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("largelr"):
+                bad += [f"{m}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert bad == []
