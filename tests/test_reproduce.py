@@ -94,8 +94,8 @@ def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_report
     claim_ids = sorted({c for c, _ in expected_rows(name)})
     assert titles[0] == "Verdicts" and titles[-2:] == ["Provenance", "Runs per learning rate"]
     assert sorted(re.match(r"Claim (\S+):", t).group(1) for t in titles[1:-2]) == claim_ids
-    figs = re.findall(r"^!\[([^\]]+)\]\((figures/[^)]+\.png)\)\n\n\*(.+)\* \[data: [^\]]+\.csv\]\((figures/[^)]+\.csv)\)$",
-                      md, re.M)  # fmt: skip
+    figure = r"^!\[([^\]]+)\]\((figures/[^)]+\.png)\)\n\n\*(.+)\* \[data: [^\]]+\.csv\]\((figures/[^)]+\.csv)\)$"
+    figs = re.findall(figure, md, re.M)
     assert len(figs) == EXPECTED_FIGURES[name] == len(list((rep / "figures").glob("*.png")))
     for alt, png, caption, csv in figs:
         assert alt.strip() and caption[0].isupper()
