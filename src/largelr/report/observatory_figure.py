@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from largelr.metrics.catapult import catapults
 from largelr.report.plots import TITLE_PT, capital, legend_below, lr_colors, lr_label, new_figure
@@ -112,6 +113,7 @@ def regimes_figure(df: pd.DataFrame, labels: dict[str, str]) -> tuple[Figure, pd
     axes[-1].set_ylim(-0.05, 1.05)
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # a range under a decade would label every minor tick
         ax.set_xlabel("η/η_crit (η_crit = 2/λ₀)")
         if math.isfinite(onset):
             ax.axvline(onset, color="tab:red", ls=":", lw=1)

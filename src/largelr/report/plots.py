@@ -254,7 +254,7 @@ def knob_heatmap(effects: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(mat.shape[0]), mat.index, fontsize=8)
     ax.set_xlabel("property")
-    ax.set_ylabel("knob (group of other settings)")
+    ax.set_ylabel("knob")
     for i, r in enumerate(mat.index):
         for j, c in enumerate(mat.columns):
             v = mat.loc[r, c]
@@ -262,7 +262,7 @@ def knob_heatmap(effects: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
                 star = "*" if bool(sig.loc[r, c]) else ""
                 ax.text(j, i, f"{v:+.1f}{star}", ha="center", va="center", fontsize=CELL_PT,
                         color="white" if abs(v) > 0.6 else "black")  # fmt: skip
-    fig.colorbar(im, ax=ax, label="ρ̄ (within seed blocks)", shrink=0.9)
+    fig.colorbar(im, ax=ax, label="ρ̄")
     ax.set_title("Knob comparison: ρ̄ between regularisation\nstrength and each property (+ = desirable)",
                  fontsize=TITLE_PT)  # fmt: skip
     return fig, data.drop(columns="row")
