@@ -103,7 +103,7 @@ STYLE = (
     "td.v-fails{background:#f7d4d4}td.v-inc{background:#f2f2f2}.figs{display:flex;flex-wrap:wrap;gap:12px}"
     "figure{margin:0;flex:1 1 460px;max-width:100%}figure img{max-width:100%;height:auto;display:block}"
     "figcaption{font-size:13px;color:#444}.caption{font-size:13px;color:#444}.num{white-space:nowrap}"
-    "td.long{min-width:22em}"
+    "td.long{min-width:20em}"
     "p,figcaption,h1,h2,h3{overflow-wrap:break-word}"
     "@media (max-width:600px){body{padding:.5em}figure{flex-basis:100%}td,th{padding:2px 4px}}"
 )
@@ -121,7 +121,7 @@ def html_table(table: pd.DataFrame) -> str:
     out = table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0)
     for verdict, cls in VERDICT_CLASSES.items():
         out = out.replace(f"<td>{verdict}</td>", f'<td class="{cls}">{verdict}</td>')
-    out = re.sub(r"<td>([^<]{60,})</td>", r'<td class="long">\1</td>', out)  # wide enough to read; the box scrolls
+    out = re.sub(r"<td>([^<]{120,})</td>", r'<td class="long">\1</td>', out)  # wide enough to read; the box scrolls
     return f'<div class="scroll">{out}</div>'
 
 
