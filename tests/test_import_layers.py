@@ -150,3 +150,20 @@ def test_there_is_no_import_cycle():
 @pytest.mark.parametrize("module", ["largelr.config", "largelr.registry", "largelr.specs", "largelr.catalog"])
 def test_foundations_import_no_other_layer(module):
     assert all(layer(t) == 0 for t in imports(MODULES[module]))
+
+
+def test_report_modules_import_no_private_names():
+    """A name starting with ``_`` is its module's own: a report or reproduce module that needs another's gets a
+    public one (the figures are one public module, ``largelr.report.figures``, that both report pipelines call)."""
+    bad = []
+    for m, path in MODULES.items():
+        if not m.startswith(("largelr.report", "largelr.reproduce")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("largelr"):
+                bad += [
+                    f"{m}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+    assert bad == []

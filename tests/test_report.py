@@ -15,7 +15,7 @@ from scipy import stats
 from largelr import store
 from largelr.cli import main
 from largelr.config import RunConfig, apply_overrides
-from largelr.report import load_curves, load_results, plots, tables, write_report
+from largelr.report import figures, load_curves, load_results, plots, tables, write_report
 from largelr.report.groups import split_groups
 
 LR = "cfg.optim.lr"
@@ -152,19 +152,18 @@ def test_markdown_table():
 def test_bad_runs_are_marked_on_plots(df):
     fig, data = plots.property_vs_lr(df, "a", "prop a")
     ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_legend() is None  # the legend sits below the axes, never over a line
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "diverged (1 runs)" in labels and "failed (1 runs)" in labels
     xs = sorted(float(x) for c in ax.collections for x, _ in c.get_offsets() if x >= 1.0)
     assert 10.0 in xs  # the diverged run's LR is on the plot although no ok run has it
     # the plotted means use ok runs only
     assert list(data[LR]) == [0.01, 0.1, 1.0]
     assert data.set_index(LR).loc[1.0, "mean"] == pytest.approx(0.775)
-    plots.plt.close(fig)
 
     fig, _ = plots.normalised_overlay(df, {"a": "prop a", "b": "prop b"})
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "diverged (1 runs)" in labels and "failed (1 runs)" in labels
-    plots.plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,8 +258,16 @@ def test_report_counts_and_plots_bad_runs(study):
     assert "http://" not in page and "https://" not in page
     assert not re.search(r"""src=["'](?!data:image/png;base64,)""", page)
     assert page.count("data:image/png;base64,") == len(pngs) == md.count("](figures/") // 2
-    # each figure links the CSV of what it plots, in the markdown and (embedded) in the page
-    assert md.count(".csv)") == len(pngs) == page.count('href="data:text/csv;base64,')
+    # each figure links the CSV of what it plots (a relative href), in the markdown and in the page
+    figure_csvs = re.findall(r'<a href="(figures/[^"]+\.csv)">', page)
+    assert len(figure_csvs) == len(pngs) == len(re.findall(r"\]\(figures/[^)]+\.csv\)", md))
+    assert all((out / csv).is_file() for csv in figure_csvs)
+    # the verdicts come first, the rule below their table, and the CSVs they name are links
+    titles = re.findall(r"^## (.+)$", md, flags=re.M)
+    assert titles[:2] == ["Verdicts (claims 1-2)", "Summary"]
+    assert md.index("| claim |") < md.index("Rule: each test") < md.index("## Summary")
+    assert "[verdicts.csv](verdicts.csv)" in md and '<a href="verdicts.csv">verdicts.csv</a>' in page
+    assert '<a href="groups.csv">groups.csv</a>' in page
 
 
 def test_report_when_every_run_failed_or_diverged(tmp_path):
@@ -508,11 +515,11 @@ def test_attribution_maps_compare_runs_on_the_same_dataset_draw_and_images():
     maps = pd.DataFrame([run("a0", 0.01, 0), run("a1", 0.01, 1), run("b2", 0.3, 2), run("b1", 0.3, 1)])
     _, data = plots.attribution_maps(maps)
     assert list(data["run_id"]) == ["a1", "b1"] and data["same_images"].all()
-    assert "same dataset draw (data seed 1)" in plots.attribution_caption(data)
+    assert "same dataset draw (data seed 1)" in figures.attribution_caption(data)
     # converged pairs are preferred among those sharing a draw
     maps = pd.DataFrame([run("a0", 0.01, 0, False), run("a1", 0.01, 1), run("b0", 0.3, 0), run("b1", 0.3, 1)])
     assert list(plots.attribution_maps(maps)[1]["run_id"]) == ["a1", "b1"]
     # same data seed but other test images: not the same images
     maps = pd.DataFrame([run("a0", 0.01, 0), run("b0", 0.3, 0, images=[2, 7, 1])])
     _, data = plots.attribution_maps(maps)
-    assert not data["same_images"].any() and "different test images" in plots.attribution_caption(data)
+    assert not data["same_images"].any() and "different test images" in figures.attribution_caption(data)

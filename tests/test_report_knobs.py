@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from largelr.metrics import Key
-from largelr.report import knobs
+from largelr.report import knobs, plots
 from largelr.report import stats as st
 from largelr.report.sections import knob_sections
 
@@ -108,6 +108,16 @@ def test_the_report_section_writes_table_heatmap_and_its_data(tmp_path):
     assert (tmp_path / "figures" / "knob_heatmap.png").stat().st_size > 0
     data = pd.read_csv(tmp_path / "figures" / "knob_heatmap.csv")
     assert len(data) == 3 * 5  # 3 knobs x 5 properties with a direction
+    assert "a white cell without a number has no ρ̄" in sections[1].figures[0].caption
+
+
+def test_heatmap_cells_are_readable_and_cells_without_rho_stay_blank():
+    eff = knobs.knob_effects(synthetic(), KEYS)
+    eff.loc[eff.index[0], "rho"] = np.nan  # one more cell without a value (dropout's have none: no effect)
+    fig, _ = plots.knob_heatmap(eff)
+    cells = fig.axes[0].texts
+    assert len(cells) == int(np.isfinite(eff["rho"]).sum()) < len(eff) and all(t.get_fontsize() >= 8 for t in cells)
+    assert fig.axes[0].title.get_fontsize() >= 10
 
 
 def test_too_few_runs_give_dashes_not_a_crash(tmp_path):

@@ -94,11 +94,15 @@ def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_report
     claim_ids = sorted({c for c, _ in expected_rows(name)})
     assert titles[0] == "Verdicts" and titles[-2:] == ["Provenance", "Runs per learning rate"]
     assert sorted(re.match(r"Claim (\S+):", t).group(1) for t in titles[1:-2]) == claim_ids
-    figs = re.findall(r"^!\[([^\]]+)\]\((figures/[^)]+\.png)\)\n\n\*(.+)\* \[data\]\((figures/[^)]+\.csv)\)$", md, re.M)
+    figure = r"^!\[([^\]]+)\]\((figures/[^)]+\.png)\)\n\n\*(.+)\* \[data: [^\]]+\.csv\]\((figures/[^)]+\.csv)\)$"
+    figs = re.findall(figure, md, re.M)
     assert len(figs) == EXPECTED_FIGURES[name] == len(list((rep / "figures").glob("*.png")))
     for alt, png, caption, csv in figs:
-        assert alt.strip() and caption.strip()
+        assert alt.strip() and caption[0].isupper()
         assert (rep / png).stat().st_size > 1000 and (rep / csv).is_file()
+        if caption.endswith(("one line.", "one line per setting.")):  # a claim's figure: lines = settings drawn
+            assert caption.endswith("per setting.") == (pd.read_csv(rep / csv)["setting"].nunique() > 1), caption
+    assert "[verdicts.csv](verdicts.csv)" in md and "[tests.csv](tests.csv)" in md
 
     page = (rep / "index.html").read_text()
     assert page.count("<img ") == page.count("<figcaption>") == EXPECTED_FIGURES[name]
@@ -145,14 +149,22 @@ window.addEventListener('error', e => window.__errors.push(String(e.message || (
 const _err = console.error; console.error = (...a) => { window.__errors.push(a.join(' ')); _err(...a); };
 window.addEventListener('load', () => {
   const imgs = [...document.images];
+  const nums = [...document.querySelectorAll('.num')];
+  const broken = nums.filter(n => n.getClientRects().length !== 1).map(n => n.textContent);
   const r = {images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
-             overflow: document.documentElement.scrollWidth - window.innerWidth, errors: window.__errors};
-  const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(r);
-  document.body.appendChild(pre);
+             width: window.innerWidth, overflow: document.documentElement.scrollWidth - window.innerWidth,
+             numbers: nums.length, broken: broken.slice(0, 10), errors: window.__errors};
+  parent.postMessage(r, '*');
 });
 </script>"""
+# headless Chromium's window is at least 500 px wide: the page is drawn in a frame of the width under test
+FRAME = """<!doctype html><html><body style="margin:0"><iframe src="{page}" style="width:{width}px;height:{height}px;
+border:0;display:block"></iframe><script>window.addEventListener('message', e => {{
+  const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(e.data);
+  document.body.appendChild(pre); }});</script></body></html>"""
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--hide-scrollbars"]  # fmt: skip
+WIDTHS = (1280, 390)  # desktop and a phone-width window
 
 
 def chromium() -> str:
@@ -162,10 +174,18 @@ def chromium() -> str:
     pytest.skip("no chromium on PATH (.ci/run installs Debian's chromium)")
 
 
+def framed(page: Path, width: int, height: int) -> Path:
+    """A page showing ``page`` in a frame ``width`` px wide (beside it, so relative links resolve alike)."""
+    out = page.with_name(f"frame_{width}_{page.name}")
+    out.write_text(FRAME.format(page=page.name, width=width, height=height))
+    return out
+
+
 def probe(browser: str, page: Path, width: int, tmp: Path) -> dict:
     proc = subprocess.run(
-        [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--window-size={width},900",
-         "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+        [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--window-size={max(width, 500)},900",
+         "--virtual-time-budget=10000", "--enable-logging=stderr", "--v=0", "--dump-dom",
+         framed(page, width, 900).as_uri()],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     m = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout)
@@ -175,27 +195,43 @@ def probe(browser: str, page: Path, width: int, tmp: Path) -> dict:
     return result
 
 
-@pytest.mark.slow
-def test_report_renders_in_headless_chromium(tiny_reports, tmp_path):
-    browser = chromium()
-    report = tiny_reports["headline"]
-    page = tmp_path / "probed.html"
-    html = (report / "index.html").read_text()
-    page.write_text(html.replace("<head>", "<head>" + PROBE, 1))
-    n_img = html.count("<img ")
-    for width in (1280, 390):  # desktop and a phone-width window
-        r = probe(browser, page, width, tmp_path)
-        assert r["images"] == n_img == 8 and r["loaded"] == n_img, r
-        assert r["errors"] == [] and r["console"] == [], r
-        assert r["overflow"] <= 0, f"page wider than a {width}px window by {r['overflow']}px"
-    shot = tmp_path / "report.png"
+def screenshot(browser: str, page: Path, width: int, shot: Path, tmp: Path) -> None:
     subprocess.run(
-        [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2400",
-         f"--screenshot={shot}", (report / "index.html").as_uri()],
+        [browser, *FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--window-size={max(width, 500)},2400",
+         f"--screenshot={shot}", "--virtual-time-budget=10000", framed(page, width, 2400).as_uri()],
         capture_output=True, timeout=300, check=False,
     )  # fmt: skip
     assert shot.is_file() and shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["reproduce", "study"])
+def test_report_renders_in_headless_chromium(tiny_reports, tmp_path, page):
+    """The headline target's page and the study report of the same runs, at 1280 and 390 px: every image
+    loads, no number breaks across lines, the page is never wider than the window; a screenshot at each width."""
+    from largelr.report import write_report
+
+    browser = chromium()
+    report = tiny_reports["headline"]
+    if page == "study":
+        report = write_report(report.parent, tmp_path / "study_report")
+    probed = report / "probed.html"  # beside the page, so its relative links resolve the same way
+    html = (report / "index.html").read_text()
+    probed.write_text(html.replace("<head>", "<head>" + PROBE, 1))
+    n_img = html.count("<img ")
+    for width in WIDTHS:
+        r = probe(browser, probed, width, tmp_path)
+        assert r["width"] == width, r
+        assert r["images"] == n_img and r["loaded"] == n_img, r
+        assert n_img == (8 if page == "reproduce" else len(list((report / "figures").glob("*.png")))), r
+        assert r["errors"] == [] and r["console"] == [], r
+        assert r["overflow"] <= 0, f"page wider than a {width}px window by {r['overflow']}px"
+        assert r["numbers"] > 50 and r["broken"] == [], r  # numbers in tables, text and captions, none split
+        screenshot(browser, report / "index.html", width, tmp_path / f"{page}_{width}.png", tmp_path)
+    for f in report.glob("*.html"):
+        if f.name != "index.html":
+            f.unlink()
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ property against the knob's regularisation strength (``largelr.report.stats``: w
 the change across the knob's range with its interval), oriented so that a positive value is desirable (the
 property's declared direction). The knob comparison's tests are one Holm family. A knob's consistency count
 is how many properties it improves (the test holds) and how many it makes worse (the opposite sign holds).
-Pure: DataFrame in, tables and figures out; no file I/O.
+Pure: DataFrame in, tables out; no file I/O (the heat-map is ``plots.knob_heatmap``).
 """
 
 from __future__ import annotations
@@ -14,18 +14,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from largelr.knobs import KNOBS, Knob, effective_lr  # noqa: E402
-from largelr.metrics.base import Key  # noqa: E402
-from largelr.report.groups import split_groups  # noqa: E402
-from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE  # noqa: E402
-from largelr.report.verdicts import Check, Claim, evaluate_claims  # noqa: E402
+from largelr.knobs import KNOBS, Knob, effective_lr
+from largelr.metrics.base import Key
+from largelr.report.groups import split_groups
+from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE
+from largelr.report.verdicts import Check, Claim, evaluate_claims
 
 SIGNIFICANT = ("improves", "worsens")  # effects whose test holds (one sign or the other), marked * in tables
 STRENGTH = "knob."  # prefix of the derived strength column of each knob, e.g. "knob.momentum"
@@ -211,42 +207,17 @@ def knob_property_table(effects: pd.DataFrame) -> pd.DataFrame:
         lambda r: "–" if not math.isfinite(r["rho"]) else f"{r['rho']:+.2f}{'*' if r['effect'] in SIGNIFICANT else ''}",
         axis=1,
     )
-    wide = _wide(effects.assign(cell=cell), ["knob", "group"], "cell")
-    return wide.reset_index()
+    return wide(effects.assign(cell=cell), ["knob", "group"], "cell").reset_index()
 
 
-def _wide(long: pd.DataFrame, index: str | list[str], values: str) -> pd.DataFrame:
+def wide(long: pd.DataFrame, index: str | list[str], values: str) -> pd.DataFrame:
     """Rows ``index`` x columns ``label`` in order of first appearance, keeping all-NaN rows/columns."""
-    wide = long.pivot(index=index, columns="label", values=values)
+    table = long.pivot(index=index, columns="label", values=values)
     rows = list(dict.fromkeys(map(tuple, long[index].to_numpy()))) if isinstance(index, list) else None
     rows = rows if rows is not None else list(dict.fromkeys(long[index]))
-    return wide.reindex(index=pd.MultiIndex.from_tuples(rows, names=index) if isinstance(index, list) else rows)[
+    return table.reindex(index=pd.MultiIndex.from_tuples(rows, names=index) if isinstance(index, list) else rows)[
         list(dict.fromkeys(long["label"]))
     ]
-
-
-def heatmap(effects: pd.DataFrame):
-    """Knob x property heat-map of the oriented ρ̄ (blue = desirable), ``*`` where the test holds (either sign).
-
-    Returns:
-        (figure, the long table it plots).
-    """
-    data = effects.assign(row=effects["knob"] + [f" ({g})" if g != "all runs" else "" for g in effects["group"]])
-    mat = _wide(data, "row", "rho").astype(float)
-    sig = _wide(data.assign(sig=data["effect"].isin(SIGNIFICANT)), "row", "sig")
-    fig, ax = plt.subplots(figsize=(3.0 + 0.55 * mat.shape[1], 3.5 + 0.45 * mat.shape[0]), layout="constrained")
-    im = ax.imshow(mat.to_numpy(dtype=float), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(range(mat.shape[1]), mat.columns, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(mat.shape[0]), mat.index, fontsize=8)
-    for i, r in enumerate(mat.index):
-        for j, c in enumerate(mat.columns):
-            v = mat.loc[r, c]
-            if math.isfinite(v):
-                star = "*" if bool(sig.loc[r, c]) else ""
-                ax.text(j, i, f"{v:+.1f}{star}", ha="center", va="center", fontsize=6)
-    fig.colorbar(im, ax=ax, label="ρ̄ (within seed blocks)", shrink=0.9)
-    ax.set_title("Knob comparison: ρ̄ between regularisation strength and each property (+ = desirable)", fontsize=9)
-    return fig, data.drop(columns="row")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from largelr.metrics.catapult import catapults  # noqa: E402
+from largelr.metrics.catapult import catapults
+from largelr.report.plots import TITLE_PT, capital, legend_below, lr_colors, lr_label, new_figure
 
 KEYS = ("obs/sharpness", "dyn/ebcr", "obs/probe_y", "obs/probe_s")
 ETA = "regime/eta_over_crit"  # a run's LR over its eta_crit = 2/lambda_0 (the regimes target derives it)
@@ -33,15 +32,14 @@ def observatory_figure(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     ok = hist[hist["status"] == "ok"]
     have = [k for k in KEYS if k in hist]
     agg = ok.groupby(["lr", "step"])[have].mean().reset_index() if have else pd.DataFrame(columns=["lr", "step"])
-    lrs = sorted(hist["lr"].unique())
-    cmap = plt.get_cmap("viridis")
-    color = {lr: cmap(i / max(1, len(lrs) - 1)) for i, lr in enumerate(lrs)}
-    fig, axes = plt.subplots(1, 4, figsize=(15.5, 3.5), layout="constrained")
-    a, b, c, d = axes
+    color = lr_colors(hist["lr"].unique())
+    lrs = list(color)
+    fig, axes = new_figure(9.0, 6.6, 2, 2)
+    a, b, c, d = axes.flat
     for lr in lrs:
         g = agg[agg["lr"] == lr].dropna(subset=["obs/sharpness"]) if "obs/sharpness" in agg else agg.iloc[0:0]
         if len(g):
-            a.plot(g["step"], g["obs/sharpness"], "-o", ms=3, color=color[lr], label=f"learning rate {lr:g}")
+            a.plot(g["step"], g["obs/sharpness"], "-o", ms=3, color=color[lr], label=lr_label(lr))
             a.axhline(2 / lr, color=color[lr], ls="--", lw=0.8)
         first = hist[hist["lr"] == lr]
         first = first[first["seed"] == first["seed"].min()].sort_values("step")
@@ -64,11 +62,12 @@ def observatory_figure(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     b.set_ylabel("train loss (×: catapult peak)")
     c.set_ylabel("BC share of the loss (EBCR)")
     d.set_ylabel("probe accuracy: y solid, s dashed")
-    for ax in axes:
+    titles = ("Sharpness", "Train loss, one seed", "EBCR", "Linear probes")
+    for ax, title in zip(axes.flat, titles):
         ax.set_xlabel("step")
-    if len(lrs):
-        handles = [plt.Line2D([], [], color=color[lr], label=f"learning rate {lr:g}") for lr in lrs]
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(lrs), 6), fontsize=7, frameon=False)
+        ax.set_title(title, fontsize=TITLE_PT)
+    handles = [Line2D([], [], color=color[lr]) for lr in lrs]
+    legend_below(fig, handles, [lr_label(lr) for lr in lrs])
     return fig, agg
 
 
@@ -97,16 +96,24 @@ def regimes_figure(df: pd.DataFrame, labels: dict[str, str]) -> tuple[Figure, pd
     data = share.join(agg, how="left").reset_index()
     over = data[data["catapult"] > 0.5]
     onset = float(over["eta_all"].min()) if len(over) else math.nan
-    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.6 * (len(keys) + 1), 3.3), layout="constrained")
+    ncols = 2
+    fig, grid = new_figure(3.8 * ncols, 3.0 * math.ceil((len(keys) + 1) / ncols), math.ceil((len(keys) + 1) / ncols),
+                           ncols)  # fmt: skip
+    axes = list(grid.flat[: len(keys) + 1])
+    for ax in grid.flat[len(keys) + 1 :]:
+        ax.set_visible(False)
     for ax, key in zip(axes, keys):
         g = data.dropna(subset=["eta"])
         ax.errorbar(g["eta"], g[f"{key}|mean"], yerr=g[f"{key}|std"].fillna(0), fmt="-o", ms=3, capsize=2)
-        ax.set_ylabel(labels.get(key, key), fontsize=8)
+        ax.set_ylabel(labels.get(key, key))
+        ax.set_title(capital(labels.get(key, key)), fontsize=TITLE_PT)
     axes[-1].plot(data["eta_all"], data["catapult"], "-o", ms=3, color="tab:red")
-    axes[-1].set_ylabel("share of runs with a catapult", fontsize=8)
+    axes[-1].set_ylabel("share of runs with a catapult")
+    axes[-1].set_title("Catapults", fontsize=TITLE_PT)
     axes[-1].set_ylim(-0.05, 1.05)
     for ax in axes:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # a range under a decade would label every minor tick
         ax.set_xlabel("η/η_crit (η_crit = 2/λ₀)")
         if math.isfinite(onset):
             ax.axvline(onset, color="tab:red", ls=":", lw=1)

@@ -13,18 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from largelr.metrics import Key
-from largelr.report import plots, tables
+from largelr.report import figures, tables
 from largelr.report.collect import describe_damaged, load_attribution_maps, load_curves, load_histories
 from largelr.report.groups import Group, split_groups, varying_settings
 from largelr.report.keys import LR, desirable, reported
-from largelr.report.page import Section, save_figure, slug
+from largelr.report.page import Section, slug
 from largelr.report.study_verdicts import study_verdict_section
-
-CURVE_KINDS = (
-    ("prune", "global magnitude pruning", "fraction of weights pruned"),
-    ("prune_layer", "per-layer magnitude pruning", "fraction of weights pruned"),
-    ("prune_struct", "structured (unit) pruning", "fraction of hidden units removed"),
-)
 
 
 @dataclass
@@ -115,12 +109,13 @@ def summary(study: Path, df: pd.DataFrame, groups: list[Group], converged_only: 
 
 
 def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool = False) -> list[Section]:
-    """All sections of the report; writes runs.csv, groups.csv, spearman.csv, per_lr.csv,
-    convergence.csv (each with a ``group`` column) and the figures under ``out``."""
+    """All sections of the report, the verdicts of claims 1-2 first; writes runs.csv, groups.csv, spearman.csv,
+    per_lr.csv, convergence.csv (each with a ``group`` column) and the figures under ``out``."""
     df = data.df
     df.to_csv(out / "runs.csv", index=False)
     groups = split_groups(df, LR)
-    sections = [summary(study, df, groups, converged_only)]
+    sections = study_verdict_section(analysed(df, converged_only), out)
+    sections.append(summary(study, df, groups, converged_only))
     damaged = df.attrs.get("damaged", {})
     if damaged:
         sections.append(
@@ -131,7 +126,6 @@ def build_sections(study: Path, data: StudyData, out: Path, converged_only: bool
             )
         )
     used = [Group(g.key, g.label, analysed(g.df, converged_only)) for g in groups]
-    sections += study_verdict_section(analysed(df, converged_only), out)
 
     shown, long = tables.groups_table(used, reported(df.columns), reported(df.columns, headline=True))
     long.to_csv(out / "groups.csv", index=False)  # every property; the page shows the headline ones
@@ -185,10 +179,12 @@ def knob_sections(df: pd.DataFrame, out: Path, keys: dict[str, Key] | None = Non
         "change excluding 0; docs/statistics.md). Consistency: properties improved / made worse / shown to have "
         "no effect, of those tested. Runs with status ok; knob_effects.csv has every change with its interval."
     )
-    fig = save_figure(*knobs.heatmap(effects), out, "knob_heatmap")
+    fig = figures.knob_heatmap(effects, int((df["status"] == "ok").sum()), out)
     return [
         Section("Knob comparison: consistency", text, table=knobs.consistency(effects)),
-        Section("Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,)),
+        Section(
+            "Knob comparison: knob × property", table=knobs.knob_property_table(effects), figures=(fig,) if fig else ()
+        ),
     ]
 
 
@@ -213,16 +209,9 @@ def group_sections(
         )
     ]
 
-    headline = reported(df.columns, headline=True)
-    if headline and df.loc[df["status"] == "ok", LR].nunique() > 1:
-        fig, fdata = plots.normalised_overlay(df, headline)
-        sections.append(
-            Section(
-                "All properties vs learning rate",
-                "Per-LR means, min-max normalised (the paper's headline figure).",
-                figures=(save_figure(fig, fdata, out, f"{prefix}overlay"),),
-            )
-        )
+    overlay = figures.overlay(df, reported(df.columns, headline=True), out, f"{prefix}overlay")
+    if overlay:
+        sections.append(Section("All properties vs learning rate", figures=(overlay,)))
 
     sp = tables.spearman_table(df, props)
     csvs["spearman"].append(sp.copy())
@@ -250,61 +239,33 @@ def group_sections(
 
     ok = df[df["status"] == "ok"]
     measured = {k: lab for k, lab in props.items() if pd.to_numeric(ok[k], errors="coerce").notna().any()}
-    figs = tuple(
-        save_figure(*plots.property_vs_lr(df, k, lab), out, f"{prefix}{slug(k)}") for k, lab in measured.items()
-    )
+    figs = tuple(figures.property_vs_lr(df, k, lab, out, f"{prefix}{slug(k)}") for k, lab in measured.items())
     sections.append(Section("Each property vs learning rate", figures=figs))
     sections += extra_figures(df, data, out, prefix)
     return sections
 
 
 def extra_figures(df: pd.DataFrame, data: StudyData, out: Path, prefix: str) -> list[Section]:
-    """Attribution heat-maps, training dynamics and pruning curves of the group's runs."""
+    """Attribution heat-maps, training dynamics, the observatory and pruning curves of the group's runs."""
     sections = []
-    maps = _rows_of(data.maps, df["run_id"])
-    if len(maps) and maps["lr"].nunique() > 1:
-        fig, pair = plots.attribution_maps(maps)
-        saved = save_figure(fig, pair, out, f"{prefix}attribution_maps")
-        sections.append(
-            Section("Attribution heat-maps, lowest vs highest LR", plots.attribution_caption(pair), figures=(saved,))
-        )
-
+    maps = figures.attribution(_rows_of(data.maps, df["run_id"]), out, f"{prefix}attribution_maps")
+    if maps:
+        sections.append(Section("Attribution heat-maps, lowest vs highest learning rate", figures=(maps,)))
     hist = _rows_of(data.histories, df["run_id"])
-    if len(hist) and any(k in hist for k in plots.DYNAMICS):
-        fig = save_figure(*plots.dynamics_curves(hist), out, f"{prefix}dynamics")
-        sections.append(
-            Section(
-                "Training dynamics (mechanism)",
-                "On a fixed training subset holding the bias-conflicting (BC) samples: the "
-                "share of the loss they carry (EBCR), how confidently they are predicted, how "
-                "often as their spurious class, and their accuracy, for each LR.",
-                figures=(fig,),
-            )
-        )
-
-    if len(hist) and "obs/sharpness" in hist:
-        from largelr.report.observatory_figure import observatory_figure
-
-        fig = save_figure(*observatory_figure(hist), out, f"{prefix}observatory")
-        sections.append(
-            Section(
-                "Dynamics observatory",
-                "Sharpness against 2/η, the loss with its catapults (×), the BC share of the loss (EBCR) and "
-                "held-out linear-probe accuracy for y (solid) and s (dashed), per LR (eval.observatory=True).",
-                figures=(fig,),
-            )
-        )
+    dyn = figures.dynamics(hist, out, f"{prefix}dynamics")
+    if dyn:
+        sections.append(Section("Training dynamics (mechanism)", figures=(dyn,)))
+    obs = figures.observatory(hist, out, f"{prefix}observatory")
+    if obs:
+        sections.append(Section("Dynamics observatory", "Runs trained with eval.observatory=True.", figures=(obs,)))
 
     curves = _rows_of(data.curves, df["run_id"])
     if len(curves):
-        figs = []
-        for kind, title, xlabel in CURVE_KINDS:
-            c = curves[curves["curve"] == kind]
-            if len(c):
-                for metric in ("acc", "worst_group_acc"):
-                    fig_data = plots.pruning_curves(c, metric, f"{title}: test {metric.replace('_', ' ')}", xlabel)
-                    figs.append(save_figure(*fig_data, out, f"{prefix}{kind}_{metric}"))
-        sections.append(
-            Section("Pruning curves", "Without fine-tuning; mean over seeds of ok runs.", figures=tuple(figs))
-        )
+        figs = [
+            figures.pruning(curves[curves["curve"] == kind], kind, metric, out, f"{prefix}{kind}_{metric}")
+            for kind in figures.CURVE_KINDS
+            if (curves["curve"] == kind).any()
+            for metric in ("acc", "worst_group_acc")
+        ]
+        sections.append(Section("Pruning curves", figures=tuple(figs)))
     return sections

@@ -34,4 +34,5 @@ def study_verdict_section(df: pd.DataFrame, out: Path | None = None) -> list[Sec
     table = claim_table(evaluate_claims(df, study_claims(declared_directions()), declared_labels()))
     if out is not None:
         table.to_csv(out / "verdicts.csv", index=False)
-    return [Section("Verdicts (claims 1-2)", table=table.drop(columns="outcome"), caption=RULE)]
+    data = " Data: verdicts.csv (one row per claim and setting), spearman.csv (every trend test)." if out else ""
+    return [Section("Verdicts (claims 1-2)", table=table.drop(columns="outcome"), caption=RULE + data)]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from largelr.report.plots import LEGEND_PT, TITLE_PT, new_figure
 
 REGIME_COLORS = {
     "stable": "tab:blue",
@@ -36,7 +34,8 @@ def ladder_frame(suggestion) -> pd.DataFrame:
 def ladder_figure(curves: pd.DataFrame, *, edge: float, suggested: float | None) -> Figure:
     """Left: full-train loss over each probe (log y), coloured by regime. Right: each rung's last finite loss
     against LR (log x), with the stability edge 2/lambda_0 and the suggested LR as vertical lines."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    fig, axes = new_figure(9.6, 3.8, 1, 2)
+    left, right = axes[0]
     for lr, g in curves.groupby("lr"):
         regime = g["regime"].iloc[0]
         finite = g[g["loss"] < math.inf]
@@ -45,7 +44,9 @@ def ladder_figure(curves: pd.DataFrame, *, edge: float, suggested: float | None)
     left.set_yscale("log")
     left.set_xlabel("probe step")
     left.set_ylabel("train loss")
-    left.legend(fontsize=6, title="lr regime", title_fontsize=7)
+    left.set_title("Probe loss curves", fontsize=TITLE_PT)
+    left.legend(fontsize=LEGEND_PT - 1, title="learning rate, regime", title_fontsize=LEGEND_PT, loc="upper left",
+                bbox_to_anchor=(1.0, 1.0))  # fmt: skip
     right.set_xscale("log")
     right.set_yscale("log")
     right.axvline(edge, color="k", ls="--", lw=1, label=f"2/λ₀ = {edge:.3g}")
@@ -55,6 +56,7 @@ def ladder_figure(curves: pd.DataFrame, *, edge: float, suggested: float | None)
         right.scatter([], [], color=color, label=regime)
     right.set_xlabel("learning rate")
     right.set_ylabel("train loss at the probe's end")
-    right.legend(fontsize=7)
-    fig.suptitle("suggest-lr: LR ladder probes")
+    right.set_title("Final loss per learning rate", fontsize=TITLE_PT)
+    right.legend(fontsize=LEGEND_PT, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("suggest-lr: learning-rate ladder probes", fontsize=TITLE_PT + 1)
     return fig

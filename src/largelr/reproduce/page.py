@@ -1,7 +1,8 @@
-"""The report of a reproduce target: the verdict table first, one section per claim, provenance last.
+"""The report of a reproduce target: the verdict table first (the rule below it), one section per claim,
+provenance last.
 
-Every figure has a caption (what is plotted, how many seeds, the spread shown), alt text and the CSV of
-what it plots beside it. ``study_verdict_section`` gives any LR study the verdicts of claims 1-2.
+Every figure comes from ``largelr.report.figures``, as the study report's do: a caption (what is plotted, how
+many seeds, the spread shown), alt text and the CSV of what it plots beside it.
 """
 
 from __future__ import annotations
@@ -11,183 +12,63 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from largelr import store
-from largelr.report import plots
+from largelr.report import figures
 from largelr.report.collect import load_attribution_maps, load_environments, load_histories, load_results
-from largelr.report.groups import split_groups
 from largelr.report.keys import LR
-from largelr.report.page import Fig, Section, save_figure, slug, write_pages
-from largelr.report.verdicts import AXIS_LABELS, RULE, Check, Claim, claim_table, evaluate_claims
+from largelr.report.page import Fig, Section, slug, write_pages
+from largelr.report.verdicts import RULE, Claim, claim_table, evaluate_claims
 
 
-def _label(col: str, labels: dict[str, str]) -> str:
-    return labels.get(col) or AXIS_LABELS.get(col) or col.removeprefix("cfg.")
-
-
-def _seeds_text(counts: pd.Series) -> str:
-    if not len(counts):
-        return "no"
-    lo, hi = int(counts.min()), int(counts.max())
-    return f"{lo}" if lo == hi else f"{lo}-{hi}"
-
-
-def axis_figure(df: pd.DataFrame, test: Check, claim: Claim, labels: dict[str, str]) -> tuple[Any, pd.DataFrame, str]:
-    """``y`` against the swept ``x``: per group, mean ± std over seeds (ok runs), single runs as dots."""
-    ok = df[(df["status"] == "ok")] if "status" in df else df
-    if not {test.x, test.y} <= set(ok.columns):
-        ok = ok.iloc[0:0]
-    n_groups = len(split_groups(ok, axis=claim.axis)) if len(ok) else 0
-    fig, ax = plt.subplots(figsize=(5.2, 3.5 + 0.15 * n_groups), layout="constrained")
-    rows = []
-    for i, g in enumerate(split_groups(ok, axis=claim.axis) if len(ok) else []):
-        sub = g.df[[test.x, test.y]].apply(pd.to_numeric, errors="coerce").dropna()
-        if not len(sub):
-            continue
-        agg = sub.groupby(test.x)[test.y].agg(["mean", "std", "count"]).reset_index()
-        color = f"C{i % 10}"
-        ax.scatter(sub[test.x], sub[test.y], s=10, color=color, alpha=0.35)
-        ax.errorbar(agg[test.x], agg["mean"], yerr=agg["std"].fillna(0), fmt="-o", ms=4, color=color,
-                    capsize=3, label=g.label)  # fmt: skip
-        rows += [{"setting": g.label, **r} for r in agg.rename(columns={test.x: "x"}).to_dict("records")]
-    data = pd.DataFrame(rows, columns=["setting", "x", "mean", "std", "count"])
-    xs = data["x"] if len(data) else pd.Series(dtype=float)
-    if len(xs) and (xs > 0).all() and xs.max() / xs.min() >= 10:
-        ax.set_xscale("log")
-    elif len(xs) and (xs >= 0).all() and (xs > 0).any() and xs.max() >= 10 * xs[xs > 0].min():
-        ax.set_xscale("symlog", linthresh=max(float(xs[xs > 0].min()), 1e-3))
-    ax.set_xlabel(_label(test.x, labels))
-    ax.set_ylabel(_label(test.y, labels))
-    if len(data) and (data["setting"].nunique() > 1 or data["setting"].iloc[0] != "all runs"):
-        fig.legend(loc="outside lower center", fontsize=6, frameon=False)  # below the axes, never over the data
-    caption = (
-        f"{_label(test.y, labels)} against {_label(test.x, labels)}: mean ± std over "
-        f"{_seeds_text(data['count'])} seeds per point (ok runs, {int(data['count'].sum()) if len(data) else 0} "
-        f"runs), dots = single runs, one line per setting."
-    )
-    return fig, data, caption
-
-
-def scatter_figure(df: pd.DataFrame, test: Check, labels: dict[str, str]) -> tuple[Any, pd.DataFrame, str]:
-    """``y`` against a metric ``x`` over single runs, coloured by log LR (an association across runs)."""
-    cols = [c for c in (test.x, test.y, LR, "run_id") if c in df]
-    ok = df[df["status"] == "ok"][cols].dropna() if {test.x, test.y} <= set(df.columns) else df.iloc[0:0]
-    fig, ax = plt.subplots(figsize=(5.2, 3.5), layout="constrained")
-    if len(ok):
-        pts = ax.scatter(ok[test.x], ok[test.y], c=np.log10(ok[LR]), cmap="viridis", s=18)
-        fig.colorbar(pts, ax=ax, label="log10 LR")
-    ax.set_xlabel(_label(test.x, labels))
-    ax.set_ylabel(_label(test.y, labels))
-    caption = (
-        f"{_label(test.y, labels)} against {_label(test.x, labels)}, one dot per ok run ({len(ok)} runs), "
-        "colour = log10 LR."
-    )
-    return fig, ok.reset_index(drop=True), caption
-
-
-def _overlay(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+def _overlay(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
     from largelr.report.keys import reported
 
-    keys = reported(df.columns, headline=True)
-    if not keys or df.loc[df["status"] == "ok", LR].nunique() < 2:
-        return []
-    fig, data = plots.normalised_overlay(df, keys)
-    n = df[df["status"] == "ok"].groupby(LR).size()
-    cap = (f"Per-LR means over {_seeds_text(n)} seeds of {', '.join(keys.values())}, each min-max normalised to "
-           "[0, 1] (the paper's headline figure); no spread shown (see the per-claim figures).")  # fmt: skip
-    return [Fig(save_figure(fig, data, out, "overlay"), cap, "normalised properties against the learning rate")]
+    return figures.overlay(df, reported(df.columns, headline=True), out)
 
 
-def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
-    maps = load_attribution_maps(study)
-    if not len(maps) or maps["lr"].nunique() < 2:
-        return []
-    fig, data = plots.attribution_maps(maps)
-    cap = plots.attribution_caption(data)
-    return [Fig(save_figure(fig, data, out, "attribution_maps"), cap, "attribution heat-maps, lowest vs highest LR")]
+def _attribution(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
+    return figures.attribution(load_attribution_maps(study), out)
 
 
-def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str], x: str = "step") -> list[Fig]:
+def _plain_histories(study: Path, df: pd.DataFrame) -> pd.DataFrame:
+    """The histories of the plain LR runs: no BC up-weighting, trained to convergence (the mechanism's factorial
+    also has fixed-budget runs)."""
     hist = load_histories(study)
-    if not len(hist) or not any(k in hist for k in plots.DYNAMICS):
-        return []
+    if not len(hist):
+        return hist
     plain = df.get("cfg.train.bc_weight", pd.Series(1.0, index=df.index)).fillna(1.0) == 1.0
-    if "cfg.train.until" in df:  # the factorial's fixed-budget runs are not the plain LR runs
+    if "cfg.train.until" in df:
         plain &= df["cfg.train.until"].fillna("converged") == "converged"
-    hist = hist[hist["run_id"].isin(set(df.loc[plain, "run_id"]))]
-    fig, data = plots.dynamics_curves(hist, x=x)
-    n = hist[hist["status"] == "ok"].groupby("lr")["run_id"].nunique()
-    against = "the step" if x == "step" else "training progress τ = learning rate × step (matched progress)"
-    cap = (f"Training dynamics on a fixed training subset holding the BC samples, per learning rate (mean over "
-           f"{_seeds_text(n)} seeds of ok runs, no spread): EBCR, the BC share of per-sample gradient norms, "
-           f"confidence, share predicted as the spurious class, acc_BC, against {against}.")  # fmt: skip
-    name = "dynamics" if x == "step" else "dynamics_tau"
-    return [Fig(save_figure(fig, data, out, name), cap, f"training-dynamics curves for each learning rate against {x}")]
+    return hist[hist["run_id"].isin(set(df.loc[plain, "run_id"]))]
 
 
-def _dynamics_tau(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
-    return _dynamics(study, df, out, labels, x="tau")
-
-
-def _observatory(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
-    from largelr.report.observatory_figure import observatory_figure
-
+def _observatory(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
     hist = load_histories(study)
-    hist = hist[hist["run_id"].isin(set(df["run_id"]))] if len(hist) else hist
-    if not len(hist) or "obs/sharpness" not in hist:
-        return []
-    fig, data = observatory_figure(hist)
-    n = hist[hist["status"] == "ok"].groupby("lr")["run_id"].nunique()
-    cap = ("Dynamics observatory, per learning rate: sharpness λ_max of the training loss with each LR's 2/η "
-           "dashed (edge of stability); the full-train loss of one seed per LR, × at each catapult's peak (a spike "
-           "that starts before the loss fell below half its initial value); the BC share of the training loss "
-           f"(EBCR); held-out linear-probe accuracy for y (solid) and s (dashed). Mean over {_seeds_text(n)} seeds "
-           "of ok runs, no spread.")  # fmt: skip
-    return [
-        Fig(save_figure(fig, data, out, "observatory"), cap, "sharpness, loss with catapults, EBCR and probes per LR")
-    ]
+    return figures.observatory(hist[hist["run_id"].isin(set(df["run_id"]))] if len(hist) else hist, out)
 
 
-def _eta_crit(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
-    from largelr.report.observatory_figure import ETA, regimes_figure
-
-    if ETA not in df or not df[ETA].notna().any():
-        return []
-    fig, data, onset = regimes_figure(df, labels)
-    n = df[df["status"] == "ok"].groupby(LR).size()
-    where = (f"the first LR at which most runs catapult is at η/η_crit = {onset:.3g} (dotted line)"
-             if np.isfinite(onset) else "no LR has a catapult in most of its runs")  # fmt: skip
-    cap = (f"Properties against η/η_crit, η_crit = 2/λ₀ (λ₀: the sharpness at initialisation, measured per run at "
-           f"step 0), mean ± std over {_seeds_text(n)} seeds of ok runs; last panel: the share of runs (all "
-           f"statuses) whose loss history has a catapult; {where}.")  # fmt: skip
-    return [
-        Fig(save_figure(fig, data, out, "eta_crit"), cap, "properties and catapult share against eta over eta_crit")
-    ]
-
-
-def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> list[Fig]:
+def _knob_heatmap(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
     from largelr.metrics import key_info
     from largelr.report import knobs
 
-    effects = knobs.knob_effects(df, key_info())
-    if effects.empty:
-        return []
-    fig, data = knobs.heatmap(effects)
-    n = int((df["status"] == "ok").sum())
-    cap = (
-        f"Knob x property: ρ̄ (mean within-seed Spearman) between each knob's regularisation strength "
-        f"({'; '.join(knobs.strength_axes(effects))}) and each property with a direction, within the knob's "
-        f"own sweep (the verdict uses the headline ones), signed so + (blue) is the desirable direction; "
-        f"* = the trend test holds (Holm-adjusted p < {knobs.ALPHA}, interval excluding 0); {n} ok runs, "
-        "ρ̄ within seed blocks."
-    )
-    return [Fig(save_figure(fig, data, out, "knob_heatmap"), cap, "heat-map of knob effects on every property")]
+    return figures.knob_heatmap(knobs.knob_effects(df, key_info()), int((df["status"] == "ok").sum()), out)
 
 
-EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], list[Fig]]] = {
+def _dynamics(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
+    return figures.dynamics(_plain_histories(study, df), out)
+
+
+def _dynamics_tau(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
+    return figures.dynamics(_plain_histories(study, df), out, "dynamics_tau", x="tau")
+
+
+def _eta_crit(study: Path, df: pd.DataFrame, out: Path, labels: dict[str, str]) -> Fig | None:
+    return figures.eta_crit(df, labels, out)
+
+
+EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], Fig | None]] = {
     "overlay": _overlay,
     "attribution_maps": _attribution,
     "dynamics": _dynamics,
@@ -195,7 +76,7 @@ EXTRA_FIGURES: dict[str, Callable[[Path, pd.DataFrame, Path, dict[str, str]], li
     "knob_heatmap": _knob_heatmap,
     "observatory": _observatory,
     "eta_crit": _eta_crit,
-}
+}  # name in a target's EXTRA_FIGURES -> the figure (None when its runs cannot draw it)
 
 
 def claim_sections(df: pd.DataFrame, claims: list[Claim], tests: pd.DataFrame, out: Path, labels: dict[str, str],
@@ -206,11 +87,11 @@ def claim_sections(df: pd.DataFrame, claims: list[Claim], tests: pd.DataFrame, o
         sub = df.query(claim.query) if claim.query else df
         figs: list[Fig] = list(extras.get(claim.id, []))
         for test in claim.tests:
-            is_axis = test.x == claim.axis
-            fig, data, cap = axis_figure(sub, test, claim, labels) if is_axis else scatter_figure(sub, test, labels)
             name = slug(f"claim_{claim.id}_{test.y}_vs_{test.x}" + (f"_given_{test.control}" if test.control else ""))
-            alt = f"{_label(test.y, labels)} against {_label(test.x, labels)}"
-            figs.append(Fig(save_figure(fig, data, out, name), cap, alt))
+            if test.x == claim.axis:
+                figs.append(figures.claim_axis(sub, test, claim, labels, out, name))
+            else:
+                figs.append(figures.claim_scatter(sub, test, labels, out, name))
         t = tests[tests["claim"] == claim.id][["group", "statistic", "verdict", "why"]]
         t = t.rename(columns={"group": "setting", "statistic": "test", "why": "note"})
         note = f"Runs: {claim.query}." if claim.query else ""
@@ -292,7 +173,8 @@ def build_target_sections(study: Path, target: Any, out: Path, converged_only: b
     extras: dict[str, list[Fig]] = {}
     for claim_id, names in target.extra_figures.items():
         for name in names:
-            extras.setdefault(claim_id, []).extend(EXTRA_FIGURES[name](study, df, out, labels))
+            if (fig := EXTRA_FIGURES[name](study, df, out, labels)) is not None:
+                extras.setdefault(claim_id, []).append(fig)
     return [head, *claim_sections(df, claims, tests, out, labels, extras), *provenance_sections(study, df, target)]
 
 
