@@ -58,7 +58,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Do not modify it: use ``study_copy``.
     """
-    from largelr.runner import execute
+    from largelr.run import execute
 
     study = tmp_path_factory.mktemp("finished") / "study"
     with torch_threads(1):  # the thread count changes float sums in the last bits; tests compare bytes
@@ -69,7 +69,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory) -> Path:
     """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
-    from largelr.runner import execute
+    from largelr.run import execute
 
     study = tmp_path_factory.mktemp("two") / "study"
     with torch_threads(1):

@@ -173,7 +173,7 @@ def test_verify_finds_weights_of_another_model(capsys, study, tmp_path, make_cfg
     """A model.pt holding another model's tensors used to pass --verify (it only checked for a dict)."""
     import torch
 
-    from largelr.runner import execute
+    from largelr.run import execute
 
     a, b = store.run_dirs(study)
     wide = make_cfg("model.kwargs.width=48")

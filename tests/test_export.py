@@ -13,7 +13,7 @@ import pytest
 from largelr.cli import main
 from largelr.config import RunConfig, apply_overrides
 from largelr.export import export, run_names
-from largelr.runner import execute
+from largelr.run import execute
 from test_hardening import TINY
 from threads import torch_threads
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from largelr.config import RunConfig, run_id, set_path, validate
+from largelr.config import RunConfig, check_fields, run_id, set_path
 from largelr.errors import ConfigError
 
 
@@ -159,5 +159,5 @@ def one_at_a_time(
         for d, i, o in seeds:
             for key, value in (("seeds.data", d), ("seeds.init", i), ("seeds.order", o)):
                 cfg = set_path(cfg, key, value)
-            out.append(validate(cfg))
+            out.append(check_fields(cfg))
     return out
