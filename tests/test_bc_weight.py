@@ -47,8 +47,8 @@ def test_default_fields_keep_existing_run_ids(make_cfg):
 
 
 def test_a_weighted_run_names_its_normalisation_in_its_id(make_cfg):
-    """The default normalisation changed meaning (issue 19): a weighted run's id always includes it, so a run
-    stored before (unnormalised, no field) never shares an id with a new normalised one."""
+    """The default normalisation changed meaning (it was per batch, unnormalised): a weighted run's id always
+    includes it, so a run stored before (unnormalised, no field) never shares an id with a new normalised one."""
     from largelr.config import identity
 
     summed, batch = make_cfg("train.bc_weight=2.0"), make_cfg("train.bc_weight=2.0", "train.bc_weight_norm=batch")

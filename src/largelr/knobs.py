@@ -102,14 +102,6 @@ def effective_lr(lr: float, momentum: float, batch_size: int) -> tuple[float, fl
     return lr / (1.0 - momentum), lr / batch_size
 
 
-def knob_by_column(column: str) -> tuple[str, Knob] | None:
-    """The knob whose results-table column is ``column`` (None if no knob sets it)."""
-    for name, k in KNOBS.items():
-        if k.column == column:
-            return name, k
-    return None
-
-
 def current_value(cfg: RunConfig, knob: Knob) -> Any:
     """The knob's value in ``cfg`` (``knob.base`` when a ``kwargs`` path is unset)."""
     section, *rest = knob.path.split(".")

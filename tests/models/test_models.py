@@ -1,4 +1,4 @@
-"""Every registered model on every procedural dataset's image size, 1 and 3 channels (issue 8, point 1).
+"""Every registered model on every procedural dataset's image size, 1 and 3 channels.
 
 Widths are tiny so the whole grid runs in seconds; at least one ResNet and one ViT forward/backward run
 in the default (CI) run.
