@@ -16,11 +16,10 @@ from largelr.metrics.compressibility import magnitude_pruner, weight_tensors
 from largelr.metrics.structured import prune_channels
 from largelr.models import MODELS
 
-TINY = {name: MODELS.spec(name).tiny for name in MODELS.names()}  # each model's declared tiny settings
-
 
 def tiny(name: str, shape=(1, 28, 56), **kw) -> nn.Module:
-    return MODELS.get(name)(input_shape=shape, num_classes=4, **{**TINY[name], **kw})
+    """Model ``name`` at the tiny settings its registration declares (``ModelSpec.tiny``)."""
+    return MODELS.get(name)(input_shape=shape, num_classes=4, **{**MODELS.spec(name).tiny, **kw})
 
 
 def resnet_layers(blocks: list[int], convs: int, downsample_first: bool) -> list[str]:
@@ -55,7 +54,7 @@ EXPECTED = {
 
 def test_every_model_has_an_expected_weight_list_and_declares_tiny_settings():
     assert sorted(EXPECTED) == MODELS.names()
-    assert all(TINY.values())  # the EXPECTED layer lists assume the tiny settings (e.g. a ViT of depth 2)
+    assert MODELS.spec("vit").tiny["depth"] == 2  # the EXPECTED layer list of the ViT assumes its tiny depth
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -103,7 +102,7 @@ def _completeness_gap(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -
 
 
 # every registered model with its defaults (BatchNorm for CNN/ResNets), plus the ImageNet stem (max-pool)
-DEEPLIFT_CASES = [(n, {}) for n in sorted(TINY)] + [("resnet18", {"cifar_stem": False})]
+DEEPLIFT_CASES = [(n, {}) for n in MODELS.names()] + [("resnet18", {"cifar_stem": False})]
 
 
 @pytest.mark.parametrize(("name", "kw"), DEEPLIFT_CASES)
@@ -128,7 +127,8 @@ def test_deeplift_refuses_group_norm_and_torchvision_relu_reuse():
 
 def test_attribution_metric_skips_a_refused_model_with_a_reason(caplog):
     data = toy_dataset()
-    model = MODELS.get("vit")(input_shape=data.input_shape, num_classes=data.num_classes, **TINY["vit"], patch_size=1)
+    vit, tiny_vit = MODELS.get("vit"), MODELS.spec("vit").tiny
+    model = vit(input_shape=data.input_shape, num_classes=data.num_classes, **tiny_vit, patch_size=1)
     with caplog.at_level(logging.WARNING):
         assert METRICS.get("attribution")(make_ctx(model, data)) == {}
     assert "without a DeepLift rule" in caplog.text
@@ -152,7 +152,8 @@ def test_channel_pruning_with_torch_pruning(name, norm):
 
 def test_structured_metric_refuses_vit_with_a_reason(caplog):
     data = toy_dataset()
-    model = MODELS.get("vit")(input_shape=data.input_shape, num_classes=data.num_classes, **TINY["vit"], patch_size=1)
+    vit, tiny_vit = MODELS.get("vit"), MODELS.spec("vit").tiny
+    model = vit(input_shape=data.input_shape, num_classes=data.num_classes, **tiny_vit, patch_size=1)
     with caplog.at_level(logging.WARNING):
         assert METRICS.get("structured_prune_curve")(make_ctx(model, data, sparsities=(0.0, 0.5))) == {}
     assert "attention" in caplog.text
