@@ -3,8 +3,8 @@
 ``train(cfg, data)`` trains one model on in-memory tensors batched by index (optimizer, LR schedule
 and augmentation come from ``optim`` and ``augment``, the loss from ``objectives``), records the
 history metrics (``evaluate.evaluate_history``) every ``train.eval_every`` steps, and stops on
-convergence, divergence, failure or the step budget. It computes no metric itself. It returns the trained model and
-the history; it writes nothing (``largelr.run`` decides where results go).
+convergence, divergence, failure or the step budget. It computes no metric itself. It returns the
+trained model and the history; it writes nothing (``largelr.run`` decides where results go).
 """
 
 from __future__ import annotations
