@@ -47,7 +47,7 @@ def measure(metric_set: str) -> dict:
     from largelr.config import RunConfig, apply_overrides
     from largelr.data import build_dataset
     from largelr.evaluate import evaluate
-    from largelr.runner import setup_torch
+    from largelr.run import setup_torch
     from largelr.train import train
 
     # the quickstart sweep (--jobs 2 on 2 cores) runs each job on one thread; override to compare

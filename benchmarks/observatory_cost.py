@@ -43,7 +43,7 @@ def main() -> None:
     os.environ.setdefault("LARGELR_THREADS", "1")
     from largelr.config import RunConfig, apply_overrides
     from largelr.data import build_dataset
-    from largelr.runner import setup_torch
+    from largelr.run import setup_torch
     from largelr.train import train
 
     setup_torch()

@@ -28,7 +28,7 @@ BIG_TARGET_SECONDS = 2.0  # status on a --big-runs study (1,000 runs)
 def make_study(root: Path, runs: int) -> Path:
     """A study of ``runs`` finished tiny runs (one trained, the rest its files under other configs' ids)."""
     from largelr import config, store
-    from largelr.runner import execute
+    from largelr.run import execute
 
     study = root / "study"
     base = config.apply_overrides(

@@ -173,7 +173,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=list(CONFIGS), help="configurations to run (default: all)")
     args = ap.parse_args()
     os.environ.setdefault("LARGELR_THREADS", "1")
-    from largelr.runner import setup_torch
+    from largelr.run import setup_torch
 
     setup_torch()
     out = Path(args.out)

@@ -12,30 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from largelr.config import RunConfig, apply_overrides
+from largelr.config import RunConfig
 from threads import torch_threads
+from tiny import tiny_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-# Small enough to train and evaluate in about a second on one CPU core. The metrics are named
-# explicitly (not the "default" set) so these tests do not depend on every metric family.
-TINY = [
-    "data.n_train=500",
-    "data.n_val=200",
-    "data.n_test=200",
-    "model.kwargs.width=32",
-    "train.steps=60",
-    "train.eval_every=20",
-    "train.batch_size=50",
-    'eval.metrics=["robustness", "compressibility"]',
-    "eval.n_repr=100",
-    "eval.sparsities=[0.0, 0.5, 0.9]",
-]
-
-
-def tiny_config(*overrides: str) -> RunConfig:
-    """The tiny config with extra ``key=value`` overrides applied."""
-    return apply_overrides(RunConfig(), [*TINY, *overrides])
 
 
 @pytest.fixture
@@ -58,7 +39,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Do not modify it: use ``study_copy``.
     """
-    from largelr.runner import execute
+    from largelr.run import execute
 
     study = tmp_path_factory.mktemp("finished") / "study"
     with torch_threads(1):  # the thread count changes float sums in the last bits; tests compare bytes
@@ -69,7 +50,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory) -> Path:
     """A study of two real finished tiny runs (lr 0.1 and 0.2)."""
-    from largelr.runner import execute
+    from largelr.run import execute
 
     study = tmp_path_factory.mktemp("two") / "study"
     with torch_threads(1):

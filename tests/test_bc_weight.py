@@ -10,7 +10,8 @@ import torch
 from largelr.config import RunConfig, run_id
 from largelr.data import build_dataset
 from largelr.errors import ConfigError
-from largelr.train import erm_error_set, sample_weights, train, weighted_cross_entropy
+from largelr.objectives import sample_weights, weighted_cross_entropy
+from largelr.train import erm_error_set, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,8 +47,8 @@ def test_default_fields_keep_existing_run_ids(make_cfg):
 
 
 def test_a_weighted_run_names_its_normalisation_in_its_id(make_cfg):
-    """The default normalisation changed meaning (issue 19): a weighted run's id always includes it, so a run
-    stored before (unnormalised, no field) never shares an id with a new normalised one."""
+    """The default normalisation changed meaning (it was per batch, unnormalised): a weighted run's id always
+    includes it, so a run stored before (unnormalised, no field) never shares an id with a new normalised one."""
     from largelr.config import identity
 
     summed, batch = make_cfg("train.bc_weight=2.0"), make_cfg("train.bc_weight=2.0", "train.bc_weight_norm=batch")
@@ -107,12 +108,16 @@ def test_normalised_weighting_is_duplicating_the_bc_set_lambda_times():
         assert len(yd) == 10 + 2 * lam
 
 
+def _never():
+    raise AssertionError("the JTT error set is only trained for bc_set=jtt")
+
+
 def test_oracle_weights_are_the_bc_labels(make_cfg, data):
-    w = sample_weights(make_cfg("train.bc_weight=3.0"), data)
+    w = sample_weights(make_cfg("train.bc_weight=3.0"), data, jtt_error_set=_never)
     bc = ~data.splits["train"].aligned
     assert int(bc.sum()) == 50  # rho 0.9 of 500
     assert torch.equal(w == 3.0, bc) and torch.equal(w == 1.0, ~bc)
-    assert sample_weights(make_cfg(), data) is None
+    assert sample_weights(make_cfg(), data, jtt_error_set=_never) is None
 
 
 def test_jtt_set_is_the_erm_errors_and_a_pure_function_of_the_config(make_cfg, data):
@@ -126,7 +131,7 @@ def test_jtt_set_is_the_erm_errors_and_a_pure_function_of_the_config(make_cfg, d
         wrong = erm.model(data.splits["train"].x).argmax(1) != data.splits["train"].y
     assert torch.equal(a, wrong)
     assert 0 < int(a.sum()) < len(a)
-    w = sample_weights(cfg, data)
+    w = sample_weights(cfg, data, jtt_error_set=lambda: erm_error_set(cfg, data))
     assert torch.equal(w == 3.0, wrong)
 
 
@@ -171,3 +176,31 @@ def test_up_weighting_trains_differently_and_keeps_label_smoothing(make_cfg, dat
             assert not torch.equal(up[k], init[k]) or k.endswith("bias")  # the weighted loss trains
     assert any(not torch.equal(up[k], plain[k]) for k in up)
     assert any(not torch.equal(up_smooth[k], up[k]) for k in up)  # smoothing reaches the weighted loss
+
+
+def test_objective_is_plain_or_weighted_cross_entropy_of_the_batch(make_cfg, data):
+    """The loss of a batch of training indices, by hand: plain CE (label smoothing kept) at weight 1, and with
+    ``bc_set=jtt`` the weight on exactly the error set the loop hands in, normalised by the sum of weights."""
+    from largelr.objectives import objective
+
+    y = data.splits["train"].y
+    idx = torch.tensor([4, 0, 7, 2])
+    logits = torch.randn(4, 10, generator=torch.Generator().manual_seed(0))
+    plain = objective(make_cfg("train.label_smoothing=0.1"), data, jtt_error_set=_never)(logits, idx)
+    assert torch.equal(plain, torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=0.1))
+    errors = torch.zeros(len(y), dtype=torch.bool)
+    errors[[0, 2]] = True  # two of the batch's samples
+    jtt = objective(make_cfg("train.bc_weight=3.0", "train.bc_set=jtt"), data, jtt_error_set=lambda: errors)
+    ce = torch.nn.functional.cross_entropy(logits, y[idx], reduction="none")
+    assert float(jtt(logits, idx)) == pytest.approx(float(ce[0] + 3 * ce[1] + ce[2] + 3 * ce[3]) / 8)
+
+
+def test_the_loop_weights_a_jtt_run_by_its_erm_error_set(make_cfg, data, monkeypatch):
+    """``train`` hands JTT's identification step (``erm_error_set`` of its own config) to the objective, once."""
+    import largelr.train as train_mod
+
+    calls, real = [], train_mod.erm_error_set
+    monkeypatch.setattr(train_mod, "erm_error_set", lambda cfg, d: calls.append(cfg) or real(cfg, d))
+    cfg = make_cfg("train.bc_weight=3.0", "train.bc_set=jtt", "train.jtt_steps=20", "train.steps=20")
+    train(cfg, data)
+    assert calls == [cfg]

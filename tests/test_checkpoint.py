@@ -82,7 +82,7 @@ def test_sigterm_to_largelr_run_checkpoints_and_the_rerun_resumes_to_the_same_re
     """``largelr run`` (a subprocess, one thread) gets SIGTERM mid-training: it writes a checkpoint and exits
     143 without DONE; the same command resumes from the checkpoint and ends with the history and
     metrics of the same run trained in one go here."""
-    from largelr.runner import execute
+    from largelr.run import execute
 
     extra = ["train.steps=600", "train.eval_every=100", "train.until=budget", "train.checkpoint_every=100000"]
     cfg = make_cfg(*extra)

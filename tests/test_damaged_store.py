@@ -1,4 +1,4 @@
-"""Issue 20 regressions, the store: it never follows a link out of itself, every damage of any shape (a
+"""The store never follows a link out of itself, every damage of any shape (a
 link, a directory where a file belongs, a fifo, an unreadable or missing file, weights of another model)
 is named per run by status, report and repair without a crash or a hang, repair deletes only inside the
 store, and a write that fails (disk full) leaves the run cleanly incomplete with one ``error:`` line."""
@@ -17,7 +17,8 @@ from largelr import store
 from largelr.cli import main
 from largelr.errors import UserError
 from test_cli_errors import assert_user_error
-from test_hardening import TINY, TINY_SET, _status
+from test_user_mistakes import _status
+from tiny import TINY, TINY_SET
 
 EXPERIMENT = (
     "from largelr.config import RunConfig, apply_overrides\n\n"
@@ -41,7 +42,7 @@ def experiment(tmp_path) -> Path:
     return path
 
 
-status_lines = _status  # `largelr status` output lines, exit 0 and no traceback (tests/test_hardening.py)
+status_lines = _status  # `largelr status` output lines, exit 0 and no traceback (tests/test_user_mistakes.py)
 
 
 def outside_folder(tmp_path: Path, rd: Path) -> Path:
@@ -61,7 +62,7 @@ def trainer(rd: Path) -> tuple[int, int]:
 
 
 def test_a_sweep_never_writes_through_a_linked_run_directory(capsys, study, experiment, tmp_path, snapshot):
-    """Issue 20 case 1: an unfinished run's directory is a link to a folder elsewhere; begin() used to
+    """An unfinished run's directory is a link to a folder elsewhere; begin() used to
     empty that folder and write the run into it, exit 0."""
     linked, good = store.run_dirs(study)
     outside = outside_folder(tmp_path, linked)
@@ -123,7 +124,7 @@ DAMAGES = {  # name: (file, how to damage it, the problem status names)
     "weights_is_a_fifo": (store.WEIGHTS, "fifo", "model.pt is a fifo, not a regular file"),
     "config_is_a_link": (store.CONFIG, "link", "config.json is a symbolic link (to "),
     "env_is_a_link": (store.ENV, "link", "env.json is a symbolic link (to "),
-    "history_missing": (store.HISTORY, "delete", "history.jsonl is missing"),  # issue 20 case 3
+    "history_missing": (store.HISTORY, "delete", "history.jsonl is missing"),
     "result_unreadable": (store.RESULT, "unreadable", "result.json is corrupt (cannot be read (Permission denied))"),
 }
 
@@ -173,7 +174,7 @@ def test_verify_finds_weights_of_another_model(capsys, study, tmp_path, make_cfg
     """A model.pt holding another model's tensors used to pass --verify (it only checked for a dict)."""
     import torch
 
-    from largelr.runner import execute
+    from largelr.run import execute
 
     a, b = store.run_dirs(study)
     wide = make_cfg("model.kwargs.width=48")
@@ -196,7 +197,7 @@ def _no_space(*args, **kwargs):
 
 @pytest.mark.parametrize("where", ["weights", "lease"])
 def test_disk_full_is_one_error_line_and_leaves_the_run_cleanly_incomplete(capsys, tmp_path, monkeypatch, where):
-    """Issue 20 case 4: ``run --out`` on a full filesystem gave an OSError traceback and left the run with
+    """``run --out`` on a full filesystem used to give an OSError traceback and left the run with
     its LEASE. Now: exit 2, one line, no DONE, no LEASE, no temporary file; the same command redoes it."""
     out = tmp_path / "out"
     if where == "weights":

@@ -11,15 +11,10 @@ from pathlib import Path
 import pytest
 
 from largelr.cli import main
-from largelr.config import RunConfig, apply_overrides
 from largelr.export import export, run_names
-from largelr.runner import execute
-from test_hardening import TINY
+from largelr.run import execute
 from threads import torch_threads
-
-
-def tiny_config(*overrides: str) -> RunConfig:
-    return apply_overrides(RunConfig(), [*TINY, *overrides])
+from tiny import tiny_config
 
 
 def store_runs(study: Path) -> dict[str, dict]:

@@ -41,7 +41,6 @@ LAYERS: dict[str, int] = {
     "largelr.predictions": 2,  # evaluate_predictions: a user's predictions scored by the robustness metric
     "largelr.store": 3,
     "largelr.run": 4,
-    "largelr.runner": 4,
     "largelr.suggest": 4,
     "largelr.sweep": 5,
     "largelr.report": 6,

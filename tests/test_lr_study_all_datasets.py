@@ -1,4 +1,4 @@
-"""The LR study runs on every procedural dataset by changing only ``data.name`` (issue: dataset family).
+"""The LR study runs on every procedural dataset by changing only ``data.name``.
 
 Each dataset gets a tiny 2-LR sweep through the same code path as ``largelr sweep`` (in-process
 executor), with the default metric set, and then a report. Metrics that need region masks are

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from largelr.report.keys import LR
 from largelr.reproduce import targets_dir
 
 M = runpy.run_path(str(targets_dir() / "mechanism.py"))
-LR, LAM = "cfg.optim.lr", "cfg.train.bc_weight"
+LAM = "cfg.train.bc_weight"
 
 
 def test_control_lr_is_the_small_lr_times_the_mean_weight():

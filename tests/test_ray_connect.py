@@ -1,4 +1,4 @@
-"""Joining a Ray cluster is bounded and obeys SIGTERM (issue 20: `--executor ray --address 127.0.0.1:1`
+"""Joining a Ray cluster is bounded and obeys SIGTERM (before: `--executor ray --address 127.0.0.1:1`
 retried for more than 10 minutes with no line and ignored SIGTERM).
 
 A wrong address is one ``error:`` line within ``CONNECT_TIMEOUT`` (nothing listening, a port where something

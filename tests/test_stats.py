@@ -15,10 +15,9 @@ import pytest
 from scipy import stats as sps
 
 from largelr.report import stats
+from largelr.report.keys import LR
 from largelr.report.stats import FAILS, HOLDS, INCONCLUSIVE
 from largelr.report.verdicts import Check, Claim, evaluate_claims
-
-LR = "cfg.optim.lr"
 
 
 def brute_force_p(x: np.ndarray, y: np.ndarray, blocks: np.ndarray) -> tuple[float, float]:
@@ -65,7 +64,7 @@ def test_exact_p_of_a_5_x_3_blocked_design_matches_brute_force():
 
 
 def test_unblocked_design_is_the_exact_permutation_spearman_over_all_runs():
-    """The issue's case: 3 LRs x 2 seeds pooled, rho = 0.956 with ties in x: exact p 0.022, not scipy's 0.0028."""
+    """The reported case: 3 LRs x 2 seeds pooled, rho = 0.956 with ties in x: exact p 0.022, not scipy's 0.0028."""
     x = np.array([1.0, 1, 2, 2, 3, 3])
     y = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     tr = stats.trend_test(x, y, np.zeros(6, int))

@@ -101,7 +101,7 @@ def test_status_warns_and_fix_ids_renames(study_copy, capsys):
 
 
 def test_an_edited_config_is_damage_never_renamed(study_copy, capsys, snapshot):
-    """Issue 20 case 2: config.json edited from lr 0.1 to 0.777 after the run. --fix-ids used to rename
+    """config.json edited from lr 0.1 to 0.777 after the run. --fix-ids used to rename
     the run to the 0.777 id and count it done with lr 0.1's metrics; now it is damage, left in place."""
     cur = _current(study_copy)
     d = json.loads((cur / store.CONFIG).read_text())

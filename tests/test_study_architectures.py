@@ -1,4 +1,4 @@
-"""The architectures x optimizers study: both presets load by name and hold the designed grid (issue 8, point 6)."""
+"""The architectures x optimizers study: both presets load by name and hold the designed grid."""
 
 from __future__ import annotations
 

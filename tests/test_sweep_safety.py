@@ -206,7 +206,7 @@ def test_status_reads_the_filesystem_and_names_stale_and_running_leases(study_co
 def test_tensorboard_event_files_hold_the_history_scalars(make_cfg, tmp_path, one_thread):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from largelr.runner import execute
+    from largelr.run import execute
 
     cfg = make_cfg("train.tensorboard=True")
     execute(cfg, tmp_path)

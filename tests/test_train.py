@@ -1,4 +1,5 @@
-"""The training loop and the runner on a tiny config: determinism, seeds, stopping rules, statuses."""
+"""The training loop and one run end to end (``largelr.run``) on a tiny config: determinism, seeds, stopping
+rules, statuses."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from largelr import store
 from largelr.config import TrainConfig, run_id, total_steps
 from largelr.data import build_dataset
-from largelr.runner import execute
+from largelr.run import execute
 from largelr.train import TrainOutcome, init_model, is_failed, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -117,7 +118,7 @@ def test_data_seed_changes_data_but_not_init(make_cfg, data):
 
 
 # ---------------------------------------------------------------------------------------------
-# outcomes recorded by the runner
+# outcomes recorded by largelr.run
 
 
 def test_huge_lr_diverges_and_is_recorded(make_cfg, tmp_path):
@@ -230,16 +231,16 @@ def _nan_loss_from(step_index: int, acc: float, monkeypatch):
     """Make the ``step_index``-th evaluation (0 = step 0) report a NaN train loss and train accuracy ``acc``."""
     from largelr import train as train_mod
 
-    real, calls = train_mod.history_row, []
+    real, calls = train_mod.evaluate_history, []
 
-    def row(model, data):
-        out = real(model, data)
+    def row(*args):
+        out = real(*args)
         calls.append(1)
         if len(calls) > step_index:
             out.update({"train/loss": math.nan, "train/acc": acc})
         return out
 
-    monkeypatch.setattr(train_mod, "history_row", row)
+    monkeypatch.setattr(train_mod, "evaluate_history", row)
 
 
 def test_nan_after_finite_rows_is_diverged_and_keeps_the_last_finite_row(make_cfg, data, monkeypatch):
@@ -334,3 +335,18 @@ def test_dropout_runs_are_reproducible_from_their_seeds(make_cfg, data_tiny):
     torch.rand(1000)  # move the global RNG
     b = train(cfg, data_tiny).model
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_largelr_run_is_execute(monkeypatch):
+    """The public ``largelr.run(cfg, study)`` and the module ``largelr.run`` share a name; once the module is
+    imported the package attribute is the module, which calls ``execute``."""
+    import importlib
+
+    import largelr
+
+    module = importlib.import_module("largelr.run")
+    assert largelr.run is module and largelr.__getattr__("run") is module
+    calls = []
+    monkeypatch.setattr(module, "execute", lambda cfg, study, force=False: calls.append((cfg, study, force)) or {})
+    assert largelr.run("cfg", "study") == {} and largelr.run("cfg", "s2", force=True) == {}
+    assert calls == [("cfg", "study", False), ("cfg", "s2", True)]

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sps
 
 from largelr.report import stats
+from largelr.report.keys import LR
 from largelr.report.verdicts import (
     FAILS,
     HOLDS,
@@ -27,7 +28,6 @@ from largelr.report.verdicts import (
     statistic_text,
 )
 
-LR = "cfg.optim.lr"
 LRS = [0.01, 0.03, 0.1, 0.3, 1.0]
 
 

@@ -51,7 +51,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_store.py",
         "tests/test_train.py",
         "tests/test_store_ids.py",
-        "tests/test_hardening.py",
+        "tests/test_user_mistakes.py",
     ],
     "store/leases": ["tests/test_leases.py", "tests/test_store.py"],
     "train": [

@@ -34,10 +34,10 @@ def __getattr__(name: str):  # lazy: importing largelr must not import torch
         from largelr.report import write_report
 
         return write_report
-    if name == "run":
-        from largelr.runner import execute
+    if name == "run":  # the module largelr.run is callable: largelr.run(cfg, study) is run.execute
+        import importlib
 
-        return execute
+        return importlib.import_module("largelr.run")
     if name == "evaluate_predictions":
         from largelr.predictions import evaluate_predictions
 

@@ -2,8 +2,9 @@
 
 This module must not import torch: the CLI validates configs before anything heavy is loaded.
 ``run_id`` reads the dataset/model factories' defaults from their source (``largelr.catalog``), without torch.
-Checks of family-specific keys (``data.kwargs``, ``model.kwargs``) against the registered
-factories live in ``largelr.validate``.
+``check_fields`` checks each field alone (types, ranges); ``largelr.validate.check_config``, the entry point
+that runs before anything is written, adds the checks against the components a config names (``data.kwargs``
+and ``model.kwargs`` against the registered factories, metric needs, split sizes).
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def from_dict(d: dict[str, Any], where: str = "config") -> RunConfig:
                 cfg = set_path(cfg, f"{section}.{key}", value)
     except RecursionError:
         raise ConfigError(f"{where}: a value is nested too deeply to be a config") from None
-    return validate(cfg)
+    return check_fields(cfg)
 
 
 def load_json(path: str | Path) -> RunConfig:
@@ -312,7 +313,7 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
             raise ConfigError(f"override {item!r} must look like key=value, e.g. optim.lr=0.05")
         key, text = item.split("=", 1)
         cfg = set_path(cfg, key.strip(), parse_value(text.strip()))
-    return validate(cfg)
+    return check_fields(cfg)
 
 
 def set_path(cfg: RunConfig, path: str, value: Any) -> RunConfig:
@@ -401,7 +402,7 @@ def _check_plain(path: str, value: Any) -> None:
 
 def revalidate(cfg: Any) -> RunConfig:
     """Check a RunConfig built in Python (e.g. by an experiment file) exactly as ``--set`` values are:
-    every field goes through ``set_path`` (types, finiteness, int -> float), then ``validate``.
+    every field goes through ``set_path`` (types, finiteness, int -> float), then ``check_fields``.
 
     Raises:
         ConfigError: ``cfg`` is not a RunConfig, a section has the wrong type, or a value is invalid.
@@ -415,7 +416,7 @@ def revalidate(cfg: Any) -> RunConfig:
             raise ConfigError(f"RunConfig.{sec.name} must be a {cls.__name__}, got {type(section).__name__}")
         for f in dataclasses.fields(section):
             out = set_path(out, f"{sec.name}.{f.name}", getattr(section, f.name))
-    return validate(out)
+    return check_fields(out)
 
 
 def valid_keys() -> list[str]:
@@ -445,8 +446,10 @@ def _check(ok: bool, msg: str) -> None:
         raise ConfigError(msg)
 
 
-def validate(cfg: RunConfig) -> RunConfig:
-    """Range checks that types alone cannot express. Returns ``cfg`` unchanged when valid."""
+def check_fields(cfg: RunConfig) -> RunConfig:
+    """Per-field range checks that types alone cannot express, each field (or pair of fields) on its own,
+    without the components' declarations (``largelr.validate.check_config`` adds those). Returns ``cfg``
+    unchanged when valid."""
     d, t, o, e = cfg.data, cfg.train, cfg.optim, cfg.eval
     _check(0.0 <= d.rho <= 1.0, f"data.rho must be in [0, 1], got {d.rho}")
     for name in ("n_train", "n_val", "n_test"):

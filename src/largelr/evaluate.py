@@ -1,7 +1,8 @@
 """One evaluation pass: forward each split once, extract features once, run every requested metric.
 
 ``EvalContext`` caches logits per split and penultimate features on a fixed random subset, so
-metrics share them instead of recomputing.
+metrics share them instead of recomputing. ``evaluate`` runs the end-of-run metrics ``eval.metrics``
+names; ``evaluate_history`` runs the history metrics (``when="eval"``) for one row of the training loop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from torch import Tensor, nn
 
 from largelr.config import EvalConfig
 from largelr.data import SpuriousDataset
-from largelr.metrics import METRICS, plan_metrics
+from largelr.metrics import METRICS, history_metric_names, plan_metrics
 from largelr.models import batched_forward
 from largelr.seeding import make_generator
 
@@ -90,6 +91,25 @@ def evaluate(
         out.update(METRICS.get(name)(ctx))
         timings[name] = time.perf_counter() - t0
     return out, timings
+
+
+def evaluate_history(
+    model: nn.Module, data: SpuriousDataset, cfg: EvalConfig, seed: int = 0, lr: float | None = None
+) -> dict[str, Any]:
+    """One history row's metrics: every history metric (``largelr.metrics.history_metric_names``), in name
+    order, on ``model`` as it is now. The model is handed back in the mode it came in (training, in the loop).
+
+    Args:
+        seed: the run's data seed (the dynamics subset is drawn from it).
+        lr: the LR of the last update.
+    """
+    was_training = model.training
+    ctx = EvalContext(model, _labels_on_cpu(data), cfg, seed, lr)
+    row: dict[str, Any] = {}
+    for name in history_metric_names():
+        row.update(METRICS.get(name)(ctx))
+    model.train(was_training)
+    return row
 
 
 def _labels_on_cpu(data: SpuriousDataset) -> SpuriousDataset:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from largelr.config import RunConfig, run_id, set_path, validate
+from largelr.config import RunConfig, check_fields, run_id, set_path
 from largelr.errors import ConfigError
 
 
@@ -102,14 +102,6 @@ def effective_lr(lr: float, momentum: float, batch_size: int) -> tuple[float, fl
     return lr / (1.0 - momentum), lr / batch_size
 
 
-def knob_by_column(column: str) -> tuple[str, Knob] | None:
-    """The knob whose results-table column is ``column`` (None if no knob sets it)."""
-    for name, k in KNOBS.items():
-        if k.column == column:
-            return name, k
-    return None
-
-
 def current_value(cfg: RunConfig, knob: Knob) -> Any:
     """The knob's value in ``cfg`` (``knob.base`` when a ``kwargs`` path is unset)."""
     section, *rest = knob.path.split(".")
@@ -159,5 +151,5 @@ def one_at_a_time(
         for d, i, o in seeds:
             for key, value in (("seeds.data", d), ("seeds.init", i), ("seeds.order", o)):
                 cfg = set_path(cfg, key, value)
-            out.append(validate(cfg))
+            out.append(check_fields(cfg))
     return out

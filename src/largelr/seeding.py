@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import random
 
-import numpy as np
 import torch
 
 
@@ -22,15 +20,3 @@ def derive_seed(*parts: object) -> int:
 def make_generator(*parts: object, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch generator seeded from ``derive_seed(*parts)``."""
     return torch.Generator(device=device).manual_seed(derive_seed(*parts))
-
-
-def numpy_rng(*parts: object) -> np.random.Generator:
-    """A numpy generator seeded from ``derive_seed(*parts)``."""
-    return np.random.default_rng(derive_seed(*parts))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed the global python/numpy/torch RNGs (for code we do not control, e.g. library internals)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)

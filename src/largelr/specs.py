@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # keyword parameters every dataset builder / model factory gets from the config itself (not from kwargs)
 DATASET_COMMON_PARAMS = ("rho", "n_train", "n_val", "n_test", "seed")
@@ -79,9 +79,12 @@ class ModelSpec(Spec):
 
     Attributes:
         non_semantic: ``model.kwargs`` keys that never change the model: left out of the run id.
+        tiny: ``model.kwargs`` for the smallest model of the family that still has its structure (every
+            kind of layer it builds), which the tests build for each registered model.
     """
 
     non_semantic: tuple[str, ...] = ()
+    tiny: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +97,9 @@ class MetricSpec(Spec):
         needs_regions: it needs the test split's core/spurious region masks.
         applies_to: ``fn(data) -> bool``, whether it applies to a dataset (None: every dataset);
             ``applies_doc`` says to which, in words.
+        when: ``"end"``: run once on the trained model when ``eval.metrics`` names it (or a set holding it),
+            its keys go to result.json; ``"eval"``: run by the training loop at every evaluation, on every
+            run, its keys go to the history rows (in name order, after ``step``, ``epoch`` and ``lr``).
     """
 
     keys: Mapping[str, Any] = field(default_factory=dict)
@@ -103,6 +109,7 @@ class MetricSpec(Spec):
     needs_regions: bool = False
     applies_to: Callable[[Any], bool] | None = None
     applies_doc: str = ""
+    when: Literal["end", "eval"] = "end"
 
 
 @dataclass(frozen=True, kw_only=True)

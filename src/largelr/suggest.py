@@ -226,7 +226,7 @@ def suggest_lr(
         raise UserError(f"max_rungs must be >= 1, got {max_rungs}")
     if data is None:
         from largelr.data import build_dataset
-        from largelr.runner import resolve_device
+        from largelr.run import resolve_device
         from largelr.validate import check_config
 
         check_config(cfg)

@@ -1,9 +1,10 @@
 """The training loop: plain PyTorch, readable top to bottom, pure in its config.
 
 ``train(cfg, data)`` trains one model on in-memory tensors batched by index (optimizer, LR schedule
-and augmentation come from ``optim`` and ``augment``), evaluates every ``train.eval_every`` steps,
-and stops on convergence, divergence, failure or the step budget. It returns the trained model and
-the history; it writes nothing (the runner decides where results go).
+and augmentation come from ``optim`` and ``augment``, the loss from ``objectives``), records the
+history metrics (``evaluate.evaluate_history``) every ``train.eval_every`` steps, and stops on
+convergence, divergence, failure or the step budget. It computes no metric itself. It returns the
+trained model and the history; it writes nothing (``largelr.run`` decides where results go).
 """
 
 from __future__ import annotations
@@ -17,17 +18,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from largelr.augment import augmenter
 from largelr.checkpoint import Checkpointer, resume, snapshot
 from largelr.config import RunConfig, total_steps
 from largelr.data import SpuriousDataset
-from largelr.metrics.dynamics import dynamics_row, dynamics_subset
+from largelr.evaluate import evaluate_history
 from largelr.metrics.observatory import Observatory, due
-from largelr.metrics.robustness import group_accuracy
 from largelr.models import batched_forward, build_model
+from largelr.objectives import objective
 from largelr.optim import build_optimizer, lr_at, set_lr
 from largelr.seeding import derive_seed, make_generator
 
@@ -80,7 +80,8 @@ def train(
     """Train one model. ``data`` must already be on ``cfg.train.device``.
 
     Args:
-        cfg: the run config; ``model``, ``optim``, ``train``, ``seeds`` and ``eval.n_dynamics`` are read.
+        cfg: the run config; ``model``, ``optim``, ``train``, ``augment``, ``seeds`` and ``eval`` (the history
+            metrics' settings) are read.
         data: the dataset (built from ``cfg.data`` and ``cfg.seeds.data``).
         on_eval: called with each history row as it is produced (e.g. to append it to the store).
         checkpoint: saves the loop's state when due and resumes from ``checkpoint.state`` if given.
@@ -95,17 +96,18 @@ def train(
     T = total_steps(t, N)
     augment = augmenter(cfg.augment, cfg.seeds.order, X.shape)  # identity when augmentation is off
     outcome = TrainOutcome(model, "ok", False, 0)
-    n_dyn = cfg.eval.n_dynamics
-    dyn_idx = dynamics_subset(data, n_dyn, cfg.seeds.data) if n_dyn else None  # same samples for every LR
-    w = sample_weights(cfg, data)  # None: plain ERM (train.bc_weight == 1)
+    loss_of = objective(cfg, data, jtt_error_set=lambda: erm_error_set(cfg, data))  # (logits, idx) -> loss
     obs = Observatory(data, cfg.seeds.data, cfg.eval.observatory_every) if cfg.eval.observatory else None
 
     def evaluate_now(step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         lr = lr_at(max(step - 1, 0), cfg.optim, T)  # the LR of the last update (step 0: of the first)
-        row = {"step": step, "epoch": step * B / N, "lr": lr, **history_row(model, data)}
-        if dyn_idx is not None:
-            row.update(dynamics_row(model, data.splits["train"], dyn_idx))
+        row = {
+            "step": step,
+            "epoch": step * B / N,
+            "lr": lr,
+            **evaluate_history(model, data, cfg.eval, cfg.seeds.data, lr),
+        }
         previous = outcome.history[-1]["step"] if outcome.history else None  # opt-in history metrics (observatory)
         if obs is not None and due(step, previous, obs.every, step == T):
             row.update(obs.measure(model, lr))
@@ -133,11 +135,7 @@ def train(
             idx = perm[pos : pos + B]
             pos += B
             set_lr(optimizer, lr_at(step - 1, cfg.optim, T))  # schedule: a pure function of the step
-            logits = model(augment(X[idx]))
-            if w is None:
-                loss = F.cross_entropy(logits, Y[idx], label_smoothing=t.label_smoothing)
-            else:
-                loss = weighted_cross_entropy(logits, Y[idx], w[idx], t.label_smoothing, t.bc_weight_norm == "sum")
+            loss = loss_of(model(augment(X[idx])), idx)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -167,34 +165,6 @@ def train(
     return outcome
 
 
-def weighted_cross_entropy(
-    logits: Tensor, y: Tensor, w: Tensor, label_smoothing: float = 0.0, normalise: bool = True
-) -> Tensor:
-    """``sum_i w_i CE_i / sum_i w_i`` (``normalise``): the loss of the batch with each sample repeated ``w_i``
-    times, i.e. up-sampling the weighted set by ``w`` (JTT), with the step size of plain training; 0 when every
-    weight is 0. Without ``normalise``: ``sum_i w_i CE_i / B``, whose gradient grows with the batch's mean
-    weight, so it also raises the effective learning rate."""
-    weighted = w * F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing)
-    if not normalise:
-        return weighted.mean()
-    return weighted.sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny)
-
-
-def sample_weights(cfg: RunConfig, data: SpuriousDataset) -> Tensor | None:
-    """Per-training-sample loss weights: ``train.bc_weight`` on the BC set, 1 elsewhere; None when it is 1.
-
-    The BC set is the true bias-conflicting samples (``train.bc_set="oracle"``) or JTT's error set
-    (``"jtt"``, see ``erm_error_set``). A pure function of the config and the dataset.
-    """
-    t = cfg.train
-    if t.bc_weight == 1.0:
-        return None
-    split = data.splits["train"]
-    members = ~split.aligned if t.bc_set == "oracle" else erm_error_set(cfg, data)
-    one = torch.ones((), dtype=split.x.dtype, device=split.x.device)
-    return torch.where(members.to(one.device), one * t.bc_weight, one)
-
-
 def erm_error_set(cfg: RunConfig, data: SpuriousDataset) -> Tensor:
     """JTT's identification step: the training samples misclassified by a plain ERM model (same config
     and seeds, ``bc_weight`` 1) trained for ``train.jtt_steps`` steps. Returns a bool mask (data's device)."""
@@ -212,24 +182,3 @@ def erm_error_set(cfg: RunConfig, data: SpuriousDataset) -> Tensor:
         int(wrong.sum()), len(wrong), int((wrong & bc).sum()), int(bc.sum()), erm.steps, erm.status,
     )  # fmt: skip
     return wrong
-
-
-@torch.no_grad()
-def history_row(model: nn.Module, data: SpuriousDataset) -> dict[str, Any]:
-    """Full-split loss/accuracy on train, accuracy on val, accuracy/acc_BC/worst-group on test."""
-    model.eval()
-    row: dict[str, Any] = {}
-    for split in ("train", "val", "test"):
-        sp = data.splits[split]
-        logits = batched_forward(model, sp.x)
-        pred = logits.argmax(1)
-        correct = (pred == sp.y).double()
-        row[f"{split}/acc"] = float(correct.mean())
-        if split == "train":
-            row["train/loss"] = float(F.cross_entropy(logits, sp.y))
-        if split == "test":
-            row["test/acc_bc"] = float(correct[~sp.aligned].mean()) if (~sp.aligned).any() else float("nan")
-            A = group_accuracy(pred.cpu(), sp.y.cpu(), sp.s.cpu(), data.num_classes, data.num_attrs)
-            row["test/worst_group_acc"] = float(A[~torch.isnan(A)].min())
-    model.train()
-    return row

@@ -1,15 +1,15 @@
 """Checks of a whole RunConfig against the components it names, before anything runs or is written.
 
-``config.validate`` checks each field's type and range alone; ``check_config`` adds what needs the
-components' declarations (dataset/model names and their ``kwargs``, metric names, split sizes). Both
-run without torch: the declarations are read from the source (``largelr.catalog``).
+``check_config`` is the one entry point: ``config.check_fields`` (each field's type and range alone), then
+what needs the components' declarations (dataset/model names and their ``kwargs``, metric names, split
+sizes). Both run without torch: the declarations are read from the source (``largelr.catalog``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from largelr.config import RunConfig, total_steps, validate
+from largelr.config import RunConfig, check_fields, total_steps
 from largelr.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ def check_config(cfg: RunConfig) -> RunConfig:
     from largelr.registry import check_values
     from largelr.specs import DATASET_COMMON_PARAMS, MODEL_COMMON_PARAMS
 
-    validate(cfg)
+    check_fields(cfg)
     dataset = catalog.lookup("DATASETS", cfg.data.name)
     check_values(dataset.param_types(skip=DATASET_COMMON_PARAMS), cfg.data.kwargs, "data.kwargs")
     model = catalog.lookup("MODELS", cfg.model.name)

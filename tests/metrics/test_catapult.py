@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from largelr.metrics.catapult import EARLY, Spike, catapults, detect_spikes
-from largelr.seeding import numpy_rng
+from largelr.seeding import derive_seed
 
 T = 200  # entries per synthetic curve
 
@@ -59,7 +59,7 @@ def test_precision_and_recall_on_synthetic_curves():
     """300 seeded curves: 100 with one spike, 100 clean, 50 diverging, 50 jumping to a plateau. A detection
     is correct when a spiked curve's spike starts within 5 entries of the bump's onset. Measured: precision
     1.0, recall 1.0 (the acceptance bar is 0.9 each)."""
-    rng = numpy_rng(0, "synthetic_loss_curves")
+    rng = np.random.default_rng(derive_seed(0, "synthetic_loss_curves"))
     kinds = ["spike"] * 100 + ["clean"] * 100 + ["diverge"] * 50 + ["plateau"] * 50
     true_pos = false_pos = found = 0
     for kind in kinds:

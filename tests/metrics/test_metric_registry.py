@@ -27,6 +27,7 @@ from largelr.metrics.base import has_regions
 from largelr.models.mlp import mlp
 
 SMALL = {"sparsities": (0.0, 0.5), "n_repr": 30}
+END = [n for n in METRICS.names() if METRICS.spec(n).when == "end"]  # the metrics eval.metrics may name
 
 
 def _model_and_data(name: str):
@@ -40,7 +41,7 @@ def _model_and_data(name: str):
     return model, data
 
 
-@pytest.mark.parametrize("name", METRICS.names())
+@pytest.mark.parametrize("name", END)
 def test_metric_contract(name):
     """Keys are split/metric or weights/metric; values are JSON-able; the same model gives the same numbers."""
     model, data = _model_and_data(name)
@@ -56,7 +57,7 @@ def test_metric_contract(name):
 
 def test_sets():
     assert set(METRIC_SETS["default"]) <= set(METRICS.names())
-    assert resolve_metric_names(["full"]) == METRICS.names()
+    assert resolve_metric_names(["full"]) == END
     assert resolve_metric_names(["default", "attribution_ig", "robustness"])[-1] == "attribution_ig"
 
 
@@ -73,7 +74,7 @@ def test_region_metrics_skipped_from_sets_but_rejected_by_name(caplog):
 
 def test_evaluate_full_on_toy():
     metrics, timings = evaluate(wired_mlp("core"), toy_dataset(), EvalConfig(metrics=("full",), **SMALL))
-    assert set(timings) == set(METRICS.names()) - {"vulnerability"}  # it does not apply to the toy
+    assert set(timings) == set(END) - {"vulnerability"}  # it does not apply to the toy
     assert metrics["test/acc"] == 1.0 and metrics["test/core_util"] == 1.0
     assert metrics["test/cf_spurious_flip"] == 0.0 and metrics["test/dfr_worst_group_acc"] == 1.0
     json.dumps(metrics)
@@ -88,7 +89,7 @@ def _declared_by(name: str, key: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name", METRICS.names())
+@pytest.mark.parametrize("name", END)
 def test_every_scalar_key_is_declared_by_its_metric(name):
     """A report reads labels and directions from the declarations: a scalar key its metric does not
     declare would get no label and no verdict. Also no stale declarations: each declared exact key is
@@ -112,3 +113,24 @@ def test_key_lookup_by_pattern_and_headline_set():
     headline = {k for k, v in key_info().items() if v.headline}
     assert {"weights/comp", "test/prune_rel_auc", "test/acc", "test/class_sep"} <= headline
     assert "test/prune_auc" not in headline and "test/prune_layer_rel_auc" not in headline
+
+
+def test_history_metrics_run_in_the_loop_and_stay_out_of_results_and_eval_metrics():
+    """``accuracy`` and ``dynamics`` are history metrics: run in name order at every evaluation, declaring every
+    key they emit, never in "full" or by name in eval.metrics, and their keys are not result keys (``key_info``:
+    a history key such as ``train/loss`` gets no column label, ``test/acc`` keeps the robustness metric's)."""
+    from largelr.config import EvalConfig
+    from largelr.errors import ConfigError
+    from largelr.evaluate import evaluate_history
+    from largelr.metrics import history_metric_names
+
+    assert history_metric_names() == ["accuracy", "dynamics"]
+    row = evaluate_history(wired_mlp("core").train(), toy_dataset(), EvalConfig(n_dynamics=12))
+    declared = {k for n in history_metric_names() for k in METRICS.spec(n).keys}
+    assert set(row) == declared and list(row)[:2] == ["train/acc", "train/loss"] and list(row)[-1].startswith("dyn/")
+    assert not set(history_metric_names()) & set(resolve_metric_names(["full"]))
+    with pytest.raises(ConfigError, match="'dynamics' is a history metric"):
+        resolve_metric_names(["dynamics"])
+    assert "train/loss" not in key_info() and "dyn/ebcr" not in key_info()
+    assert key_info()["test/acc"] is METRICS.spec("robustness").keys["test/acc"]
+    assert not [k for k in evaluate_history(wired_mlp("core"), toy_dataset(), EvalConfig(n_dynamics=0)) if "dyn" in k]

@@ -1,4 +1,4 @@
-"""Weight, attribution and pruning metrics on every registered model (issue 8, point 2)."""
+"""Weight, attribution and pruning metrics on every registered model."""
 
 from __future__ import annotations
 
@@ -16,17 +16,10 @@ from largelr.metrics.compressibility import magnitude_pruner, weight_tensors
 from largelr.metrics.structured import prune_channels
 from largelr.models import MODELS
 
-TINY = {
-    "mlp": {"width": 8},
-    "cnn": {"width": 4, "depth": 3},
-    "resnet18": {"width": 4},
-    "resnet50": {"width": 2},
-    "vit": {"hidden_dim": 8, "heads": 2, "mlp_dim": 8, "depth": 2},
-}
-
 
 def tiny(name: str, shape=(1, 28, 56), **kw) -> nn.Module:
-    return MODELS.get(name)(input_shape=shape, num_classes=4, **{**TINY[name], **kw})
+    """Model ``name`` at the tiny settings its registration declares (``ModelSpec.tiny``)."""
+    return MODELS.get(name)(input_shape=shape, num_classes=4, **{**MODELS.spec(name).tiny, **kw})
 
 
 def resnet_layers(blocks: list[int], convs: int, downsample_first: bool) -> list[str]:
@@ -59,8 +52,9 @@ EXPECTED = {
 }
 
 
-def test_every_model_has_an_expected_weight_list():
-    assert sorted(EXPECTED) == MODELS.names() == sorted(TINY)
+def test_every_model_has_an_expected_weight_list_and_declares_tiny_settings():
+    assert sorted(EXPECTED) == MODELS.names()
+    assert MODELS.spec("vit").tiny["depth"] == 2  # the EXPECTED layer list of the ViT assumes its tiny depth
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -108,7 +102,7 @@ def _completeness_gap(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -
 
 
 # every registered model with its defaults (BatchNorm for CNN/ResNets), plus the ImageNet stem (max-pool)
-DEEPLIFT_CASES = [(n, {}) for n in sorted(TINY)] + [("resnet18", {"cifar_stem": False})]
+DEEPLIFT_CASES = [(n, {}) for n in MODELS.names()] + [("resnet18", {"cifar_stem": False})]
 
 
 @pytest.mark.parametrize(("name", "kw"), DEEPLIFT_CASES)
@@ -133,7 +127,8 @@ def test_deeplift_refuses_group_norm_and_torchvision_relu_reuse():
 
 def test_attribution_metric_skips_a_refused_model_with_a_reason(caplog):
     data = toy_dataset()
-    model = MODELS.get("vit")(input_shape=data.input_shape, num_classes=data.num_classes, **TINY["vit"], patch_size=1)
+    vit, tiny_vit = MODELS.get("vit"), MODELS.spec("vit").tiny
+    model = vit(input_shape=data.input_shape, num_classes=data.num_classes, **tiny_vit, patch_size=1)
     with caplog.at_level(logging.WARNING):
         assert METRICS.get("attribution")(make_ctx(model, data)) == {}
     assert "without a DeepLift rule" in caplog.text
@@ -157,7 +152,8 @@ def test_channel_pruning_with_torch_pruning(name, norm):
 
 def test_structured_metric_refuses_vit_with_a_reason(caplog):
     data = toy_dataset()
-    model = MODELS.get("vit")(input_shape=data.input_shape, num_classes=data.num_classes, **TINY["vit"], patch_size=1)
+    vit, tiny_vit = MODELS.get("vit"), MODELS.spec("vit").tiny
+    model = vit(input_shape=data.input_shape, num_classes=data.num_classes, **tiny_vit, patch_size=1)
     with caplog.at_level(logging.WARNING):
         assert METRICS.get("structured_prune_curve")(make_ctx(model, data, sparsities=(0.0, 0.5))) == {}
     assert "attention" in caplog.text

@@ -9,7 +9,7 @@ import torch
 from metric_toys import make_ctx, toy_dataset, wired_mlp
 
 from largelr.metrics.base import METRICS
-from largelr.metrics.robustness import group_accuracy, robustness_metrics
+from largelr.metrics.robustness import group_accuracy, robustness_metrics, worst_group
 
 # groups (y, s): (0,0) x2, (0,1) x2, (1,1) x2, (1,0) x2; class 2 exists but has no samples
 Y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
@@ -104,26 +104,34 @@ def test_robustness_metric_on_a_model_that_reads_the_spurious_attribute():
     assert out["val/group_acc"][0] == [1.0, 0.0, None]
 
 
-def test_history_row_equals_the_end_of_run_robustness_metrics():
+def test_history_accuracy_equals_the_end_of_run_robustness_metrics():
     """Same model, same splits: the history's test numbers are the robustness metric's, acc_bc on the
     conflicting samples. The model predicts s, so it is right on exactly the aligned samples."""
-    from largelr.train import history_row
+    from largelr.config import EvalConfig
+    from largelr.evaluate import evaluate_history
 
     data = toy_dataset()
     for reads, acc_bc in (("spurious", 0.0), ("core", 1.0)):
         model = wired_mlp(reads).train()
-        row = history_row(model, data)
+        row = evaluate_history(model, data, EvalConfig(n_dynamics=0))
         assert model.training  # handed back in training mode
         metrics = METRICS.get("robustness")(make_ctx(model, data))
         for key in ("test/acc", "test/acc_bc", "test/worst_group_acc", "val/acc"):
             assert row[key] == metrics[key]
         assert row["test/acc_bc"] == acc_bc
     # by hand for the s-reader: logits 3 * onehot(s); train has 27 aligned and 3 conflicting samples
-    row = history_row(wired_mlp("spurious"), data)
+    row = evaluate_history(wired_mlp("spurious"), data, EvalConfig(n_dynamics=0))
+    assert list(row) == ["train/acc", "train/loss", "val/acc", "test/acc", "test/acc_bc", "test/worst_group_acc"]
     assert row["train/acc"] == pytest.approx(0.9) and row["test/acc"] == pytest.approx(1 / 3)
     expected_loss = (27 * math.log(1 + 2 * math.exp(-3)) + 3 * math.log(math.exp(3) + 2)) / 30
     assert row["train/loss"] == pytest.approx(expected_loss)
     assert row["test/worst_group_acc"] == 0.0
+
+
+def test_worst_group_ignores_empty_groups():
+    A = torch.tensor([[1.0, float("nan")], [0.25, 0.75]])
+    assert worst_group(A) == 0.25
+    assert math.isnan(worst_group(torch.full((2, 2), float("nan"))))
 
 
 def test_robustness_metrics_of_an_empty_split_are_all_nan():

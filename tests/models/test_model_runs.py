@@ -1,4 +1,4 @@
-"""``largelr run`` with the default metric set on a tiny CNN, ResNet-18 and ViT writes DONE (issue 8, point 2)."""
+"""``largelr run`` with the default metric set on every registered model at its declared tiny size writes DONE."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from largelr import store
 from largelr.cli import main
+from largelr.models import MODELS
 
 TINY_RUN = [
     "data.n_train=100",
@@ -18,16 +19,12 @@ TINY_RUN = [
     "eval.n_dynamics=20",
     "eval.sparsities=[0.0, 0.5]",
 ]
-MODEL_KWARGS = {
-    "cnn": ["model.kwargs.width=4"],
-    "resnet18": ["model.kwargs.width=4"],
-    "vit": ["model.kwargs.hidden_dim=8", "model.kwargs.heads=2", "model.kwargs.mlp_dim=8", "model.kwargs.depth=1"],
-}
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_KWARGS))
+@pytest.mark.parametrize("name", MODELS.names())
 def test_default_metric_set_runs_end_to_end(name, tmp_path, one_thread):
-    sets = [f"model.name={name!r}", *MODEL_KWARGS[name], *TINY_RUN]
+    tiny = [f"model.kwargs.{k}={v!r}" for k, v in MODELS.spec(name).tiny.items()]  # declared at registration
+    sets = [f"model.name={name!r}", *tiny, *TINY_RUN]
     args = ["run", "--out", str(tmp_path)]
     for s in sets:
         args += ["--set", s]

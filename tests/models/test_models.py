@@ -1,4 +1,4 @@
-"""Every registered model on every procedural dataset's image size, 1 and 3 channels (issue 8, point 1).
+"""Every registered model on every procedural dataset's image size, 1 and 3 channels.
 
 Widths are tiny so the whole grid runs in seconds; at least one ResNet and one ViT forward/backward run
 in the default (CI) run.
@@ -16,14 +16,6 @@ from largelr.data import DATASETS, file_datasets
 from largelr.errors import ConfigError
 from largelr.models import MODELS
 
-# the smallest settings of each model (every registered model must appear: see the test below)
-TINY = {
-    "mlp": {"width": 8},
-    "cnn": {"width": 4, "depth": 3},
-    "resnet18": {"width": 4},
-    "resnet50": {"width": 2},
-    "vit": {"hidden_dim": 8, "heads": 2, "mlp_dim": 8, "depth": 1},
-}
 PROCEDURAL = [n for n in DATASETS.names() if n not in file_datasets()]
 pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: 2 threads thrash on a shared 2-core machine
 
@@ -43,18 +35,19 @@ def image_sizes() -> tuple[tuple[int, int], ...]:
 
 
 def tiny(name: str, shape: tuple[int, ...], **kw):
-    return MODELS.get(name)(input_shape=shape, num_classes=10, **{**TINY[name], **kw})
+    """Model ``name`` at the tiny settings its registration declares (``ModelSpec.tiny``)."""
+    return MODELS.get(name)(input_shape=shape, num_classes=10, **{**MODELS.spec(name).tiny, **kw})
 
 
-def test_every_registered_model_has_tiny_settings():
-    assert sorted(TINY) == MODELS.names()
+def test_every_registered_model_declares_tiny_settings():
+    assert all(MODELS.spec(name).tiny for name in MODELS.names())
 
 
 def test_image_sizes_include_the_non_square_double_mnist():
     assert (28, 56) in image_sizes() and (28, 28) in image_sizes()
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", MODELS.names())
 @pytest.mark.parametrize("channels", [1, 3])
 def test_forward_backward_and_features_feed_classifier(name, channels):
     torch.manual_seed(0)

@@ -119,7 +119,7 @@ def parse_overrides(name: str, overrides: list[str]) -> dict[str, Any]:
     """
     import dataclasses
 
-    from largelr.config import DataConfig, RunConfig, parse_value, set_path, validate
+    from largelr.config import DataConfig, RunConfig, check_fields, parse_value, set_path
     from largelr.data import DATASETS
     from largelr.registry import check_kwargs
 
@@ -137,7 +137,7 @@ def parse_overrides(name: str, overrides: list[str]) -> dict[str, Any]:
         else:
             path = f"data.kwargs.{key.removeprefix('kwargs.')}"
         cfg = set_path(cfg, path, parse_value(text.strip()))
-    d = validate(cfg).data
+    d = check_fields(cfg).data
     check_kwargs(DATASETS.get(name), d.kwargs, "data.kwargs", skip=COMMON_KEYS)
     return {
         "rho": d.rho,

@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from largelr.runner import execute, summary_line
+    from largelr.run import execute, summary_line
     from largelr.validate import check_config
 
     out_dir(args.out)

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from largelr import store
     from largelr.cli.status_view import expected_runs, resolve_dir, settle_running
-    from largelr.sweep.runner import progress_counts
+    from largelr.sweep.launch import progress_counts
 
     study, named = resolve_dir(args.dir)
     label = args.dir if named is None else str(study)

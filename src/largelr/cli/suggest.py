@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from largelr.cli.common import resolve_config
     from largelr.config import run_id
     from largelr.report.suggest_figure import ladder_figure, ladder_frame
-    from largelr.runner import setup_torch
+    from largelr.run import setup_torch
     from largelr.suggest import suggest_lr
     from largelr.validate import check_config
 

@@ -1,5 +1,6 @@
 """Metrics, one module per family. ``METRICS`` is filled on first use by importing every module of this package
-(and the plugins'): adding a metric is adding a module (``dynamics`` is a helper, not a metric)."""
+(and the plugins'): adding a metric is adding a module. History metrics (``when="eval"``: ``accuracy``,
+``dynamics``) are run by the training loop at every evaluation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from largelr.metrics.base import (
     Key,
     SmallGroups,
     has_regions,
+    history_metric_names,
     key_for,
     key_info,
     plan_metrics,
@@ -22,6 +24,7 @@ __all__ = [
     "Key",
     "SmallGroups",
     "has_regions",
+    "history_metric_names",
     "key_for",
     "key_info",
     "plan_metrics",

@@ -3,7 +3,9 @@
 A metric is registered under a name and called as ``fn(ctx) -> dict[str, value]`` where ``ctx`` is
 an ``largelr.evaluate.EvalContext``. Keys follow ``split/metric`` (``test/acc_bc``) or
 ``weights/metric`` for properties of the weights alone. Scalar values become table columns;
-lists/dicts (curves, matrices, maps) are kept in ``result.json``.
+lists/dicts (curves, matrices, maps) are kept in ``result.json``. A metric registered with
+``when="eval"`` is a history metric instead: the training loop runs every one of them at each
+evaluation (``history_metric_names``) and its keys go to ``history.jsonl``, never to ``eval.metrics``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from largelr.errors import UserError
+from largelr.errors import ConfigError, UserError
 from largelr.registry import Registry
 from largelr.specs import MetricSpec
 
@@ -73,11 +75,19 @@ class Key:
 
 
 def key_info() -> dict[str, Key]:
-    """Every metric key any registered metric declares, in registration order of the metrics."""
+    """Every result key (``result.json``, a run's row in ``runs.csv``) an end-of-run metric declares, in name
+    order of the metrics. History metrics' keys (``when="eval"``) are not result keys and are left out."""
     out: dict[str, Key] = {}
     for name in METRICS.names():
-        out.update(METRICS.spec(name).keys)
+        if METRICS.spec(name).when == "end":
+            out.update(METRICS.spec(name).keys)
     return out
+
+
+def history_metric_names() -> list[str]:
+    """The metrics the training loop runs at every evaluation (registered with ``when="eval"``), in name order:
+    the order of their keys in a history row."""
+    return [n for n in METRICS.names() if METRICS.spec(n).when == "eval"]
 
 
 def key_for(key: str) -> Key | None:
@@ -123,17 +133,24 @@ REGION_MASKS = ("core", "spurious")
 
 
 def resolve_metric_names(names: tuple[str, ...] | list[str]) -> list[str]:
-    """Expand set names ("default", "full") into metric names, keeping order and dropping repeats."""
+    """Expand set names ("default", "full": every end-of-run metric) into metric names, keeping order and
+    dropping repeats. A history metric (``when="eval"``) is refused: it runs at every evaluation anyway."""
     from largelr import catalog  # the names as declared in the source: no torch
 
     out: list[str] = []
     for name in names:
         if name == "full":
-            expanded: tuple[str, ...] | list[str] = catalog.names("METRICS")
+            expanded: tuple[str, ...] | list[str] = [
+                n for n in catalog.names("METRICS") if catalog.lookup("METRICS", n).field("when") == "end"
+            ]
         elif name in METRIC_SETS:
             expanded = METRIC_SETS[name]
         else:
-            catalog.lookup("METRICS", name)  # raises ConfigError with suggestions
+            if catalog.lookup("METRICS", name).field("when") != "end":  # lookup raises ConfigError with suggestions
+                raise ConfigError(
+                    f"metric {name!r} is a history metric: the training loop records it at every evaluation "
+                    "(history.jsonl); remove it from eval.metrics"
+                )
             expanded = (name,)
         out += [n for n in expanded if n not in out]
     return out

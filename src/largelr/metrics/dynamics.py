@@ -1,9 +1,10 @@
 """Training-dynamics measurements for the mechanism claim (paper-spec section 1, claim 6, and section 5).
 
-Not a registered end-of-run metric: the training loop calls ``dynamics_row`` at every evaluation on
-the fixed subset from ``dynamics_subset``. The subset over-represents bias-conflicting (BC) samples
-so that their statistics are not based on a handful of samples; loss sums are reweighted by stratum
-so that the loss-share numbers estimate the whole training split's values.
+A history metric (``when="eval"``), not an end-of-run one: the training loop runs ``dynamics`` at every
+evaluation when ``eval.n_dynamics`` > 0, which measures ``dynamics_row`` on the fixed subset from
+``dynamics_subset``. The subset over-represents bias-conflicting (BC) samples so that their statistics are
+not based on a handful of samples; loss sums are reweighted by stratum so that the loss-share numbers
+estimate the whole training split's values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from largelr.data import Split, SpuriousDataset
+from largelr.metrics.base import METRICS, Key
 from largelr.metrics.robustness import mean_or_nan
 from largelr.models import batched_forward
 from largelr.seeding import make_generator
@@ -109,6 +111,30 @@ def dynamics_row(model: nn.Module, split: Split, idx: Tensor) -> dict[str, float
         "dyn/ba_loss": mean_or_nan(loss[aligned]),
         "dyn/bc_grad_share": g_bc / (g_bc + g_ba) if g_bc + g_ba > 0 else float("nan"),
     }
+
+
+@METRICS.register(
+    "dynamics",
+    when="eval",
+    keys={
+        "dyn/ebcr": Key("effective BC loss ratio (EBCR)"),
+        "dyn/loss": Key("training loss, estimated from the dynamics subset", "lower"),
+        "dyn/bc_ba_loss_ratio": Key("BC / BA training loss (ratio of sums)"),
+        "dyn/bc_ba_loss_ratio_means": Key("mean BC / mean BA training loss (ours)"),
+        "dyn/bc_conf": Key("max-softmax confidence on BC samples"),
+        "dyn/bc_conf_wrong": Key("max-softmax confidence on misclassified BC samples"),
+        "dyn/bc_pred_spurious": Key("BC samples predicted as their spurious class"),
+        "dyn/acc_bc": Key("accuracy on BC training samples", "higher"),
+        "dyn/ba_loss": Key("mean loss of the subset's BA samples", "lower"),
+        "dyn/bc_grad_share": Key("BC share of per-sample gradient norms (ours)"),
+    },
+)
+def dynamics(ctx) -> dict[str, float]:
+    """``dynamics_row`` on ``eval.n_dynamics`` training samples drawn from the data seed (the same samples at
+    every evaluation and for every LR of a sweep); nothing when ``eval.n_dynamics`` is 0."""
+    if not ctx.cfg.n_dynamics:
+        return {}
+    return dynamics_row(ctx.model, ctx.data.splits["train"], dynamics_subset(ctx.data, ctx.cfg.n_dynamics, ctx.seed))
 
 
 def per_sample_grad_norms(model: nn.Module, x: Tensor, y: Tensor, chunk: int = 32) -> Tensor:

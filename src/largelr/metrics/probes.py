@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from largelr.metrics.base import METRICS, Key
-from largelr.metrics.robustness import group_accuracy
+from largelr.metrics.robustness import group_accuracy, worst_group
 from largelr.seeding import make_generator
 
 PROBE_C = 1.0  # inverse L2 strength on standardised features (scikit-learn's C); fixed, not tuned (ours)
@@ -147,9 +147,8 @@ def dfr_scores(Z: Tensor, y: Tensor, s: Tensor, num_classes: int, num_attrs: int
         readout = fit_logistic(Z[fit], y[fit], num_classes, group_balanced_weights(g[fit]))
         pred = readout.predict(Z[score])
         A = group_accuracy(pred, y[score], s[score], num_classes, num_attrs)
-        present = ~torch.isnan(A)
-        res["worst"].append(float(A[present].min()))
-        res["mean"].append(float(A[present].mean()))
+        res["worst"].append(worst_group(A))
+        res["mean"].append(float(A[~torch.isnan(A)].mean()))
         res["acc"].append(float((pred == y[score]).double().mean()))
     return {k: float(np.mean(v)) for k, v in res.items()}
 

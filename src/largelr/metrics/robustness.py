@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from largelr.metrics.base import METRICS, Key, SmallGroups
@@ -26,6 +27,20 @@ def group_accuracy(pred: Tensor, y: Tensor, s: Tensor, num_classes: int, num_att
     hit = torch.bincount(g, weights=(pred == y).double(), minlength=num_classes * num_attrs)
     acc = torch.where(n > 0, hit / n.clamp(min=1), torch.full_like(n, float("nan")))
     return acc.view(num_classes, num_attrs)
+
+
+def worst_group(A: Tensor) -> float:
+    """Worst-group accuracy: the minimum over the non-empty groups of a ``group_accuracy`` matrix.
+
+    Empty groups (NaN) are ignored, not counted as 0, so a subsampled split does not report a spurious zero;
+    NaN when every group is empty. The one definition: every worst-group number (end of run, history rows,
+    pruning curves, DFR) is this function of a ``group_accuracy`` matrix.
+
+    >>> worst_group(torch.tensor([[1.0, float("nan")], [0.5, 0.75]]))
+    0.5
+    """
+    present = ~torch.isnan(A)
+    return float(A[present].min()) if present.any() else float("nan")
 
 
 def robustness_metrics(
@@ -65,7 +80,7 @@ def robustness_metrics(
         "acc": mean_or_nan(correct),
         "acc_ba": mean_or_nan(correct[aligned]),
         "acc_bc": mean_or_nan(correct[~aligned]),
-        "worst_group_acc": float(A[present].min()) if present.any() else float("nan"),
+        "worst_group_acc": worst_group(A),
         "min_group_n": smallest_group(y, s, num_classes, num_attrs),
         "worst_class_acc_bc": worst_class_accuracy(correct[~aligned], y[~aligned], num_classes),
         "unbiased_acc": float(A[present].mean()) if present.any() else float("nan"),
@@ -136,4 +151,38 @@ def robustness(ctx) -> dict[str, Any]:
             pred, sp.y, sp.s, sp.aligned, ctx.data.num_classes, ctx.data.num_attrs, ctx.train_group_frac, pulled
         )
         out.update({f"{split}/{k}": v for k, v in vals.items()})
+    return out
+
+
+@METRICS.register(
+    "accuracy",
+    when="eval",
+    keys={
+        "train/acc": Key("training accuracy", "higher"),
+        "train/loss": Key("training loss (mean cross-entropy)", "lower"),
+        "val/acc": Key("val (biased): accuracy", "higher"),
+        "test/acc": Key("test accuracy (unbiased)", "higher"),
+        "test/acc_bc": Key("bias-conflicting accuracy", "higher"),
+        "test/worst_group_acc": Key("worst-group accuracy", "higher"),
+    },
+)
+def accuracy(ctx) -> dict[str, float]:
+    """The history row's fit and robustness numbers, at every evaluation: accuracy on the whole train, val
+    and test splits, the mean cross-entropy on the train split (what the loop's stopping rules read), and
+    on the test split the bias-conflicting and worst-group accuracy, defined as in ``robustness``."""
+    out: dict[str, float] = {}
+    for split in ("train", "val", "test"):
+        sp = ctx.data.splits[split]
+        logits = ctx.logits(split)
+        pred = logits.argmax(1)
+        correct = (pred == sp.y).double()
+        out[f"{split}/acc"] = mean_or_nan(correct)
+        if split == "train":  # on the model's device, as the loss is trained (a CPU sum differs in the last bits)
+            device = sp.x.device
+            out["train/loss"] = float(F.cross_entropy(logits.to(device), sp.y.to(device)))
+        if split == "test":
+            out["test/acc_bc"] = mean_or_nan(correct[~sp.aligned])
+            out["test/worst_group_acc"] = worst_group(
+                group_accuracy(pred, sp.y, sp.s, ctx.data.num_classes, ctx.data.num_attrs)
+            )
     return out

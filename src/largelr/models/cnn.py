@@ -73,7 +73,7 @@ class ConvNet(nn.Module):
         return self.classifier(self.dropout(self.body(x)))
 
 
-@MODELS.register("cnn")
+@MODELS.register("cnn", tiny={"width": 4, "depth": 3})
 def cnn(
     *,
     input_shape: tuple[int, ...],

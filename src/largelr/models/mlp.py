@@ -37,7 +37,7 @@ class MLP(nn.Module):
         return self.classifier(self.body(x))
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", tiny={"width": 8})
 def mlp(
     *,
     input_shape: tuple[int, ...],

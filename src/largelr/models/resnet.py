@@ -148,7 +148,7 @@ RESNET_DOC = """
 """
 
 
-@MODELS.register("resnet18")
+@MODELS.register("resnet18", tiny={"width": 4})
 def resnet18(
     *,
     input_shape: tuple[int, ...],
@@ -166,7 +166,7 @@ def resnet18(
     )  # fmt: skip
 
 
-@MODELS.register("resnet50")
+@MODELS.register("resnet50", tiny={"width": 2})
 def resnet50(
     *,
     input_shape: tuple[int, ...],

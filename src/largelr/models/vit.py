@@ -54,7 +54,7 @@ class ViT(VisionTransformer):
         return self.heads(self.features(x))
 
 
-@MODELS.register("vit")
+@MODELS.register("vit", tiny={"hidden_dim": 8, "heads": 2, "mlp_dim": 8, "depth": 2})
 def vit(
     *,
     input_shape: tuple[int, ...],

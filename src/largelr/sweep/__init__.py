@@ -1,7 +1,7 @@
 """Sweeps: expand an experiment into run configs, skip finished runs, hand the rest to an executor.
 
 The names below are imported on first use, so that ``largelr.sweep.executors`` (the command line's options)
-does not import the runner and its progress bar.
+does not import the launcher and its progress bar.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import importlib
 from typing import Any
 
 _HOME = {
-    "SweepSummary": "largelr.sweep.runner",
-    "run_sweep": "largelr.sweep.runner",
-    "sweep_status": "largelr.sweep.runner",
+    "SweepSummary": "largelr.sweep.launch",
+    "run_sweep": "largelr.sweep.launch",
+    "sweep_status": "largelr.sweep.launch",
     "Experiment": "largelr.sweep.spec",
     "grid": "largelr.sweep.spec",
     "load_experiment": "largelr.sweep.spec",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from largelr.config import RunConfig, apply_overrides, revalidate, run_id, set_path, validate
+from largelr.config import RunConfig, apply_overrides, check_fields, revalidate, run_id, set_path
 from largelr.errors import ConfigError, UserError
 
 
@@ -39,7 +39,7 @@ def grid(base: RunConfig, axes: Mapping[str | tuple[str, ...], Iterable[Any]]) -
                     cfg = set_path(cfg, k, v)
             else:
                 cfg = set_path(cfg, key, value)
-        out.append(validate(cfg))
+        out.append(check_fields(cfg))
     return out
 
 

@@ -49,10 +49,10 @@ OnDone = Callable[[RunConfig, Outcome], None]
 
 
 def run_one(cfg: RunConfig, study: str | Path) -> Outcome:
-    """Run ``cfg`` into ``study`` through ``runner.execute``; never raises for a failing run."""
+    """Run ``cfg`` into ``study`` through ``largelr.run.execute``; never raises for a failing run."""
     from largelr.checkpoint import Preempted
     from largelr.errors import UserError
-    from largelr.runner import RunBusy, execute
+    from largelr.run import RunBusy, execute
 
     rd = store.run_dir(study, cfg)
     was_done = store.run_state(rd) is store.RunState.DONE

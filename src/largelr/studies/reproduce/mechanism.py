@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
+from largelr.report.keys import LR
 from largelr.report.verdicts import Check, Claim, rises_with
 from largelr.reproduce import desirable, standard_train, tiny_base
 from largelr.sweep import grid, log_space
@@ -45,7 +46,7 @@ COST = {
     "cost not measured)",
     "full": "about 110 runs (5 seeds, <= 10k steps), ~3-4 h on 2 CPU cores",
 }
-LR, LAM, SET, UNTIL = "cfg.optim.lr", "cfg.train.bc_weight", "cfg.train.bc_set", "cfg.train.until"
+LAM, SET, UNTIL = "cfg.train.bc_weight", "cfg.train.bc_set", "cfg.train.until"
 LOW, MID, HIGH = 0.01, 0.05, 0.2
 TAU = 20.0  # matched progress LR x step at which 6a compares the LRs
 BA_LOSS = 0.5  # ... and the bias-aligned training loss at which it compares them a second time

@@ -27,6 +27,7 @@ import pandas as pd
 
 from largelr.config import DataConfig, EvalConfig, RunConfig, TrainConfig
 from largelr.metrics.catapult import catapults
+from largelr.report.keys import LR
 from largelr.report.verdicts import Check, Claim, rises_with
 from largelr.reproduce import desirable, tiny_base
 from largelr.sweep import grid
@@ -38,7 +39,6 @@ COST = {
     "(estimate from CPU time, not measured)",
     "full": "40 runs (8 LRs x 5 seeds, 3,000 steps), about 30 min on 2 CPU cores",
 }
-LR = "cfg.optim.lr"
 KEYS = ("test/acc_bc", "weights/comp", "test/class_sep")
 ETA, CATAPULT, LAMBDA0 = "regime/eta_over_crit", "regime/catapult", "regime/lambda0"
 LRS = [float(f"{0.02 * 3 ** (k / 2):.3g}") for k in range(8)]  # 0.02 .. 0.935, ratio sqrt 3

@@ -85,7 +85,7 @@ def run_sweep(
     spec = EXECUTORS.spec(executor)
     if spec.check is not None:
         spec.check(opts)  # bad options fail before anything is written
-    from largelr.runner import resolve_device
+    from largelr.run import resolve_device
 
     if executor in ("local",):
         for device in sorted({c.train.device for c in configs}):
@@ -119,7 +119,7 @@ def run_sweep(
             bar.refresh()
 
     def on_done(cfg: RunConfig, outcome: Outcome) -> None:
-        from largelr.runner import summary_line
+        from largelr.run import summary_line
 
         name = store.run_dir(study, cfg).name
         if outcome.kind == "done" and outcome.result is not None:

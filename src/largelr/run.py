@@ -1,14 +1,18 @@
 """Run one config end to end into a study directory: build data, train, evaluate, write the store.
 
-This is what ``largelr run`` and every sweep executor call. Writes go through ``largelr.store``
-only, and depend only on the config and the outcome, not on how the run was launched.
+This is what ``largelr run`` and every sweep executor call (``execute``, the only way a run happens). Writes
+go through ``largelr.store`` only, and depend only on the config and the outcome, not on how the run was
+launched. The module is callable: the public ``largelr.run(cfg, study)`` is ``execute`` (the package attribute
+``largelr.run`` becomes this module once it is imported, so the module itself must do what the function did).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +218,11 @@ def summary_line(cfg: RunConfig, result: dict[str, Any]) -> str:
         f"test/acc={f('test/acc')} test/acc_bc={f('test/acc_bc')} test/worst={f('test/worst_group_acc')} "
         f"comp={f('weights/comp')}"
     )
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str, Any]:
+        return execute(cfg, study, force)
+
+
+sys.modules[__name__].__class__ = _CallableModule  # largelr.run(cfg, study) == execute(cfg, study)

@@ -1,5 +1,5 @@
-"""Issue 11 regressions: every user mistake is one ``error:`` line and exit 2 with nothing written;
-experiment files cannot exit silently; damaged stores are diagnosed run by run (status, report, repair).
+"""Every user mistake is one ``error:`` line and exit 2 with nothing written; experiment files cannot exit
+silently; damaged stores are diagnosed run by run (status, report, repair).
 """
 
 from __future__ import annotations
@@ -18,21 +18,7 @@ from largelr import store
 from largelr.cli import main
 from largelr.config import run_id
 from test_cli_errors import assert_user_error
-
-
-def _load_tests_conftest():
-    """tests/conftest.py by path: the name ``conftest`` may be bound to tests/metrics/conftest.py."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("largelr_tests_conftest", Path(__file__).with_name("conftest.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TINY = _load_tests_conftest().TINY
-
-TINY_SET = [a for item in TINY for a in ("--set", item)]
+from tiny import TINY, TINY_SET
 
 # (id, --set values on top of the tiny config, substrings the one error line must contain)
 BAD_SETS = [
