@@ -12,6 +12,7 @@ from largelr import config as config_mod
 from largelr import store
 from largelr.errors import UserError
 from largelr.metrics import scalar_items
+from largelr.report.keys import LR
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def load_results(study: str | Path) -> pd.DataFrame:
         row.update({f"cfg.{k}": v for k, v in config_mod.flatten(r["config"]).items()})
         row.update(scalar_items({k: v for k, v in res["metrics"].items() if v is not None}))
         rows.append(row)
-    df = pd.DataFrame(rows).sort_values(["cfg.optim.lr", "cfg.seeds.init", "run_id"]).reset_index(drop=True)
+    df = pd.DataFrame(rows).sort_values([LR, "cfg.seeds.init", "run_id"]).reset_index(drop=True)
     df.attrs["incomplete"] = incomplete
     df.attrs["damaged"] = damaged
     df.attrs["commits"] = sorted({c for c in df["commit"] if isinstance(c, str)})

@@ -125,7 +125,9 @@ def observatory(hist: pd.DataFrame, out: Path, name: str = "observatory") -> Fig
            "peak (a spike that starts before the loss fell below half its initial value); the BC share of the "
            f"training loss (EBCR); held-out linear-probe accuracy for y (solid) and s (dashed). Mean over "
            f"{seeds_text(n)} seeds of ok runs, no spread.")  # fmt: skip
-    return Fig(save_figure(fig, data, out, name), cap, "sharpness, loss with catapults, EBCR and probes per learning rate")
+    return Fig(
+        save_figure(fig, data, out, name), cap, "sharpness, loss with catapults, EBCR and probes per learning rate"
+    )
 
 
 def eta_crit(df: pd.DataFrame, labels: dict[str, str], out: Path, name: str = "eta_crit") -> Fig | None:

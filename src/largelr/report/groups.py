@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from largelr.report.keys import LR
+
 SEED_PREFIX = "cfg.seeds."
 
 
@@ -39,7 +41,7 @@ def varying_settings(df: pd.DataFrame, axis: str) -> list[str]:
     return [c for c in cols if df[c].map(repr).nunique() > 1]
 
 
-def split_groups(df: pd.DataFrame, axis: str = "cfg.optim.lr") -> list[Group]:
+def split_groups(df: pd.DataFrame, axis: str = LR) -> list[Group]:
     """One ``Group`` per combination of the varying settings (values compared by ``repr``, so lists,
     dicts and None group correctly), in order of first appearance.
 

@@ -20,6 +20,7 @@ import pandas as pd
 from largelr.knobs import KNOBS, Knob, effective_lr
 from largelr.metrics.base import Key
 from largelr.report.groups import split_groups
+from largelr.report.keys import LR
 from largelr.report.stats import ALPHA, FAILS, HOLDS, INCONCLUSIVE
 from largelr.report.verdicts import Check, Claim, evaluate_claims
 
@@ -70,7 +71,7 @@ def _on_path(ok: pd.DataFrame, knob: Knob) -> np.ndarray:
 
 def effective_text(g: pd.DataFrame) -> str:
     """The range of SGD's effective LR, LR / (1 - momentum), and of LR / batch size over a knob's runs."""
-    cols = ("cfg.optim.lr", "cfg.optim.momentum", "cfg.train.batch_size")
+    cols = (LR, "cfg.optim.momentum", "cfg.train.batch_size")
     if not all(c in g for c in cols) or not len(g):
         return ""
     eff, noise = effective_lr(g[cols[0]], g[cols[1]], g[cols[2]])

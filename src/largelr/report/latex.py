@@ -12,8 +12,8 @@ import math
 import pandas as pd
 
 from largelr.report.groups import split_groups
+from largelr.report.keys import LR
 
-LR = "cfg.optim.lr"
 OK_RUNS = "of the runs that finished ok (n)"
 _ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip

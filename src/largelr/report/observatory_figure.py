@@ -16,12 +16,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from largelr.metrics.catapult import catapults
+from largelr.report.keys import LR
 from largelr.report.plots import TITLE_PT, capital, legend_below, lr_colors, lr_label, new_figure
 
 KEYS = ("obs/sharpness", "dyn/ebcr", "obs/probe_y", "obs/probe_s")
 ETA = "regime/eta_over_crit"  # a run's LR over its eta_crit = 2/lambda_0 (the regimes target derives it)
 CATAPULT = "regime/catapult"  # 1 when the run's loss history has a catapult (``catapults``), else 0
-LR = "cfg.optim.lr"
 
 
 def observatory_figure(hist: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:

@@ -21,8 +21,8 @@ import math
 import pandas as pd
 
 from largelr.report.groups import split_groups
+from largelr.report.keys import LR
 
-LR = "cfg.optim.lr"
 SEEDS = ["cfg.seeds.data", "cfg.seeds.init", "cfg.seeds.order"]
 CRITERIA = {  # --select NAME -> the validation key; the oracle uses the test split's key of the same name
     "worst_group_acc": "val/worst_group_acc",
