@@ -12,7 +12,7 @@ from largelr.config import RunConfig, apply_overrides
 from largelr.data import build_dataset
 from largelr.errors import UserError
 from largelr.metrics.sharpness import sharpness_of
-from largelr.suggest import RATIO, Rung, initial_sharpness, probe, probe_data, suggest_lr, sweep_grid
+from largelr.suggest import Rung, initial_sharpness, probe, probe_data, suggest_lr, sweep_grid
 from largelr.train import init_model
 
 # the tiny config of tests/conftest.py (which another conftest.py shadows when the whole suite is collected) at

@@ -4,9 +4,9 @@
 edge 2(1 + momentum)/lambda_0 anchors the ladder for SGD), trains short probes at a ladder of LRs on the sweep's
 log grid (ratio sqrt 3, ``grid_lr``; a few hundred steps each, each stopped at divergence or failure), classifies
 each rung's regime (stable / spiking / catapult / divergent / failed) and recommends the largest grid LR that
-trained, one grid step (ratio sqrt 3) lower as a safety margin. Each probe is ``largelr.train.train`` on the config with only the LR and the budget changed, so
-a rung trains exactly as the first steps of a real run would. Pure in the config and its seeds; writes nothing
-(``largelr.cli.suggest`` prints and saves).
+trained, one grid step (ratio sqrt 3) lower as a safety margin. Each probe is ``largelr.train.train`` on the
+config with only the LR and the budget changed, so a rung trains exactly as the first steps of a real run
+would. Pure in the config and its seeds; writes nothing (``largelr.cli.suggest`` prints and saves).
 """
 
 from __future__ import annotations
