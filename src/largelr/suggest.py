@@ -247,7 +247,7 @@ def suggest_lr(
     if steps < 10:
         raise UserError(f"steps per probe must be at least 10, got {steps}")
     if margin_rungs < 0:
-        raise UserError(f"the safety margin must be >= 0 rungs, got {margin_rungs}")
+        raise UserError(f"the safety margin must be >= 0 grid steps, got {margin_rungs}")
     if max_rungs < 1:
         raise UserError(f"max_rungs must be >= 1, got {max_rungs}")
     if data is None:
