@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from largelr.metrics.probes import probe_accuracy
-from largelr.metrics.sharpness import CHUNK, SUBSET, hessian_max_eigenvalue, training_subset
+from largelr.metrics.sharpness import CHUNK, SUBSET, gaussian_start, hessian_max_eigenvalue, training_subset
 from largelr.seeding import make_generator
 
 EVERY = 1000  # the default of eval.observatory_every (steps between measurements)
@@ -113,7 +113,7 @@ class Observatory:
 
 def warm_start(previous: Sequence[Tensor], seed: int) -> list[Tensor]:
     """A Lanczos start near ``previous`` (a unit vector, one tensor per parameter): it plus a Gaussian drawn from
-    ``make_generator(seed, "sharpness")`` (the cold start's) scaled to the same norm, so that the start keeps a
+    ``gaussian_start`` (the cold start) scaled to the same norm, so that the start keeps a
     component along every direction. (On the quickstart run, measured: a start of the previous vector alone or
     with 0.3 times the unit Gaussian stopped after as many products.)
 
@@ -122,8 +122,7 @@ def warm_start(previous: Sequence[Tensor], seed: int) -> list[Tensor]:
     >>> [tuple(a.shape) for a in w], round(float(sum(((a - b) ** 2).sum() for a, b in zip(w, v))), 6)
     ([(2,), (1,)], 1.0)
     """
-    gen = make_generator(seed, "sharpness")
-    noise = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in previous]
+    noise = gaussian_start(previous, seed)
     size = math.sqrt(sum(float((n * n).sum()) for n in noise)) or 1.0
     return [p + n / size for p, n in zip(previous, noise, strict=True)]
 

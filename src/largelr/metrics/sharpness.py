@@ -168,10 +168,7 @@ def hessian_max_eigenvalue(
     2.0
     """
     hess = _Hessian(model, loss_fn, data, chunk)
-    if start is None:
-        gen = make_generator(seed, "sharpness")
-        start = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in hess.params]
-    start = list(start)
+    start = gaussian_start(hess.params, seed) if start is None else list(start)
     if method == "lanczos":
         return _lanczos(hess, start, iters, tol)
     if method != "power":
@@ -181,6 +178,13 @@ def hessian_max_eigenvalue(
         return first
     second = _power(hess, start, iters, tol, shift=first.value)
     return TopEigen(second.value, first.iterations + second.iterations, second.converged, second.vector)
+
+
+def gaussian_start(like: Sequence[Tensor], seed: int) -> list[Tensor]:
+    """The cold start vector: a Gaussian shaped like ``like`` (one tensor per parameter), drawn on the CPU from
+    ``make_generator(seed, "sharpness")`` and moved to each tensor's device, so it is the same on every device."""
+    gen = make_generator(seed, "sharpness")
+    return [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in like]
 
 
 def _lanczos(hess: _Hessian, start: list[Tensor], iters: int, tol: float) -> TopEigen:
