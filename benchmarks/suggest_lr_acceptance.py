@@ -1,7 +1,8 @@
 """Does ``largelr suggest-lr`` find the largest LR that trains, at a fraction of a sweep's steps? (issue 23)
 
-For each configuration below it runs ``suggest_lr`` and a full LR sweep (one seed, a log grid with ratio
-sqrt 3 from 0.01 up (the CNN: 0.03), extended until its two largest LRs do not train), and prints one table
+For each configuration below it runs ``suggest_lr`` and a full LR sweep (one seed, the log grid with ratio
+sqrt 3 that the ladder uses, ``largelr.suggest.grid_lr``: 0.001 * sqrt(3)**k, from k = 4 (0.009) up (the CNN:
+k = 6, 0.027), extended until its two largest LRs do not train), and prints one table
 row: the suggestion, the largest LR of the ladder that trained, the largest LR of the sweep that trains, the
 LR with the best acc_BC, how many grid steps (ratio sqrt 3) separate the suggestion from the sweep's largest,
 and the probe's optimizer steps against the sweep's.
@@ -53,15 +54,16 @@ CONFIGS: dict[str, list[str]] = {
         "train.steps=1500",
     ],
 }
-GRID_START = {"double_mnist_cnn": 0.03}  # the CNN's sweep starts a factor 3 higher (two fewer runs); others 0.01
-GRID_SIZE = 11  # LRs before any extension: 0.01 .. 2.43 (the CNN: 9 of them, 0.03 .. 2.43)
+GRID_START = {"double_mnist_cnn": 6}  # the CNN's sweep starts a factor 3 higher (two fewer runs); others k = 4
+GRID_SIZE = 11  # LRs before any extension: 0.009 .. 2.19 (the CNN: 9 of them, 0.027 .. 2.19)
 MAX_GRID = 16
 
 
 def grid_lr(name: str, k: int) -> float:
-    from largelr.suggest import RATIO
+    """The k-th LR of ``name``'s sweep: the ladder's own grid (``largelr.suggest.grid_lr``), unrounded."""
+    from largelr.suggest import grid_lr as ladder_grid_lr
 
-    return float(f"{GRID_START.get(name, 0.01) * RATIO**k:.6g}")
+    return ladder_grid_lr("sgd", GRID_START.get(name, 4) + k)
 
 
 def cfg_for(name: str):
@@ -144,7 +146,7 @@ def summarise(name: str, s: dict, rows: list[dict], budget: int) -> dict:
         "share_of_budget": s["probe_steps"] / sweep_budget,
         "share_of_run": s["probe_steps"] / sweep_ran,
         "suggest_seconds": s.get("seconds", math.nan),
-        "within_one_step": abs(gap) <= 1 + 1e-9,
+        "within_one_step": abs(gap) <= 1 + 1e-6,  # both are grid LRs: the gap is an integer up to rounding
         "under_10pct": s["probe_steps"] <= 0.1 * sweep_budget,
         "regimes": {f"{r['lr']:.4g}": r["regime"] for r in s["rungs"]},
         "sweep": {f"{r['lr']:.4g}": ("trains" if r["trains"] else r["status"]) for r in rows},

@@ -12,7 +12,7 @@ from largelr.config import RunConfig, apply_overrides
 from largelr.data import build_dataset
 from largelr.errors import UserError
 from largelr.metrics.sharpness import sharpness_of
-from largelr.suggest import RATIO, Rung, initial_sharpness, probe, probe_data, suggest_lr, sweep_grid
+from largelr.suggest import Rung, initial_sharpness, probe, probe_data, suggest_lr, sweep_grid
 from largelr.train import init_model
 
 # the tiny config of tests/conftest.py (which another conftest.py shadows when the whole suite is collected) at
@@ -67,8 +67,9 @@ def test_probe_regimes_far_below_and_far_above_the_edge(tiny):
 
 
 def test_ladder_walk_and_suggestion(tiny, monkeypatch):
-    """The ladder climbs from a rung that trains and stops at the first that does not; the suggestion is the
-    largest rung that trained over sqrt 3; probe steps add up (a stub probe: LRs up to 1.0 train)."""
+    """The ladder's rungs are the sweep's grid LRs 0.001 * 3^(k/2), from two below the grid LR at or below the
+    edge; it climbs from a rung that trains and stops at the first that does not; the suggestion is the largest
+    rung that trained over sqrt 3, itself a grid LR; probe steps add up (a stub probe: LRs up to 1.0 train)."""
     import largelr.suggest as suggest
 
     cfg, data = tiny
@@ -77,21 +78,36 @@ def test_ladder_walk_and_suggestion(tiny, monkeypatch):
         ok = lr <= 1.0 + 1e-12
         return Rung(lr, "stable" if ok else "divergent", steps if ok else 3, 2.3, 1.0 if ok else math.inf, 0.5, ())
 
+    def grid(k):  # the sweep grid, written out: 0.001 * sqrt(3)^k
+        return 0.001 * 3 ** (k / 2)
+
     monkeypatch.setattr(suggest, "probe", fake_probe)
     monkeypatch.setattr(suggest, "initial_sharpness", lambda cfg, data: suggest.TopEigen(2 / 0.1, 7, True))
     s = suggest_lr(cfg, data=data, steps=40)
-    assert s.edge == pytest.approx(0.1) and s.anchor == pytest.approx(0.1)
-    lrs = [r.lr for r in s.rungs]  # 0.1 * 3^(k/2), k = -2 .. 5: 1.559 is the first above 1.0
-    assert lrs == pytest.approx([0.1 * RATIO**k for k in range(-2, 6)])
-    assert s.largest_trains == pytest.approx(0.1 * RATIO**4) and s.lr == pytest.approx(0.1 * RATIO**3)
+    # edge 0.1: grid(8) = 0.081 <= 0.1 < grid(9) = 0.14, so the ladder starts at grid(6) = 0.027
+    assert s.edge == pytest.approx(0.1) and s.anchor == pytest.approx(grid(8))
+    lrs = [r.lr for r in s.rungs]  # grid(13) = 1.26 is the first above 1.0
+    assert lrs == pytest.approx([grid(k) for k in range(6, 14)])
+    assert s.largest_trains == pytest.approx(grid(12)) and s.lr == pytest.approx(grid(11))
     assert s.probe_steps == 7 * 40 + 3 and s.hvp_products == 7
     assert s.sweep_lrs == len(sweep_grid("sgd")) == 13 and s.sweep_steps == 13 * 40  # 0.001 .. 0.5 at ratio sqrt 3
+    assert sweep_grid("sgd") == pytest.approx([grid(k) for k in range(13)])
     assert sweep_grid("sgd")[-1] >= 0.5 > sweep_grid("sgd")[-2]
 
+    # an edge on a grid LR anchors there (rounding aside), one just below it anchors a grid step lower
+    monkeypatch.setattr(suggest, "initial_sharpness", lambda cfg, data: suggest.TopEigen(2 / grid(9), 7, True))
+    assert suggest_lr(cfg, data=data, steps=40).anchor == pytest.approx(grid(9))
+    monkeypatch.setattr(suggest, "initial_sharpness", lambda cfg, data: suggest.TopEigen(2 / grid(9) * 1.01, 7, True))
+    assert suggest_lr(cfg, data=data, steps=40).anchor == pytest.approx(grid(8))
+
     monkeypatch.setattr(suggest, "initial_sharpness", lambda cfg, data: suggest.TopEigen(2 / 100.0, 7, True))
-    down = suggest_lr(cfg, data=data, steps=40, margin_rungs=0)  # anchor 100: descends to the first that trains
-    assert down.largest_trains == pytest.approx(100 * RATIO**-9) and down.lr == down.largest_trains
-    assert [r.trains for r in down.rungs] == [True] + [False] * 7
+    down = suggest_lr(cfg, data=data, steps=40, margin_rungs=0)  # edge 100: descends to the first that trains
+    # grid(20) = 59 <= 100 < grid(21): the ladder starts at grid(18) = 19.7 and descends to grid(12) = 0.729
+    assert down.anchor == pytest.approx(grid(20)) and down.rungs[-1].lr == pytest.approx(grid(18))
+    assert down.largest_trains == pytest.approx(grid(12)) and down.lr == down.largest_trains
+    assert [r.trains for r in down.rungs] == [True] + [False] * 6
+    two = suggest_lr(cfg, data=data, steps=40, margin_rungs=2)
+    assert two.lr == pytest.approx(grid(10)) and two.margin_rungs == 2
 
 
 def test_suggest_lr_end_to_end_and_cli(tiny, tmp_path, capsys):

@@ -1,12 +1,12 @@
 """Suggest the largest learning rate that still trains, from the stability edge and a short divergence probe.
 
 ``suggest_lr(cfg)`` measures the sharpness lambda_0 of the training loss at initialisation (its stability
-edge 2(1 + momentum)/lambda_0 anchors the ladder for SGD), trains short probes at a geometric ladder of LRs
-(ratio sqrt 3, a few hundred steps each, each stopped at divergence or failure), classifies each rung's regime
-(stable / spiking / catapult / divergent / failed) and recommends the largest LR that trained, one rung lower as a
-safety margin. Each probe is ``largelr.train.train`` on the config with only the LR and the budget changed, so
-a rung trains exactly as the first steps of a real run would. Pure in the config and its seeds; writes nothing
-(``largelr.cli.suggest`` prints and saves).
+edge 2(1 + momentum)/lambda_0 anchors the ladder for SGD), trains short probes at a ladder of LRs on the sweep's
+log grid (ratio sqrt 3, ``grid_lr``; a few hundred steps each, each stopped at divergence or failure), classifies
+each rung's regime (stable / spiking / catapult / divergent / failed) and recommends the largest grid LR that
+trained, one grid step (ratio sqrt 3) lower as a safety margin. Each probe is ``largelr.train.train`` on the
+config with only the LR and the budget changed, so a rung trains exactly as the first steps of a real run
+would. Pure in the config and its seeds; writes nothing (``largelr.cli.suggest`` prints and saves).
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ log = logging.getLogger(__name__)
 
 RATIO = math.sqrt(3)  # ladder and sweep grid ratio (the issue's log grid)
 PROBE_STEPS = 300  # optimizer steps per rung (ours: catapults of the default MLP end within ~100 steps)
-BELOW = 2  # the ladder starts this many rungs below its anchor (2/lambda_0 for SGD)
+BELOW = 2  # the ladder starts this many grid steps below its anchor (the grid LR at or below 2/lambda_0 for SGD)
 MAX_RUNGS = 12
-MARGIN_RUNGS = 1  # the suggestion is this many rungs below the largest rung that trained
+# the suggestion is this many grid steps below the largest rung that trained: a probe of a few hundred steps
+# cannot see a failure that comes later in a full run (ReLUs that die after 1,000 steps), so one step back
+MARGIN_RUNGS = 1
 PROBE_EVAL_POINTS = 60  # full-train-loss evaluations per probe: the resolution of the spike detector
 PROBE_EVAL_SAMPLES = 64  # val/test samples kept for a probe's history rows (they are not read)
 TRAINS = ("stable", "spiking", "catapult")
@@ -76,10 +78,11 @@ class Suggestion:
         largest_trains: the largest rung that trained (None when none did).
         lambda0: sharpness at initialisation (lambda_max of the training loss, ``sharpness_of``).
         edge: the stability edge at initialisation, 2 (1 + momentum) / lambda_0.
-        anchor: the LR the ladder was built around (``edge`` for SGD; the optimizer's smallest default grid LR
-            for Adam/AdamW, whose stability edge involves its preconditioner).
+        anchor: the grid LR the ladder was built around (for SGD the largest ``grid_lr`` at or below ``edge``;
+            for Adam/AdamW, whose stability edge involves its preconditioner, the optimizer's smallest default
+            grid LR).
         rungs: the probes, by increasing LR.
-        margin_rungs: rungs between ``largest_trains`` and ``lr``.
+        margin_rungs: grid steps between ``largest_trains`` and ``lr``.
         hvp_products: Hessian-vector products spent on lambda_0 (each over ``SUBSET`` training samples).
         probe_steps: optimizer steps spent on the probes.
         sweep_lrs: LRs of the sweep this replaces: a ratio-sqrt 3 grid over the optimizer's default LR range.
@@ -118,7 +121,7 @@ class Suggestion:
         else:
             lines.append(
                 f"suggested lr = {self.lr:.4g}: the largest rung that trained ({self.largest_trains:.4g}) divided by "
-                f"sqrt(3)^{self.margin_rungs} (safety margin)"
+                f"sqrt(3)^{self.margin_rungs} (safety margin: {self.margin_rungs} grid step(s))"
             )
         share = self.probe_steps / self.sweep_steps if self.sweep_steps else math.nan
         lines.append(
@@ -185,11 +188,31 @@ def did_train(status: str, initial_loss: float, final_loss: float) -> bool:
     return status == "ok" and final_loss <= initial_loss
 
 
+def grid_lr(optimizer: str, k: int) -> float:
+    """The k-th LR of the log grid with ratio sqrt 3 that the ladder and the sweep it replaces share: the
+    optimizer's smallest default grid LR times sqrt(3)**k (k < 0 below it).
+
+    >>> round(grid_lr("sgd", 0), 6), round(grid_lr("sgd", 4), 6), round(grid_lr("sgd", -2), 7)
+    (0.001, 0.009, 0.0003333)
+    """
+    return min(OPTIMIZERS[optimizer].lr_grid) * RATIO**k
+
+
+def grid_index(optimizer: str, lr: float) -> int:
+    """The k of the largest ``grid_lr(optimizer, k)`` at or below ``lr`` (a grid LR is its own, despite rounding).
+
+    >>> grid_index("sgd", 0.009), grid_index("sgd", 0.0155), grid_index("sgd", grid_lr("sgd", 7))
+    (4, 4, 7)
+    """
+    return math.floor(math.log(lr / grid_lr(optimizer, 0)) / math.log(RATIO) + 1e-9)
+
+
 def sweep_grid(optimizer: str) -> list[float]:
-    """The sweep ``suggest_lr`` replaces: ratio-sqrt 3 LRs spanning the optimizer's default LR grid."""
+    """The sweep ``suggest_lr`` replaces: the ratio-sqrt 3 grid LRs (``grid_lr``) spanning the optimizer's
+    default LR grid."""
     lo, hi = min(OPTIMIZERS[optimizer].lr_grid), max(OPTIMIZERS[optimizer].lr_grid)
     n = math.ceil(math.log(hi / lo) / math.log(RATIO) - 1e-9) + 1
-    return [lo * RATIO**k for k in range(n)]
+    return [grid_lr(optimizer, k) for k in range(n)]
 
 
 def suggest_lr(
@@ -202,17 +225,20 @@ def suggest_lr(
 ) -> Suggestion:
     """Estimate the largest LR that trains ``cfg`` and suggest it with a safety margin.
 
-    The ladder (ours): LRs ``anchor * sqrt(3)**k``, starting at k = -``BELOW``. If that rung trains, the
-    ladder climbs until a rung does not (diverges or fails); if it does not, the ladder descends until one
-    does. So it assumes one boundary between LRs that train and LRs that do not, as in the paper's sweeps. At
-    most ``max_rungs`` probes, each ``min(steps, the config's budget)`` steps. The suggestion is the largest
-    rung that trained divided by sqrt(3)**``margin_rungs``.
+    The ladder (ours): the LRs of the sweep's log grid (``grid_lr``, ratio sqrt 3), starting ``BELOW`` grid
+    steps under the anchor (for SGD the grid LR at or below the stability edge 2(1 + momentum)/lambda_0). If
+    that rung trains, the ladder climbs until a rung does not (diverges or fails); if it does not, the ladder
+    descends until one does. So it assumes one boundary between LRs that train and LRs that do not, as in the
+    paper's sweeps. At most ``max_rungs`` probes, each ``min(steps, the config's budget)`` steps. The
+    suggestion is the largest rung that trained divided by sqrt(3)**``margin_rungs``: a grid LR too, so when a
+    full run trains wherever its probe did, it lies exactly ``margin_rungs`` grid steps below the largest LR
+    of the sweep that trains.
 
     Args:
         cfg: the config to tune (dataset, model, optimizer, batch size, schedule; ``optim.lr`` is ignored).
         data: the dataset built from ``cfg`` on its device (built here when None).
         steps: optimizer steps per probe.
-        margin_rungs: safety margin, in rungs.
+        margin_rungs: safety margin, in grid steps (ratio sqrt 3).
         max_rungs: the most probes.
 
     Raises:
@@ -221,7 +247,7 @@ def suggest_lr(
     if steps < 10:
         raise UserError(f"steps per probe must be at least 10, got {steps}")
     if margin_rungs < 0:
-        raise UserError(f"the safety margin must be >= 0 rungs, got {margin_rungs}")
+        raise UserError(f"the safety margin must be >= 0 grid steps, got {margin_rungs}")
     if max_rungs < 1:
         raise UserError(f"max_rungs must be >= 1, got {max_rungs}")
     if data is None:
@@ -233,17 +259,18 @@ def suggest_lr(
         data = build_dataset(cfg.data, seed=cfg.seeds.data).to(resolve_device(cfg.train.device))
     top = initial_sharpness(cfg, data)
     edge = stability_edge(top.value, momentum=cfg.optim.momentum)
-    anchor = edge if cfg.optim.name == "sgd" and math.isfinite(edge) else min(OPTIMIZERS[cfg.optim.name].lr_grid)
+    opt = cfg.optim.name
+    k0 = grid_index(opt, edge) if opt == "sgd" and math.isfinite(edge) and edge > 0 else 0
     small = probe_data(data)
     steps = min(steps, total_steps(cfg.train, cfg.data.n_train))
     rungs: dict[int, Rung] = {}
 
     def run(k: int) -> Rung:
-        rungs[k] = probe(cfg, small, lr=anchor * RATIO**k, steps=steps)
+        rungs[k] = probe(cfg, small, lr=grid_lr(opt, k), steps=steps)
         log.info("rung lr=%.4g: %s after %d steps", rungs[k].lr, rungs[k].regime, rungs[k].steps)
         return rungs[k]
 
-    k = -BELOW
+    k = k0 - BELOW
     step = 1 if run(k).trains else -1  # climb from a rung that trains, descend from one that does not
     while len(rungs) < max_rungs:
         k += step
@@ -252,13 +279,13 @@ def suggest_lr(
     ordered = tuple(rungs[i] for i in sorted(rungs))
     good = [r.lr for r in ordered if r.trains]
     largest = max(good) if good else None
-    grid = sweep_grid(cfg.optim.name)
+    grid = sweep_grid(opt)
     return Suggestion(
         lr=largest / RATIO**margin_rungs if largest is not None else None,
         largest_trains=largest,
         lambda0=top.value,
         edge=edge,
-        anchor=anchor,
+        anchor=grid_lr(opt, k0),
         rungs=ordered,
         margin_rungs=margin_rungs,
         hvp_products=top.iterations,

@@ -63,6 +63,19 @@ def test_rows_measured_and_training_unchanged(tiny):
         assert 0.0 <= last[key] <= 1.0
 
 
+def test_later_measurements_start_from_the_last_eigenvector(tiny):
+    """The second measurement of the same model starts Lanczos from the first one's top eigenvector (plus the
+    seeded Gaussian): it stops after fewer products, at the same lambda_max within the 1% tolerance."""
+    cfg, data = tiny
+    model = init_model(cfg, data, torch.device("cpu"))
+    obs = Observatory(data, seed=0, every=1)
+    first, second = obs.measure(model, lr=0.1), obs.measure(model, lr=0.1)
+    assert second["obs/sharpness_iters"] < first["obs/sharpness_iters"]
+    assert second["obs/sharpness"] == pytest.approx(first["obs/sharpness"], rel=0.02)
+    again = Observatory(data, seed=0, every=1).measure(model, lr=0.1)  # a new one (a resumed run) starts cold
+    assert again == first
+
+
 def test_observatory_every_alone_is_refused():
     with pytest.raises(ConfigError, match="needs eval.observatory=True"):
         apply_overrides(RunConfig(), ["eval.observatory_every=500"])

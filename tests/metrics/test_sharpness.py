@@ -61,6 +61,21 @@ def test_power_iteration_is_seeded_and_stops_at_its_budget():
     assert 0.5 <= a.value <= 1.0 + 1e-12  # a Rayleigh quotient lies within the spectrum
 
 
+@pytest.mark.parametrize("method", ["power", "lanczos"])
+def test_vector_is_the_top_eigenvector_and_a_warm_start(method):
+    """The returned vector is the top eigenvector of A (from a dense eigensolver, up to sign); started from it, the
+    iteration stops at its second product (the estimate no longer moves), where a cold start needs more."""
+    model, loss, data, A = _quadratic([4.0, 2.5, 1.0, 0.3, -0.7, -2.0], seed=2)
+    u = torch.linalg.eigh(A).eigenvectors[:, -1]
+    cold = hessian_max_eigenvalue(model, loss, data, iters=500, tol=1e-10, seed=3, method=method)
+    v = cold.vector[0].flatten()  # the one parameter: the (6, 1) weight
+    assert float(v.norm()) == pytest.approx(1.0) and abs(float(v @ u)) == pytest.approx(1.0, abs=1e-6)
+    warm = hessian_max_eigenvalue(
+        model, loss, data, iters=500, tol=1e-10, seed=3, method=method, start=[3.0 * u[:, None]]
+    )
+    assert warm.value == pytest.approx(4.0, rel=1e-10) and warm.iterations <= 2 < cold.iterations
+
+
 def _small_mlp() -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     gen = make_generator(0, "hvp_data")
     x = torch.randn(24, 1, 4, 4, generator=gen, dtype=torch.float64)

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="steps per probe (default: largelr.suggest.PROBE_STEPS, 300)")
     p.add_argument(
         "--margin", type=int,
-        help="safety margin in ladder rungs (ratio sqrt 3) below the largest LR that trained (default 1)",
+        help="safety margin in grid steps (ratio sqrt 3) below the largest LR that trained (default 1)",
     )  # fmt: skip
     p.add_argument("--out", default="runs/suggest_lr", help="where the figure and JSON go (default runs/suggest_lr)")
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 10:
         raise UserError(f"--steps must be at least 10, got {args.steps}")
     if args.margin is not None and args.margin < 0:
-        raise UserError(f"--margin must be >= 0 rungs, got {args.margin}")
+        raise UserError(f"--margin must be >= 0 grid steps, got {args.margin}")
     cfg = check_config(resolve_config(args.config, args.overrides))
     setup_torch()
     given = {"steps": args.steps, "margin_rungs": args.margin}

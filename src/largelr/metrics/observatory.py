@@ -18,21 +18,27 @@ their own seeded generators, so a run's trajectory is the same with the observat
 it); their time counts as evaluation time. The cost per measurement (ours): up to ``ITERS`` Hessian-vector
 products over ``SUBSET`` training samples, all in one pass (the gradient graph is built once and each product is
 one more backward through it; memory: that graph for ``SUBSET`` samples) and four logistic-regression fits on
-``N_PROBE`` test features; ``benchmarks/observatory_cost.py`` measures the share of training time.
+``N_PROBE`` test features; ``benchmarks/observatory_cost.py`` measures the share of training time. After the
+first measurement Lanczos starts from the previous measurement's top eigenvector plus a seeded Gaussian of the
+same norm (``warm_start``): on the quickstart run it then stops after 3 products instead of 6 at the same 1%
+tolerance (the Gaussian keeps every direction in the start, so a new top direction is still found). So a value
+depends on the measurement before it within that tolerance, and a resumed run, whose first measurement starts
+cold, agrees with an uninterrupted one to about 1%, not bit for bit.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from largelr.metrics.probes import probe_accuracy
-from largelr.metrics.sharpness import CHUNK, SUBSET, hessian_max_eigenvalue, training_subset
+from largelr.metrics.sharpness import CHUNK, SUBSET, gaussian_start, hessian_max_eigenvalue, training_subset
 from largelr.seeding import make_generator
 
 EVERY = 1000  # the default of eval.observatory_every (steps between measurements)
@@ -80,15 +86,18 @@ class Observatory:
         pick = pick.sort().values.to(test.x.device)
         self.x, self.y, self.s = test.x[pick], test.y[pick].cpu(), test.s[pick].cpu()
         self.num_classes, self.num_attrs = data.num_classes, data.num_attrs
+        self.previous: tuple[Tensor, ...] | None = None  # the last measurement's top eigenvector
 
     def measure(self, model: nn.Module, lr: float) -> dict[str, float]:
         """The ``KEYS`` of ``model`` now (eval mode; its mode is restored); ``lr`` is the LR of the last update."""
         was_training = model.training
         model.eval()
         try:
+            start = None if self.previous is None else warm_start(self.previous, self.seed)
             top = hessian_max_eigenvalue(  # one chunk: the gradient graph is built once for every product
-                model, F.cross_entropy, self.sharp, iters=ITERS, tol=TOL, seed=self.seed, chunk=None
+                model, F.cross_entropy, self.sharp, iters=ITERS, tol=TOL, seed=self.seed, chunk=None, start=start
             )
+            self.previous = top.vector
             with torch.no_grad():
                 Z = torch.cat([model.features(self.x[i : i + CHUNK]) for i in range(0, len(self.x), CHUNK)]).cpu()
         finally:
@@ -100,6 +109,22 @@ class Observatory:
             "obs/probe_y": probe_accuracy(Z, self.y, self.num_classes, self.seed, "observatory"),
             "obs/probe_s": probe_accuracy(Z, self.s, self.num_attrs, self.seed, "observatory"),
         }
+
+
+def warm_start(previous: Sequence[Tensor], seed: int) -> list[Tensor]:
+    """A Lanczos start near ``previous`` (a unit vector, one tensor per parameter): it plus a Gaussian drawn from
+    ``gaussian_start`` (the cold start) scaled to the same norm, so that the start keeps a
+    component along every direction. (On the quickstart run, measured: a start of the previous vector alone or
+    with 0.3 times the unit Gaussian stopped after as many products.)
+
+    >>> v = [torch.tensor([1.0, 0.0]), torch.tensor([0.0])]
+    >>> w = warm_start(v, seed=0)
+    >>> [tuple(a.shape) for a in w], round(float(sum(((a - b) ** 2).sum() for a, b in zip(w, v))), 6)
+    ([(2,), (1,)], 1.0)
+    """
+    noise = gaussian_start(previous, seed)
+    size = math.sqrt(sum(float((n * n).sum()) for n in noise)) or 1.0
+    return [p + n / size for p, n in zip(previous, noise, strict=True)]
 
 
 def learned_at(steps: Any, acc: Any, chance: float, share: float = 0.5) -> float:

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from largelr.metrics.base import METRICS, Key
@@ -55,7 +54,8 @@ def fit_logistic(
 
     Minimises sum_i w_i CE_i / sum_i w_i + |W|^2 / (2 C N) (the intercept is not penalised), which
     with unit weights is scikit-learn's ``LogisticRegression(C=C)`` objective divided by C * N. Written
-    in torch because it is an order of magnitude faster than scikit-learn's lbfgs on these features.
+    in torch because it is an order of magnitude faster than scikit-learn's lbfgs on these features; the
+    gradient is written out (W: X^T w (softmax - onehot) + W / (C N)), not taken by autograd.
 
     Args:
         Z: (N, D) features; t: (N,) targets in [0, num_classes).
@@ -79,15 +79,22 @@ def fit_logistic(
         line_search_fn="strong_wolfe",
     )
     l2 = 1.0 / (2.0 * C * len(t))
+    rows = torch.arange(len(t))
 
     def closure() -> Tensor:
-        opt.zero_grad()
-        loss = (w * F.cross_entropy(X @ W + b, t, reduction="none")).sum() + l2 * (W**2).sum()
-        loss.backward()
+        # the objective and its gradient in closed form (softmax minus one-hot), without autograd: the same
+        # numbers up to rounding, in about half the time of a backward pass (these fits are small and many)
+        with torch.no_grad():
+            logp = torch.log_softmax(X @ W + b, dim=1)
+            loss = -(w * logp[rows, t]).sum() + l2 * (W**2).sum()
+            G = logp.exp()
+            G[rows, t] -= 1.0
+            G *= w[:, None]
+            W.grad = X.T @ G + (2.0 * l2) * W
+            b.grad = G.sum(0)
         return loss
 
-    with torch.enable_grad():
-        opt.step(closure)
+    opt.step(closure)
     return LinearReadout(mean, scale, W.detach(), b.detach())
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -43,11 +43,14 @@ class TopEigen:
         value: the estimate of lambda_max (largest algebraic eigenvalue), a Rayleigh quotient.
         iterations: Hessian-vector products spent (both phases when the shift was needed).
         converged: the last relative change of the estimate was within the tolerance.
+        vector: the estimate's eigenvector (the top Ritz vector, or power iteration's last iterate; unit norm,
+            one tensor per parameter), a start for a later call (``start``); not compared.
     """
 
     value: float
     iterations: int
     converged: bool
+    vector: tuple[Tensor, ...] | None = field(default=None, compare=False, repr=False)
 
 
 def stability_edge(sharpness: float, *, momentum: float = 0.0) -> float:
@@ -127,11 +130,12 @@ def hessian_max_eigenvalue(
     seed: int = 0,
     chunk: int | None = None,
     method: Literal["lanczos", "power"] = "lanczos",
+    start: Sequence[Tensor] | None = None,
 ) -> TopEigen:
     """lambda_max, the largest (algebraic) eigenvalue of the Hessian of the mean loss over ``data``.
 
-    Both methods start from a seeded Gaussian vector and stop when the estimate changes by at most ``tol``
-    (relative) between two Hessian-vector products, or after ``iters`` of them.
+    Both methods start from a seeded Gaussian vector (or from ``start``) and stop when the estimate changes by
+    at most ``tol`` (relative) between two Hessian-vector products, or after ``iters`` of them.
 
     - ``"lanczos"`` (default): the largest Ritz value of the Lanczos tridiagonalisation with full
       re-orthogonalisation. It converges to lambda_max even when the top eigenvalues are close (a Hessian
@@ -151,6 +155,8 @@ def hessian_max_eigenvalue(
         seed: seeds the start vector (``make_generator(seed, "sharpness")``).
         chunk: samples per forward pass inside a product (None: all at once).
         method: ``"lanczos"`` or ``"power"``.
+        start: the start vector (one tensor per trainable parameter, any norm), e.g. a previous result's
+            ``vector``: near the top eigenvector, fewer products reach ``tol``. None: the seeded Gaussian.
 
     >>> A = torch.diag(torch.tensor([2.0, -3.0]))  # loss w^T A w / 2 of the output w: Hessian A
     >>> quadratic = nn.Linear(1, 2, bias=False)
@@ -162,8 +168,7 @@ def hessian_max_eigenvalue(
     2.0
     """
     hess = _Hessian(model, loss_fn, data, chunk)
-    gen = make_generator(seed, "sharpness")
-    start = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in hess.params]
+    start = gaussian_start(hess.params, seed) if start is None else list(start)
     if method == "lanczos":
         return _lanczos(hess, start, iters, tol)
     if method != "power":
@@ -172,16 +177,30 @@ def hessian_max_eigenvalue(
     if first.value >= 0:
         return first
     second = _power(hess, start, iters, tol, shift=first.value)
-    return TopEigen(second.value, first.iterations + second.iterations, second.converged)
+    return TopEigen(second.value, first.iterations + second.iterations, second.converged, second.vector)
+
+
+def gaussian_start(like: Sequence[Tensor], seed: int) -> list[Tensor]:
+    """The cold start vector: a Gaussian shaped like ``like`` (one tensor per parameter), drawn on the CPU from
+    ``make_generator(seed, "sharpness")`` and moved to each tensor's device, so it is the same on every device."""
+    gen = make_generator(seed, "sharpness")
+    return [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in like]
 
 
 def _lanczos(hess: _Hessian, start: list[Tensor], iters: int, tol: float) -> TopEigen:
-    """Lanczos with full re-orthogonalisation (twice, "twice is enough"); the largest Ritz value."""
+    """Lanczos with full re-orthogonalisation (twice, "twice is enough"); the largest Ritz value and its vector."""
     shapes = [p.shape for p in hess.params]
     sizes = [p.numel() for p in hess.params]
 
+    def unflat(q: Tensor) -> list[Tensor]:
+        return [t.view(s) for t, s in zip(q.split(sizes), shapes, strict=True)]
+
     def apply(q: Tensor) -> Tensor:
-        return torch.cat([h.flatten() for h in hess([t.view(s) for t, s in zip(q.split(sizes), shapes, strict=True)])])
+        return torch.cat([h.flatten() for h in hess(unflat(q))])
+
+    def result(k: int, converged: bool) -> TopEigen:
+        ritz = torch.stack(basis[:k]).T @ top.to(basis[0].dtype)  # the top Ritz vector, in the Krylov basis
+        return TopEigen(value, k, converged, tuple(unflat(ritz / ritz.norm())))
 
     q = torch.cat([s.flatten() for s in start])
     basis = [q / q.norm()]
@@ -198,17 +217,18 @@ def _lanczos(hess: _Hessian, start: list[Tensor], iters: int, tol: float) -> Top
         if betas:
             off = torch.tensor(betas, dtype=torch.float64)
             T = T + torch.diag(off, 1) + torch.diag(off, -1)
-        value = float(torch.linalg.eigvalsh(T)[-1])
+        values, vectors = torch.linalg.eigh(T)
+        value, top = float(values[-1]), vectors[:, -1]
         beta = float(w.norm())
         scale = max(abs(a) for a in alphas) or 1.0
         if beta <= 1e-10 * scale or not math.isfinite(beta):  # an invariant subspace: the Ritz values are exact
-            return TopEigen(value, k, math.isfinite(beta))
+            return result(k, math.isfinite(beta))
         if abs(value - previous) <= tol * abs(value):
-            return TopEigen(value, k, True)
+            return result(k, True)
         previous = value
         betas.append(beta)
         basis.append(w / beta)
-    return TopEigen(value, iters, False)
+    return result(iters, False)
 
 
 def _power(hess: _Hessian, start: list[Tensor], iters: int, tol: float, shift: float) -> TopEigen:
@@ -221,12 +241,12 @@ def _power(hess: _Hessian, start: list[Tensor], iters: int, tol: float, shift: f
         value = float(_dot(v, hv))  # Rayleigh quotient of the unit vector v
         size = math.sqrt(float(_dot(hv, hv)))
         if size == 0.0 or not math.isfinite(size):  # v is in the null space of H - shift I, or H is not finite
-            return TopEigen(value + shift, k, size == 0.0)
+            return TopEigen(value + shift, k, size == 0.0, tuple(v))
         v = [h / size for h in hv]
         if abs(value - previous) <= tol * abs(value):
-            return TopEigen(value + shift, k, True)
+            return TopEigen(value + shift, k, True, tuple(v))
         previous = value
-    return TopEigen(value + shift, iters, False)
+    return TopEigen(value + shift, iters, False, tuple(v))
 
 
 def training_subset(split: Any, n: int, seed: int) -> tuple[Tensor, Tensor]:

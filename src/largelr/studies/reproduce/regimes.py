@@ -13,9 +13,8 @@ eta/eta_crit figure (its caption gives the first eta/eta_crit at which most runs
 1,000 steps (``until=budget``), not convergence: the verdicts say so.
 
 Needs: nothing beyond the package.
-Cost: quick 24 runs (8 LRs x 3 seeds, 1,000 steps, 101 history rows each), about 5 min on 2 idle CPU cores
-with --jobs 2 (an estimate, not a wall-time measurement: the first 4 runs took about 24 s of CPU each, on a
-machine loaded about 15-fold); full: 5 seeds, 3,000 steps.
+Cost: quick 24 runs (8 LRs x 3 seeds, 1,000 steps, 101 history rows each): 8.3 min with --jobs 2 on 2 CPU
+cores shared with other work (load average 1 to 6; measured, docs/suggest-lr.md); full: 5 seeds, 3,000 steps.
 
     largelr reproduce regimes --preset quick --jobs 2
 """
@@ -35,8 +34,8 @@ from largelr.sweep import grid
 NAME = "regimes"
 CLAIMS = ("1", "2")
 COST = {
-    "quick": "24 runs (8 LRs x 3 seeds, 1,000 steps, observatory on), about 5 min on 2 CPU cores with --jobs 2 "
-    "(estimate from CPU time, not measured)",
+    "quick": "24 runs (8 LRs x 3 seeds, 1,000 steps, observatory on), 8.3 min on 2 shared CPU cores with --jobs 2 "
+    "(measured under load 1-6; less on idle cores)",
     "full": "40 runs (8 LRs x 5 seeds, 3,000 steps), about 30 min on 2 CPU cores",
 }
 KEYS = ("test/acc_bc", "weights/comp", "test/class_sep")
