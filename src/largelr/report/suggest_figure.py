@@ -9,6 +9,7 @@ import math
 
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from largelr.report.plots import LEGEND_PT, TITLE_PT, new_figure
 
@@ -49,6 +50,10 @@ def ladder_figure(curves: pd.DataFrame, *, edge: float, suggested: float | None)
                 bbox_to_anchor=(1.0, 1.0))  # fmt: skip
     right.set_xscale("log")
     right.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 0.3, 2 instead of 3x10^-1 and 2x10^0, which overlap
+    right.xaxis.set_major_formatter(plain)
+    right.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    right.xaxis.set_minor_formatter(plain)
     right.axvline(edge, color="k", ls="--", lw=1, label=f"2/λ₀ = {edge:.3g}")
     if suggested is not None:
         right.axvline(suggested, color="tab:green", lw=1.5, label=f"suggested {suggested:.3g}")
