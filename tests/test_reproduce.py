@@ -112,6 +112,19 @@ def test_each_target_report_has_every_section_figure_and_verdict_row(tiny_report
     assert page.count('<div class="scroll">') == page.count("<table")  # every table scrolls in its box
 
 
+def test_the_datasets_target_takes_every_procedural_dataset_from_the_registry(monkeypatch):
+    """A dataset registered without files joins the datasets target with no list to edit (here: parity again)."""
+    import dataclasses
+
+    from largelr.data import DATASETS
+
+    monkeypatch.setitem(
+        DATASETS._specs, "parity_again", dataclasses.replace(DATASETS.spec("parity"), name="parity_again")
+    )
+    names = {c.data.name for c in load_target("datasets").configs("tiny")}
+    assert {"parity_again", "parity", "double_mnist", "rare_patch"} <= names
+
+
 def test_list_names_every_target_with_claims_and_cost(capsys):
     assert main(["reproduce", "list"]) == 0
     out = capsys.readouterr().out

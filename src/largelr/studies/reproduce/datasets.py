@@ -1,10 +1,10 @@
 """Datasets (claim 4): the LR study on every procedural dataset, and on the real benchmarks whose files are here.
 
-The same MLP and plain SGD at three LRs on each procedural dataset (Double MNIST, dominoes, coloured
-MNIST / frame / ring, corrupted images, Boolean parity, rare patch), and on Waterbirds, CelebA,
-ImageNet-9 and Corrupted CIFAR-10 when their files are here (``largelr reproduce list`` says which are
-missing and how to get them). Claim 4 (with claim 1's keys): in every dataset, acc_BC, worst-group
-accuracy and compressibility rise with the LR. One verdict per dataset.
+The same MLP and plain SGD at three LRs on each procedural dataset (every registered dataset without files:
+Double MNIST, dominoes, coloured MNIST / frame / ring, corrupted images, Boolean parity, rare patch), and
+on Waterbirds, CelebA, ImageNet-9 and Corrupted CIFAR-10 when their files are here (``largelr reproduce list``
+says which are missing and how to get them). Claim 4 (with claim 1's keys): in every dataset, acc_BC,
+worst-group accuracy and compressibility rise with the LR. One verdict per dataset.
 
 Needs: Fashion-MNIST for dominoes; the benchmark folders for the real datasets (skipped otherwise).
 Cost: quick 3 seeds x 4 LRs per dataset (<= 2,000 steps), 7.5 min for the 8 procedural datasets on 2 shared
@@ -29,16 +29,6 @@ COST = {
     "full": "15 runs per dataset (5 LRs x 3 seeds, <= 10k steps) incl. the real benchmarks; GPU advised",
 }
 KEYS = ("test/acc_bc", "test/worst_group_acc", "weights/comp")
-PROCEDURAL = {  # dataset -> data.kwargs and, for parity, its own LR range
-    "double_mnist": {},
-    "dominoes": {},
-    "colored_mnist": {},
-    "colored_frame": {},
-    "colored_ring": {},
-    "corrupted": {},
-    "parity": {},
-    "rare_patch": {},
-}
 REAL = {  # dataset -> data.kwargs (small images: an MLP on CPU)
     "waterbirds": {"image_size": 32},
     "celeba": {"image_size": 32},
@@ -54,8 +44,16 @@ NEEDS = {
 }
 
 
+def procedural() -> list[str]:
+    """Every registered dataset that is built without published files (a plugin's too), in name order: a new one
+    joins this target without being listed here."""
+    from largelr.data import DATASETS, file_datasets
+
+    return [n for n in DATASETS.names() if n not in file_datasets()]
+
+
 def _available() -> list[tuple[str, dict]]:
-    out = [(n, kw) for n, kw in PROCEDURAL.items() if n != "dominoes" or not source_missing("fashion_mnist")]
+    out = [(n, {}) for n in procedural() if n != "dominoes" or not source_missing("fashion_mnist")]
     if not source_missing("cifar10"):
         out.append((CIFAR[1], CIFAR[2]))
     out += [(n, kw) for n, kw in REAL.items() if not dataset_files_missing(n)]
