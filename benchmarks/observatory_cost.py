@@ -10,9 +10,9 @@ Printed per variant (best of the repeats): the training steps' time (``TrainOutc
 evaluation time (history rows, ``eval_seconds``) and the whole ``train()`` call; then two ratios:
 (eval_on - eval_off) / train_off, the observatory's own time over the training steps' time, and
 wall_on / wall_off - 1, what the whole call grows by. The same two ratios in CPU time of this process
-(``time.process_time``; the evaluation's CPU time is that spent in the loop's ``history_row``,
-``dynamics_row`` and ``Observatory.measure``), which other processes on a shared machine disturb far less than
-the wall clock: the verdict is on the CPU-time ratios. One torch thread, as a quickstart sweep job uses
+(``time.process_time``; the evaluation's CPU time is that spent in the loop's ``evaluate_history``, the history
+metrics with the dynamics, and ``Observatory.measure``), which other processes on a shared machine disturb far
+less than the wall clock: the verdict is on the CPU-time ratios. One torch thread, as a quickstart sweep job uses
 (``LARGELR_THREADS`` overrides).
 
     nice -n 10 .venv/bin/python benchmarks/observatory_cost.py            # about 2 minutes on 2 idle cores
@@ -63,8 +63,7 @@ def main() -> None:
 
         return wrapped
 
-    largelr.train.history_row = timed(largelr.train.history_row)
-    largelr.train.dynamics_row = timed(largelr.train.dynamics_row)
+    largelr.train.evaluate_history = timed(largelr.train.evaluate_history)  # the history row and the dynamics
     largelr.train.Observatory.measure = timed(largelr.train.Observatory.measure)
     base = apply_overrides(RunConfig(), OVERRIDES)
     data = build_dataset(base.data, seed=base.seeds.data)

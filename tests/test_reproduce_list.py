@@ -28,7 +28,7 @@ def test_each_recorded_design_power_equals_a_recomputation_on_the_current_file(n
     """Stale entries fail here: rerun ``tools/design_table.py`` after changing a target or the claims' tests."""
     t = rep.load_target(name)
     entry = TABLE[f"{name}/{preset}"]
-    assert entry["file_sha256"] == rep.target_fingerprint(t), "target file changed: rerun tools/design_table.py"
+    assert entry["fingerprint"] == rep.target_fingerprint(t), "design inputs changed: rerun tools/design_table.py"
     p, m = rep.design_power(t, preset)
     assert (entry["p_min_adj"], entry["tests"]) == (p, m)
     assert rep.cached_design_power(t, preset) == (p, m)
@@ -95,3 +95,21 @@ def test_the_presence_check_agrees_with_the_loader_on_which_idx_file_is_missing(
     with pytest.raises(UserError) as e:
         load_idx_source("mnist", str(tmp_path))
     assert str(e.value) == message
+
+
+def test_the_fingerprint_changes_with_a_new_component_and_with_an_absent_need(monkeypatch, tmp_path):
+    """The datasets target sweeps every registered dataset and skips what is absent: its recorded p holds only for
+    the registry and the files it was computed with."""
+    from largelr import catalog
+
+    t = rep.listed_target("datasets")
+    before = rep.target_fingerprint(t)
+    real_names = catalog.names
+    monkeypatch.setattr(
+        catalog, "names", lambda var: [*real_names(var), "zz_new"] if var == "DATASETS" else real_names(var)
+    )
+    assert rep.target_fingerprint(t) != before
+    monkeypatch.setattr(catalog, "names", real_names)
+    assert rep.target_fingerprint(t) == before
+    monkeypatch.setenv("LARGELR_FASHION_MNIST_DIR", str(tmp_path))  # fashion_mnist absent: dominoes is dropped
+    assert rep.target_fingerprint(t) != before

@@ -2,10 +2,11 @@
 
 ``largelr reproduce list`` prints, for every target and preset, the smallest adjusted p its design can attain
 (``largelr.reproduce.design_power``). Computing it evaluates every claim on a synthetic table, which needs torch
-and pandas and takes seconds per target; a read-only command must not (issue 20: < 0.5 s). So the values are
-recorded here once, with a hash of each target file, and ``reproduce list`` reads them; a target file edited
-since shows "not recorded" until this script is run again. ``tests/test_reproduce.py`` recomputes every entry,
-so the table cannot silently go stale.
+and pandas and takes seconds per target; a read-only command must not (< 0.5 s). So the values are
+recorded here once, with a fingerprint of what each design depends on (``largelr.reproduce.target_fingerprint``:
+the file, the registered components, the absent files it needs), and ``reproduce list`` reads them; a target
+edited since, or a component added, shows "not recorded" until this script is run again.
+``tests/test_reproduce_list.py`` recomputes every entry, so the table cannot silently go stale.
 
     .venv/bin/python tools/design_table.py
 """
@@ -20,7 +21,7 @@ OUT = Path(__file__).resolve().parents[1] / "src" / "largelr" / "reproduce" / "d
 HEADER = '''"""Recorded design power of the shipped reproduce targets (by ``tools/design_table.py``; do not edit).
 
 Key ``"target/preset"``: ``p_min_adj`` (the smallest adjusted p the weakest test can attain), ``tests`` (the Holm
-family's size) and ``file_sha256`` (``largelr.reproduce.target_fingerprint`` of the file it was computed from).
+family's size) and ``fingerprint`` (``largelr.reproduce.target_fingerprint`` when it was computed).
 """
 
 '''
@@ -40,7 +41,8 @@ def table() -> dict[str, dict[str, object]]:
                 p, m = reproduce.design_power(t, preset)
                 if not math.isfinite(p):
                     raise SystemExit(f"{name}/{preset}: no test has an attainable p ({p}); check its claims()")
-                rows[f"{name}/{preset}"] = {"p_min_adj": p, "tests": m, "file_sha256": reproduce.target_fingerprint(t)}
+                fingerprint = reproduce.target_fingerprint(t)
+                rows[f"{name}/{preset}"] = {"p_min_adj": p, "tests": m, "fingerprint": fingerprint}
     return rows
 
 

@@ -247,10 +247,20 @@ def design_power(target: ReproduceTarget, preset: str) -> tuple[float, int]:
 
 
 def target_fingerprint(target: ReproduceTarget) -> str:
-    """A hash of the target file's text: a cached design power holds for this text only."""
+    """A hash of what a target's design depends on, read without torch: the file's text, the registered dataset,
+    model and metric names (a target may sweep every dataset of the registry) and which of its ``NEEDS`` are
+    absent here (a missing source drops runs). A recorded design power holds only for the same hash, so adding a
+    component or lacking a file shows "not recorded" instead of another design's number."""
     import hashlib
 
-    return hashlib.sha256(target.path.read_bytes()).hexdigest()[:16]
+    from largelr import catalog
+
+    h = hashlib.sha256(target.path.read_bytes())
+    for var in ("DATASETS", "MODELS", "METRICS"):
+        h.update(f"\n{var}:{','.join(catalog.names(var))}".encode())
+    absent = [need for need in target.needs if needs_missing({need: ""})]
+    h.update(f"\nabsent:{','.join(absent)}".encode())
+    return h.hexdigest()[:16]
 
 
 def cached_design_power(target: ReproduceTarget, preset: str) -> tuple[float, int] | None:
@@ -260,7 +270,7 @@ def cached_design_power(target: ReproduceTarget, preset: str) -> tuple[float, in
     from largelr.reproduce.design_table import TABLE
 
     entry = TABLE.get(f"{target.name}/{preset}")
-    if entry is None or entry["file_sha256"] != target_fingerprint(target):
+    if entry is None or entry["fingerprint"] != target_fingerprint(target):
         return None
     return float(entry["p_min_adj"]), int(entry["tests"])
 
