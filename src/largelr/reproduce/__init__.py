@@ -263,14 +263,15 @@ def target_fingerprint(target: ReproduceTarget) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_design_power(target: ReproduceTarget, preset: str) -> tuple[float, int] | None:
-    """``design_power(target, preset)`` as ``largelr.reproduce.design_table`` recorded it for this very file, or
-    None (a changed or unknown target). The table keeps ``reproduce list`` free of torch and pandas;
-    ``tools/design_table.py`` rewrites it and a test recomputes every entry."""
+def cached_design_power(target: ReproduceTarget, preset: str, fingerprint: str = "") -> tuple[float, int] | None:
+    """``design_power(target, preset)`` as ``largelr.reproduce.design_table`` recorded it for the same
+    ``target_fingerprint`` (given, or computed), or None (a changed target or registry, an absent need, an unknown
+    target). The table keeps ``reproduce list`` free of torch and pandas; ``tools/design_table.py`` rewrites it
+    and a test recomputes every entry."""
     from largelr.reproduce.design_table import TABLE
 
     entry = TABLE.get(f"{target.name}/{preset}")
-    if entry is None or entry["fingerprint"] != target_fingerprint(target):
+    if entry is None or entry["fingerprint"] != (fingerprint or target_fingerprint(target)):
         return None
     return float(entry["p_min_adj"]), int(entry["tests"])
 
@@ -287,13 +288,14 @@ def list_text(*, compute: bool = False) -> str:
     lines = []
     for name in target_names():
         t = load_target(name) if compute else listed_target(name)
+        fingerprint = "" if compute or t.unavailable else target_fingerprint(t)
         lines.append(f"{name:<14} claims {', '.join(t.claims_covered):<6} {t.summary}")
         for preset in ("quick", "standard", "full"):
             if preset in t.cost:
                 lines.append(f"{'':<14} {preset}: {t.cost[preset]}")
                 if t.unavailable:
                     continue
-                power = design_power(t, preset) if compute else cached_design_power(t, preset)
+                power = design_power(t, preset) if compute else cached_design_power(t, preset, fingerprint)
                 if power is None:
                     lines.append(f"{'':<16} design: not recorded for this version of the file; "
                                  "`largelr reproduce list --power` computes it")  # fmt: skip
