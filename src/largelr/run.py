@@ -221,6 +221,10 @@ def summary_line(cfg: RunConfig, result: dict[str, Any]) -> str:
 
 
 class _CallableModule(types.ModuleType):
+    """This module, callable: importing the submodule ``largelr.run`` rebinds the package attribute ``largelr.run``
+    to it, so the documented ``largelr.run(cfg, study)`` keeps working only if the module itself can be called
+    (assigning a module's ``__class__`` to a ModuleType subclass is supported since Python 3.5)."""
+
     def __call__(self, cfg: RunConfig, study: str | Path, force: bool = False) -> dict[str, Any]:
         return execute(cfg, study, force)
 
