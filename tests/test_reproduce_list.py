@@ -45,7 +45,7 @@ def test_a_target_file_changed_since_the_table_shows_not_recorded_and_power_comp
     assert main(["reproduce", "list"]) == 0
     out = capsys.readouterr().out
     headline = out.split("\ndatasets ")[0]
-    assert headline.count("not recorded for this version of the file") == 3  # quick, standard, full
+    assert headline.count("not recorded for this design") == 3  # quick, standard, full
     assert out.count("not recorded") == 3  # the other targets read the table
     p, m = rep.design_power(rep.load_target("headline"), "quick")
     assert main(["reproduce", "list", "--power"]) == 0

@@ -149,11 +149,17 @@ def target_names() -> list[str]:
 ORDER = ["headline", "datasets", "architectures", "knobs", "standard", "mechanism", "regimes"]
 
 
-def load_target(name: str) -> ReproduceTarget:
-    """Load the target file ``name``; a UserError lists the known targets when there is none."""
+def target_path(name: str) -> Path:
+    """The file of target ``name``; a UserError lists the known targets when there is none."""
     path = targets_dir() / f"{name}.py"
     if "/" in name or name.startswith(".") or not path.is_file():
         raise UserError(f"unknown reproduce target {name!r}; known: {', '.join(target_names())}, all")
+    return path
+
+
+def load_target(name: str) -> ReproduceTarget:
+    """Load the target file ``name``; a UserError lists the known targets when there is none."""
+    path = target_path(name)
     ns = runpy.run_path(str(path), run_name="largelr_reproduce_target")
     return ReproduceTarget.from_namespace(ns, path)
 
@@ -167,9 +173,7 @@ def listed_target(name: str) -> ReproduceTarget:
     run: fast, torch-free). A target whose listed names are not literals, or that defines ``missing()``, is loaded."""
     import ast
 
-    path = targets_dir() / f"{name}.py"
-    if "/" in name or name.startswith(".") or not path.is_file():
-        return load_target(name)  # its error
+    path = target_path(name)
     tree = ast.parse(path.read_text())
     ns: dict[str, Any] = {"__doc__": ast.get_docstring(tree)}
     for node in tree.body:
@@ -189,17 +193,22 @@ def listed_target(name: str) -> ReproduceTarget:
     return ReproduceTarget.from_namespace({**ns, "sweep": listed_only, "claims": listed_only}, path)
 
 
-def needs_missing(needs: dict[str, str]) -> list[str]:
-    """One line per need of ``needs`` (``NEEDS``) that is not here: what is missing, how to get it, what is skipped."""
-    out = []
-    for need, skipped in needs.items():
+def absent_needs(needs: dict[str, str]) -> dict[str, str]:
+    """The needs of ``needs`` (``NEEDS`` keys) that are not here -> what is missing and how to get it."""
+    out = {}
+    for need in needs:
         kind, _, name = need.partition(":")
         if kind not in ("source", "dataset") or not name:
             raise TypeError(f"NEEDS key {need!r}: expected 'source:NAME' or 'dataset:NAME'")
         m = source_missing(name) if kind == "source" else dataset_files_missing(name)
         if m:
-            out.append(f"{m} ({skipped} skipped)")
+            out[need] = m
     return out
+
+
+def needs_missing(needs: dict[str, str]) -> list[str]:
+    """One line per need of ``needs`` (``NEEDS``) that is not here: what is missing, how to get it, what is skipped."""
+    return [f"{m} ({needs[need]} skipped)" for need, m in absent_needs(needs).items()]
 
 
 def desirable() -> dict[str, str | None]:
@@ -258,8 +267,7 @@ def target_fingerprint(target: ReproduceTarget) -> str:
     h = hashlib.sha256(target.path.read_bytes())
     for var in ("DATASETS", "MODELS", "METRICS"):
         h.update(f"\n{var}:{','.join(catalog.names(var))}".encode())
-    absent = [need for need in target.needs if needs_missing({need: ""})]
-    h.update(f"\nabsent:{','.join(absent)}".encode())
+    h.update(f"\nabsent:{','.join(absent_needs(target.needs))}".encode())
     return h.hexdigest()[:16]
 
 
@@ -280,7 +288,7 @@ def list_text(*, compute: bool = False) -> str:
     """The ``largelr reproduce list`` table: target, claims, each preset's cost and the smallest adjusted p its
     design can attain, and what is missing or unavailable.
 
-    The attainable p comes from the recorded table (``cached_design_power``); a target whose file changed since
+    The attainable p comes from the recorded table (``cached_design_power``); a target whose design changed since
     gets it computed only with ``compute=True`` (``reproduce list --power``: imports torch, seconds per target).
     """
     from largelr.report.stats import ALPHA, fmt_p
@@ -297,8 +305,9 @@ def list_text(*, compute: bool = False) -> str:
                     continue
                 power = design_power(t, preset) if compute else cached_design_power(t, preset, fingerprint)
                 if power is None:
-                    lines.append(f"{'':<16} design: not recorded for this version of the file; "
-                                 "`largelr reproduce list --power` computes it")  # fmt: skip
+                    lines.append(f"{'':<16} design: not recorded for this design (its file, the registered "
+                                 "components or the files it needs changed); `largelr reproduce list --power` "
+                                 "computes it")  # fmt: skip
                     continue
                 p, m = power
                 verdict = "every test can reach" if p < ALPHA else "UNDERPOWERED: not every test can reach"
