@@ -123,6 +123,36 @@ def test_of_many_simultaneous_claims_exactly_one_wins(tmp_path, initial):
     assert json.loads((rd / store.LEASE).read_text())["token"] == winners[0]
 
 
+def test_a_takeover_never_removes_a_claim_made_after_the_lease_was_judged_stale(tmp_path):
+    """The interleaving behind two winners (seen once under load): B judges the lease stale; A takes it over and
+    is between its O_EXCL create and its write (an empty file); then B's takeover must leave A's claim alone."""
+    rd = tmp_path / "run"
+    fake_lease(rd, host="elsewhere", pid=1, age=store.leases.LEASE_TIMEOUT + 60)
+    path = rd / store.LEASE
+    assert store.leases.may_take_over(path)  # B's view
+    path.unlink()  # A's takeover ...
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)  # ... and its claim, not written yet
+    assert not store.leases.remove_stale(path)  # B re-reads under the guard: a fresh claim
+    os.write(fd, json.dumps({"host": "elsewhere", "pid": 1, "token": "A"}).encode())
+    os.close(fd)
+    assert store.claim(rd) is None
+    assert json.loads(path.read_text())["token"] == "A"
+    assert [p.name for p in rd.iterdir()] == [store.LEASE]  # the guard is gone
+
+
+def test_only_the_holder_of_the_takeover_guard_removes_a_stale_lease(tmp_path):
+    rd = tmp_path / "run"
+    fake_lease(rd, host="elsewhere", pid=1, age=store.leases.LEASE_TIMEOUT + 60)
+    guard = rd / f".{store.LEASE}.takeover"
+    guard.write_text("")  # another worker is taking it over
+    assert store.claim(rd) is None and (rd / store.LEASE).exists()
+    old = time.time() - store.leases.LEASE_TIMEOUT - 1  # ... and died doing so
+    os.utime(guard, (old, old))
+    assert store.claim(rd) is None and not guard.exists()  # the dead guard is cleared, the run left to the next claim
+    lease = store.claim(rd)
+    assert lease is not None and json.loads((rd / store.LEASE).read_text())["token"] == lease.info["token"]
+
+
 def test_run_state_names_every_state(tmp_path):
     rd = tmp_path / "run"
     assert store.run_state(rd) == "missing"

@@ -98,14 +98,18 @@ def claim(path: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
     """Take the lock file ``path`` (its directory exists) for this process: create it with O_EXCL, or
     take over a stale one.
 
+    A stale lease is deleted only by the worker holding its takeover guard (``remove_stale``), after reading it
+    again as stale under the guard; then every contender races for the O_EXCL create, which one wins. (Moving
+    the stale file aside instead let a contender that had seen it stale move a newer claim aside while that was
+    still being written, and delete it: two holders.)
+
     Returns:
-        The lease, or None when another worker holds a fresh lease.
+        The lease, or None when another worker holds a fresh lease or is taking over a stale one.
     """
     import socket
     import time
     import uuid
 
-    rd = path.parent
     info = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "claimed": time.time()}
     for _ in range(5):
         try:
@@ -114,27 +118,8 @@ def claim(path: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
             odd = odd_entry(path, "file")
             if odd:
                 raise UserError(f"{path} {odd}: damaged; remove that entry to redo the run") from None
-            held = read_lease(path)
-            if held is None:  # being written (its holder is between open and write) or just released
-                time.sleep(0.05)
-                held = read_lease(path)
-                if held is None and path.exists() and time.time() - path.stat().st_mtime < timeout:
-                    return None
-            if held is not None and not lease_is_stale(held, timeout):
+            if not may_take_over(path, timeout) or not remove_stale(path, timeout):
                 return None
-            # Take over: move the stale lease aside under a unique name; of several contenders one wins.
-            aside = rd / f".{path.name}.{info['token']}"
-            try:
-                os.rename(path, aside)
-            except FileNotFoundError:
-                continue
-            moved = read_lease(aside)
-            if moved is not None and not lease_is_stale(moved, timeout):  # a fresh claim slipped in: put it back
-                with contextlib.suppress(FileExistsError):
-                    os.link(aside, path)
-                aside.unlink(missing_ok=True)
-                return None
-            aside.unlink(missing_ok=True)
             continue
         try:
             with os.fdopen(fd, "w") as f:
@@ -146,3 +131,45 @@ def claim(path: Path, timeout: float = LEASE_TIMEOUT) -> Lease | None:
             raise
         return Lease(path, info)
     return None
+
+
+def may_take_over(path: Path, timeout: float = LEASE_TIMEOUT) -> bool:
+    """Whether the lease file ``path`` is gone or stale. One that cannot be read (its holder is between the
+    O_EXCL create and the write) counts as fresh until its mtime is ``timeout`` old."""
+    import time
+
+    held = read_lease(path)
+    if held is None:  # being written, or just released
+        time.sleep(0.05)
+        held = read_lease(path)
+    if held is None:
+        try:
+            return time.time() - path.stat().st_mtime >= timeout
+        except FileNotFoundError:
+            return True
+    return lease_is_stale(held, timeout)
+
+
+def remove_stale(path: Path, timeout: float = LEASE_TIMEOUT) -> bool:
+    """Delete the stale lease ``path`` as the one worker holding its takeover guard (``.LEASE.takeover``, created
+    with O_EXCL), after reading it again as stale under the guard. False when another worker holds the guard, or
+    the lease is fresh again. A guard older than ``timeout`` (its worker died mid-takeover) is removed, and the
+    run is left to the next claim."""
+    import time
+
+    guard = path.with_name(f".{path.name}.takeover")
+    try:
+        gfd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            if time.time() - guard.stat().st_mtime >= timeout:
+                guard.unlink()
+        return False
+    try:
+        if not may_take_over(path, timeout):
+            return False
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(gfd)
+        guard.unlink(missing_ok=True)
